@@ -1,0 +1,229 @@
+//! `camel-wasm`: run an exchange through a guest component, or inspect one.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+
+use camel_wasm::{Bean, Body, Exchange, Limits, Plugin, Policy, Runtime, WasmError};
+
+#[derive(Parser)]
+#[command(name = "camel-wasm", version, about = "Run and inspect camel:plugin WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send one exchange through a plugin, bean or policy and print the result.
+    Call(CallArgs),
+    /// Print which world a component fits, with its imports and exports.
+    Inspect {
+        /// The component file.
+        file: String,
+    },
+}
+
+#[derive(Args)]
+struct CallArgs {
+    /// The component file.
+    file: String,
+    /// Text body.
+    #[arg(long, conflicts_with = "body_file")]
+    body: Option<String>,
+    /// Read the body from a file.
+    #[arg(long)]
+    body_file: Option<String>,
+    /// Send the body as a JSON body.
+    #[arg(long)]
+    json: bool,
+    /// Input header K=V (V is JSON when it parses, else a string); repeatable.
+    #[arg(long = "header", value_name = "K=V")]
+    headers: Vec<String>,
+    /// Exchange property K=V (V is JSON when it parses, else a string); repeatable.
+    #[arg(long = "property", value_name = "K=V")]
+    properties: Vec<String>,
+    /// Bean method to invoke.
+    #[arg(long)]
+    method: Option<String>,
+    /// Init config K=V for beans and policies; repeatable.
+    #[arg(long = "config", value_name = "K=V")]
+    config: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The URI knobs as flags; each is checked by `Limits::set`.
+#[derive(Args)]
+struct LimitArgs {
+    /// Call timeout in seconds.
+    #[arg(long)]
+    timeout: Option<String>,
+    /// Largest guest memory, in bytes.
+    #[arg(long)]
+    max_memory: Option<String>,
+    /// Calls in flight at once.
+    #[arg(long)]
+    max_concurrent: Option<String>,
+    /// Largest .wasm file, in bytes.
+    #[arg(long)]
+    max_wasm_size: Option<String>,
+    /// `reuse` or `per-call`.
+    #[arg(long)]
+    isolation: Option<String>,
+    /// Calls after which an instance is replaced.
+    #[arg(long)]
+    recycle_after: Option<String>,
+    /// Most host-store keys.
+    #[arg(long)]
+    state_max_entries: Option<String>,
+    /// Longest host-store key, in bytes.
+    #[arg(long)]
+    state_max_key_bytes: Option<String>,
+    /// Longest host-store value, in bytes.
+    #[arg(long)]
+    state_max_value_bytes: Option<String>,
+}
+
+impl LimitArgs {
+    fn to_limits(&self) -> Result<Limits, String> {
+        let mut limits = Limits::default();
+        let flags = [
+            ("timeout", &self.timeout),
+            ("max-memory", &self.max_memory),
+            ("max-concurrent", &self.max_concurrent),
+            ("max-wasm-size", &self.max_wasm_size),
+            ("isolation", &self.isolation),
+            ("recycle-after", &self.recycle_after),
+            ("state-max-entries", &self.state_max_entries),
+            ("state-max-key-bytes", &self.state_max_key_bytes),
+            ("state-max-value-bytes", &self.state_max_value_bytes),
+        ];
+        for (name, value) in flags {
+            if let Some(value) = value {
+                limits.set(name, value).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(limits)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().expect("start the tokio runtime");
+    match rt.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {}", message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A runtime rooted at the file's directory, and the file's name within it.
+fn open(file: &str) -> Result<(Runtime, String), String> {
+    let path = Path::new(file);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| format!("'{file}' names no file"))?.to_string_lossy().into_owned();
+    let runtime = Runtime::builder().base_dir(dir).build().map_err(|e| e.to_string())?;
+    Ok((runtime, name))
+}
+
+fn key_value(pair: &str, what: &str) -> Result<(String, String), String> {
+    pair.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{what} '{pair}' is not of the form K=V"))
+}
+
+fn json_or_string(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+fn exchange(args: &CallArgs) -> Result<Exchange, String> {
+    let text = match (&args.body, &args.body_file) {
+        (Some(body), _) => Some(body.clone()),
+        (None, Some(file)) => Some(std::fs::read_to_string(file).map_err(|e| format!("--body-file {file}: {e}"))?),
+        (None, None) => None,
+    };
+    let body = match (text, args.json) {
+        (None, _) => Body::Empty,
+        (Some(text), false) => Body::Text(text),
+        (Some(text), true) => Body::Json(serde_json::from_str(&text).map_err(|e| format!("--json body is not JSON: {e}"))?),
+    };
+    let mut exchange = Exchange::new(body);
+    for pair in &args.headers {
+        let (k, v) = key_value(pair, "--header")?;
+        exchange.input.headers.insert(k, json_or_string(v));
+    }
+    for pair in &args.properties {
+        let (k, v) = key_value(pair, "--property")?;
+        exchange.properties.insert(k, json_or_string(v));
+    }
+    Ok(exchange)
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Inspect { file } => {
+            let (runtime, name) = open(&file)?;
+            let info = runtime.inspect(&name).map_err(|e| e.to_string())?;
+            match info.worlds.as_slice() {
+                [] => println!("fits no world:\n  {}", info.mismatches.join("\n  ")),
+                worlds => println!("world: {}", worlds.join(", ")),
+            }
+            if let Some(methods) = bean_methods(&runtime, &name, &info.worlds).await? {
+                println!("methods: {}", methods.join(", "));
+            }
+            println!("imports:\n  {}", info.imports.join("\n  "));
+            println!("exports:\n  {}", info.exports.join("\n  "));
+            Ok(())
+        }
+        Command::Call(args) => call(args).await,
+    }
+}
+
+async fn bean_methods(runtime: &Runtime, name: &str, worlds: &[&str]) -> Result<Option<Vec<String>>, String> {
+    if !worlds.contains(&"bean") {
+        return Ok(None);
+    }
+    let bean = Bean::load(runtime, name, Limits::default(), Vec::new()).await.map_err(|e| e.to_string())?;
+    Ok(Some(bean.methods().to_vec()))
+}
+
+async fn call(args: CallArgs) -> Result<(), String> {
+    let limits = args.limits.to_limits()?;
+    let config = args.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
+    let exchange = exchange(&args)?;
+    let (runtime, name) = open(&args.file)?;
+    let info = runtime.inspect(&name).map_err(|e| e.to_string())?;
+    let text = |e: WasmError| e.to_string();
+    let printed = match info.worlds.first().copied() {
+        Some("plugin") => {
+            let plugin = Plugin::load(&runtime, &name, limits).map_err(text)?;
+            pretty(&plugin.process(exchange).await.map_err(text)?)
+        }
+        Some("bean") => {
+            let bean = Bean::load(&runtime, &name, limits, config).await.map_err(text)?;
+            let Some(method) = args.method.as_deref() else {
+                return Err(format!("'{name}' is a bean: pass --method (one of: {})", bean.methods().join(", ")));
+            };
+            pretty(&bean.invoke(method, exchange).await.map_err(text)?)
+        }
+        Some(_) => {
+            let policy = Policy::load(&runtime, &name, limits, config).map_err(text)?;
+            match policy.evaluate(&exchange).await.map_err(text)? {
+                camel_wasm::Decision::Granted => "Granted".to_string(),
+                camel_wasm::Decision::Denied { reason } => format!("Denied: {reason}"),
+            }
+        }
+        None => return Err(format!("'{name}' fits no camel:plugin world: {}", info.mismatches.join("; "))),
+    };
+    println!("{printed}");
+    Ok(())
+}
+
+fn pretty(exchange: &Exchange) -> String {
+    serde_json::to_string_pretty(exchange).expect("an exchange always serializes")
+}

@@ -1,0 +1,35 @@
+//! camel-wasm: run WebAssembly components as message processors, beans and
+//! authorization policies inside integration routes.
+//!
+//! One [`Runtime`] holds the engine, the linker and every compiled file;
+//! [`Plugin`], [`Bean`] and [`Policy`] are endpoints on a component of the
+//! `plugin`, `bean` and `authorization-policy` worlds of `camel:plugin@1.0.0`.
+//!
+//! ```no_run
+//! use camel_wasm::{Exchange, Limits, Plugin, Runtime};
+//!
+//! # async fn demo() -> Result<(), camel_wasm::WasmError> {
+//! let runtime = Runtime::builder().base_dir("guests/dist").build()?;
+//! runtime.endpoints().register_fn("echo", |req| async move { Ok(req.payload) });
+//! let upper = Plugin::from_uri(&runtime, "wasm:upper.wasm?timeout=5")?;
+//! let out = upper.process(Exchange::new("hello").with_header("id", 7)).await?;
+//! assert_eq!(out.input.body.as_text(), Some("HELLO"));
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod exchange;
+mod host;
+mod limits;
+mod pool;
+mod runtime;
+mod worlds;
+
+pub use error::{GuestError, LoadError, TrapReason, WasmError};
+pub use exchange::{Body, Exchange, Message, Pattern};
+pub use host::{CallError, CallKind, CallRequest, Endpoints, StateBounds, StateStore};
+pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
+pub use runtime::{ComponentInfo, Runtime, RuntimeBuilder};
+pub use worlds::bean::Bean;
+pub use worlds::plugin::Plugin;
+pub use worlds::policy::{Decision, PermissionRequest, Principal, Policy};

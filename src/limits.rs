@@ -1,0 +1,266 @@
+//! Per-plugin limits and the `wasm:` endpoint URI that carries them.
+//!
+//! [`Limits::default`] is the one place that defines the defaults. The same
+//! knobs are read from a URI query (`wasm:plugins/x.wasm?timeout=5`), from CLI
+//! flags, and from a serde table (for example a `[limits]` block in TOML).
+//! Unlike rust-camel, an unknown parameter, a zero or an unparsable value is
+//! an error that names the parameter and the value.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::host::StateBounds;
+
+/// How instances are reused between calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// A bounded pool of warm instances; guest statics survive between calls.
+    #[default]
+    Reuse,
+    /// A fresh instance for every call; nothing survives but `host-store` state.
+    PerCall,
+}
+
+/// Limits and knobs of one plugin endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Wall-clock deadline of one call, host calls included (`timeout`, seconds).
+    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
+    pub timeout: Duration,
+    /// Largest linear memory a guest may grow to, in bytes (`max-memory`).
+    pub max_memory: u64,
+    /// Calls in flight at once; more callers wait (`max-concurrent`).
+    pub max_concurrent: usize,
+    /// Largest `.wasm` file accepted, in bytes (`max-wasm-size`).
+    pub max_wasm_size: u64,
+    /// Instance reuse (`isolation=reuse|per-call`).
+    pub isolation: Isolation,
+    /// Calls after which a warm instance is replaced (`recycle-after`).
+    pub recycle_after: u64,
+    /// Most keys in the endpoint's `host-store` state (`state-max-entries`).
+    pub state_max_entries: usize,
+    /// Longest `host-store` key, in bytes (`state-max-key-bytes`).
+    pub state_max_key_bytes: usize,
+    /// Longest `host-store` value, in bytes (`state-max-value-bytes`).
+    pub state_max_value_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_memory: 50 * 1024 * 1024,
+            max_concurrent: 16,
+            max_wasm_size: 64 * 1024 * 1024,
+            isolation: Isolation::Reuse,
+            recycle_after: 10_000,
+            state_max_entries: 1024,
+            state_max_key_bytes: 256,
+            state_max_value_bytes: 64 * 1024,
+        }
+    }
+}
+
+fn ser_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+}
+
+/// A bad configuration value, naming the parameter and the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The parameter is not one this host knows.
+    #[error("unknown parameter '{name}' (known: {})", Limits::PARAMETERS.join(", "))]
+    UnknownParameter {
+        /// The parameter as given.
+        name: String,
+    },
+    /// The value does not parse or is out of range.
+    #[error("invalid value '{value}' for parameter '{name}': {reason}")]
+    InvalidValue {
+        /// The parameter.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The URI is not of the form `wasm:path?k=v&...`.
+    #[error("invalid wasm endpoint uri '{uri}': {reason}")]
+    InvalidUri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Limits {
+    /// Every parameter name accepted by [`Limits::set`].
+    pub const PARAMETERS: &'static [&'static str] = &[
+        "timeout",
+        "max-memory",
+        "max-concurrent",
+        "max-wasm-size",
+        "isolation",
+        "recycle-after",
+        "state-max-entries",
+        "state-max-key-bytes",
+        "state-max-value-bytes",
+    ];
+
+    /// Sets the knob `name` from its text form, as in a URI query or a CLI flag.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let invalid = |reason: &str| ConfigError::InvalidValue {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let positive = |v: &str| -> Result<u64, ConfigError> {
+            match v.trim().parse::<u64>() {
+                Ok(0) => Err(invalid("must be greater than zero")),
+                Ok(n) => Ok(n),
+                Err(_) => Err(invalid("expected a positive whole number")),
+            }
+        };
+        let to_usize = |n: u64| usize::try_from(n).map_err(|_| invalid("too large"));
+        match name {
+            "timeout" => {
+                let secs: f64 = value.trim().parse().map_err(|_| invalid("expected seconds, such as 5 or 0.5"))?;
+                if !(secs > 0.0) {
+                    return Err(invalid("must be greater than zero"));
+                }
+                self.timeout = Duration::try_from_secs_f64(secs).map_err(|_| invalid("too large"))?;
+            }
+            "max-memory" => self.max_memory = positive(value)?,
+            "max-concurrent" => self.max_concurrent = to_usize(positive(value)?)?,
+            "max-wasm-size" => self.max_wasm_size = positive(value)?,
+            "recycle-after" => self.recycle_after = positive(value)?,
+            "state-max-entries" => self.state_max_entries = to_usize(positive(value)?)?,
+            "state-max-key-bytes" => self.state_max_key_bytes = to_usize(positive(value)?)?,
+            "state-max-value-bytes" => self.state_max_value_bytes = to_usize(positive(value)?)?,
+            "isolation" => {
+                self.isolation = match value {
+                    "reuse" => Isolation::Reuse,
+                    "per-call" => Isolation::PerCall,
+                    _ => return Err(invalid("expected 'reuse' or 'per-call'")),
+                }
+            }
+            _ => return Err(ConfigError::UnknownParameter { name: name.to_string() }),
+        }
+        Ok(())
+    }
+
+    /// Checks values that a serde table could set to zero.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let zero = |name: &str| ConfigError::InvalidValue {
+            name: name.to_string(),
+            value: "0".into(),
+            reason: "must be greater than zero".into(),
+        };
+        let checks: [(&str, bool); 8] = [
+            ("timeout", self.timeout.is_zero()),
+            ("max-memory", self.max_memory == 0),
+            ("max-concurrent", self.max_concurrent == 0),
+            ("max-wasm-size", self.max_wasm_size == 0),
+            ("recycle-after", self.recycle_after == 0),
+            ("state-max-entries", self.state_max_entries == 0),
+            ("state-max-key-bytes", self.state_max_key_bytes == 0),
+            ("state-max-value-bytes", self.state_max_value_bytes == 0),
+        ];
+        match checks.iter().find(|(_, is_zero)| *is_zero) {
+            Some((name, _)) => Err(zero(name)),
+            None => Ok(()),
+        }
+    }
+
+    /// The `host-store` bounds these limits set.
+    pub fn state_bounds(&self) -> StateBounds {
+        StateBounds {
+            max_entries: self.state_max_entries,
+            max_key_bytes: self.state_max_key_bytes,
+            max_value_bytes: self.state_max_value_bytes,
+        }
+    }
+}
+
+/// A parsed `wasm:` endpoint URI: the module path and its limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointUri {
+    /// The module path, relative to the runtime's base directory.
+    pub path: String,
+    /// Limits from the query, over the defaults.
+    pub limits: Limits,
+}
+
+impl std::str::FromStr for EndpointUri {
+    type Err = ConfigError;
+
+    fn from_str(uri: &str) -> Result<Self, ConfigError> {
+        let bad = |reason: &str| ConfigError::InvalidUri { uri: uri.to_string(), reason: reason.to_string() };
+        let rest = uri.strip_prefix("wasm:").ok_or_else(|| bad("must start with 'wasm:'"))?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if path.is_empty() {
+            return Err(bad("no module path"));
+        }
+        let mut limits = Limits::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').ok_or_else(|| bad(&format!("parameter '{pair}' has no value")))?;
+            limits.set(name, value)?;
+        }
+        Ok(Self { path: path.to_string(), limits })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_thirty_seconds_and_fifty_mib() {
+        let l = Limits::default();
+        assert_eq!(l.timeout, Duration::from_secs(30));
+        assert_eq!(l.max_memory, 50 * 1024 * 1024);
+        l.validate().unwrap();
+    }
+
+    #[test]
+    fn parses_a_uri_with_knobs() {
+        let uri: EndpointUri = "wasm:plugins/t.wasm?timeout=5&max-memory=1048576&isolation=per-call".parse().unwrap();
+        assert_eq!(uri.path, "plugins/t.wasm");
+        assert_eq!(uri.limits.timeout, Duration::from_secs(5));
+        assert_eq!(uri.limits.max_memory, 1_048_576);
+        assert_eq!(uri.limits.isolation, Isolation::PerCall);
+    }
+
+    #[test]
+    fn bad_parameters_name_parameter_and_value() {
+        let err = "wasm:t.wasm?timout=5".parse::<EndpointUri>().unwrap_err();
+        assert!(err.to_string().contains("unknown parameter 'timout'"), "{err}");
+        let err = "wasm:t.wasm?timeout=0".parse::<EndpointUri>().unwrap_err();
+        assert_eq!(err.to_string(), "invalid value '0' for parameter 'timeout': must be greater than zero");
+        let err = "wasm:t.wasm?max-memory=lots".parse::<EndpointUri>().unwrap_err();
+        assert!(err.to_string().contains("'lots' for parameter 'max-memory'"), "{err}");
+        assert!("file:t.wasm".parse::<EndpointUri>().is_err());
+    }
+
+    #[test]
+    fn a_serde_table_uses_the_same_knobs() {
+        let limits: Limits = serde_json::from_str(r#"{"timeout": 2.5, "max-concurrent": 4, "state-max-entries": 9}"#).unwrap();
+        assert_eq!(limits.timeout, Duration::from_millis(2500));
+        assert_eq!(limits.max_concurrent, 4);
+        assert_eq!(limits.state_max_entries, 9);
+        assert_eq!(limits.max_memory, Limits::default().max_memory);
+        assert!(serde_json::from_str::<Limits>(r#"{"bogus": 1}"#).is_err());
+        let zero: Limits = serde_json::from_str(r#"{"max-memory": 0}"#).unwrap();
+        assert!(zero.validate().unwrap_err().to_string().contains("max-memory"));
+    }
+}

@@ -1,0 +1,271 @@
+//! Warm instances of one endpoint: checkout, call under limits, recycle.
+//!
+//! Each endpoint keeps a bounded pool of instances of its component. A call
+//! takes a permit (at most `max-concurrent` calls run; more callers wait), takes
+//! an idle instance or makes one (running the guest's `init` first), calls it
+//! under the deadline, and gives it back. An instance that trapped, timed out,
+//! ran out of memory or panicked is thrown away, off the caller's path.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::InstancePre;
+use wasmtime::{Engine, Store, Trap};
+
+use crate::error::{LoadError, TrapReason, WasmError};
+use crate::runtime::Compiled;
+use crate::host::{Endpoints, HostCtx, StateStore};
+use crate::limits::{Isolation, Limits};
+use crate::runtime::output::panic_message;
+use crate::runtime::store::{StoreState, new_store};
+
+tokio::task_local! {
+    /// Set while a guest call runs on this task: a nested WASM call is refused.
+    static IN_GUEST: ();
+}
+
+/// What a world contributes to the pool: how to instantiate, init and call it.
+pub(crate) trait World: Send + Sync + 'static {
+    /// The world's name in the WIT.
+    const NAME: &'static str;
+    /// The pre-instantiated component (`*Pre`).
+    type Pre: Clone + Send + Sync + 'static;
+    /// An instance's typed exports.
+    type Bindings: Send + Sync + 'static;
+    /// What one call takes.
+    type Input: Send;
+    /// What one call gives back.
+    type Output: Send;
+
+    /// Where a compiled file keeps this world's `Pre`.
+    fn slot(compiled: &Compiled) -> &OnceLock<Result<Self::Pre, LoadError>>;
+
+    /// Looks up the world's exports once, for every later instantiation.
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre>;
+
+    /// Instantiates the component in `store`.
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<StoreState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Bindings>> + Send;
+
+    /// Runs the guest's `init` with `config`.
+    fn init(
+        bindings: &Self::Bindings,
+        store: &mut Store<StoreState>,
+        config: &[(String, String)],
+    ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
+
+    /// Makes one call.
+    fn call(
+        bindings: &Self::Bindings,
+        store: &mut Store<StoreState>,
+        input: Self::Input,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send;
+}
+
+/// One warm instance.
+struct Instance<W: World> {
+    store: Store<StoreState>,
+    bindings: W::Bindings,
+    calls: u64,
+}
+
+/// The instances of one endpoint and what they share.
+pub(crate) struct Pool<W: World> {
+    plugin: Arc<str>,
+    engine: Engine,
+    pre: W::Pre,
+    limits: Limits,
+    config: Vec<(String, String)>,
+    endpoints: Endpoints,
+    state: StateStore,
+    idle: Mutex<Vec<Instance<W>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl<W: World> Pool<W> {
+    /// A pool for `plugin` with no instance yet.
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        engine: Engine,
+        pre: W::Pre,
+        limits: Limits,
+        config: Vec<(String, String)>,
+        endpoints: Endpoints,
+    ) -> Self {
+        let state = StateStore::new(limits.state_bounds());
+        let permits = Arc::new(Semaphore::new(limits.max_concurrent));
+        Self { plugin, engine, pre, limits, config, endpoints, state, idle: Mutex::default(), permits }
+    }
+
+    /// The plugin's name.
+    pub(crate) fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The endpoint's limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The endpoint's `host-store` state.
+    pub(crate) fn state(&self) -> &StateStore {
+        &self.state
+    }
+
+    /// Instances idle in the pool now.
+    pub(crate) fn idle_instances(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+
+    /// Calls that could start now without waiting.
+    pub(crate) fn available_permits(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Waits for a call slot (back-pressure).
+    pub(crate) async fn acquire(&self) -> OwnedSemaphorePermit {
+        self.permits.clone().acquire_owned().await.expect("the pool semaphore is never closed")
+    }
+
+    /// Calls the guest with `input`; the guest sees `properties` through `get-property`.
+    ///
+    /// Returns the output and the properties the guest set with `set-property`.
+    pub(crate) async fn call(
+        &self,
+        input: W::Input,
+        properties: Vec<(String, String)>,
+    ) -> Result<(W::Output, Vec<(String, String)>), WasmError> {
+        if IN_GUEST.try_with(|_| ()).is_ok() {
+            return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
+        }
+        let _permit = self.acquire().await;
+        let deadline = Instant::now() + self.limits.timeout;
+        let mut instance = match self.checkout() {
+            Some(instance) => instance,
+            None => IN_GUEST.scope((), self.instantiate(deadline)).await?,
+        };
+        let state = instance.store.data_mut();
+        state.arm(deadline);
+        state.host.begin_call(properties);
+        let run = W::call(&instance.bindings, &mut instance.store, input);
+        let outcome = IN_GUEST.scope((), tokio::time::timeout_at(deadline.into(), run)).await;
+        let result = match outcome {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(err)) => Err(self.classify(err, instance.store.data())),
+            Err(_elapsed) => Err(self.timeout()),
+        };
+        match result {
+            Ok(output) => {
+                let set = instance.store.data_mut().host.end_call();
+                instance.calls += 1;
+                self.give_back(instance);
+                Ok((output, set))
+            }
+            Err(err) => {
+                discard(instance);
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs `f` on a fresh instance whose `init` has not run, then drops it (used at load).
+    pub(crate) async fn with_fresh_instance<R>(
+        &self,
+        f: impl AsyncFnOnce(&W::Bindings, &mut Store<StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, WasmError> {
+        let deadline = Instant::now() + self.limits.timeout;
+        let mut store = self.new_store(deadline);
+        let run = async {
+            let bindings = W::instantiate(&self.pre, &mut store).await?;
+            f(&bindings, &mut store).await
+        };
+        match tokio::time::timeout_at(deadline.into(), run).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.classify(err, store.data())),
+            Err(_elapsed) => Err(self.timeout()),
+        }
+    }
+
+    fn new_store(&self, deadline: Instant) -> Store<StoreState> {
+        let host = HostCtx::new(self.endpoints.clone(), self.state.clone());
+        let mut store = new_store(&self.engine, StoreState::new(host, self.limits.max_memory));
+        store.data_mut().arm(deadline);
+        store
+    }
+
+    fn checkout(&self) -> Option<Instance<W>> {
+        self.idle.lock().unwrap().pop()
+    }
+
+    fn give_back(&self, instance: Instance<W>) {
+        let reuse = self.limits.isolation == Isolation::Reuse && instance.calls < self.limits.recycle_after;
+        if reuse {
+            self.idle.lock().unwrap().push(instance);
+        } else {
+            discard(instance);
+        }
+    }
+
+    /// A new instance with its `init` run; an `init` failure is the call's error.
+    async fn instantiate(&self, deadline: Instant) -> Result<Instance<W>, WasmError> {
+        let mut store = self.new_store(deadline);
+        let setup = async {
+            let bindings = W::instantiate(&self.pre, &mut store).await?;
+            let init = W::init(&bindings, &mut store, &self.config).await?;
+            Ok::<_, wasmtime::Error>((bindings, init))
+        };
+        let outcome = tokio::time::timeout_at(deadline.into(), setup).await;
+        let result = match outcome {
+            Ok(Ok((bindings, Ok(())))) => Ok(Instance { store, bindings, calls: 0 }),
+            Ok(Ok((_, Err(message)))) => {
+                Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message })
+            }
+            Ok(Err(err)) => Err(self.classify(err, store.data())),
+            Err(_elapsed) => Err(self.timeout()),
+        };
+        result
+    }
+
+    fn timeout(&self) -> WasmError {
+        WasmError::Timeout { plugin: self.plugin.to_string(), timeout: self.limits.timeout }
+    }
+
+    /// Turns a wasmtime error into the typed error it stands for.
+    fn classify(&self, err: wasmtime::Error, state: &StoreState) -> WasmError {
+        let plugin = self.plugin.to_string();
+        let trap = err.downcast_ref::<Trap>().copied();
+        if state.timed_out || trap == Some(Trap::Interrupt) {
+            return self.timeout();
+        }
+        if state.memory.refused {
+            return WasmError::OutOfMemory { plugin, max_memory_bytes: self.limits.max_memory };
+        }
+        let reason = match trap {
+            Some(Trap::UnreachableCodeReached) => {
+                if let Some(message) = panic_message(&state.stderr.text()) {
+                    return WasmError::GuestPanic { plugin, message };
+                }
+                TrapReason::Unreachable
+            }
+            Some(Trap::StackOverflow) => TrapReason::StackOverflow,
+            Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => TrapReason::OutOfBounds,
+            Some(other) => TrapReason::Other(other.to_string()),
+            None => return WasmError::Runtime { plugin, message: format!("{err:#}") },
+        };
+        WasmError::Trap { plugin, reason }
+    }
+}
+
+/// Drops an instance off the caller's path when a runtime is at hand.
+fn discard<W: World>(instance: Instance<W>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn_blocking(move || drop(instance));
+        }
+        Err(_) => drop(instance),
+    }
+}

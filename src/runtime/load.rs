@@ -1,0 +1,129 @@
+//! Loading a `.wasm` file: path rules, size cap, compile, and clear errors for bad input.
+
+use std::path::{Component as PathPart, Path, PathBuf};
+
+use serde::Serialize;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::{Compiled, Runtime};
+use crate::error::LoadError;
+use crate::worlds::{bean, plugin, policy};
+
+/// Resolves `path` inside `base`: relative, no `..`, and no symlink escaping `base`.
+pub(crate) fn resolve(base: &Path, path: &str) -> Result<PathBuf, LoadError> {
+    let forbidden = |reason: &str| LoadError::ForbiddenPath { path: path.to_string(), reason: reason.to_string() };
+    let rel = Path::new(path);
+    if path.is_empty() {
+        return Err(forbidden("the path is empty"));
+    }
+    if rel.is_absolute() || rel.has_root() {
+        return Err(forbidden("absolute paths are not allowed; give a path relative to the base directory"));
+    }
+    if rel.components().any(|c| matches!(c, PathPart::ParentDir)) {
+        return Err(forbidden("'..' is not allowed"));
+    }
+    let base = base.canonicalize().map_err(|e| forbidden(&format!("base directory {}: {e}", base.display())))?;
+    let joined = base.join(rel);
+    let resolved = match joined.canonicalize() {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::NotFound { path: path.to_string(), resolved: joined });
+        }
+        Err(e) => return Err(LoadError::Unreadable { plugin: path.to_string(), reason: e.to_string() }),
+    };
+    if !resolved.starts_with(&base) {
+        return Err(forbidden(&format!("it resolves to {}, outside the base directory {}", resolved.display(), base.display())));
+    }
+    Ok(resolved)
+}
+
+/// Reads the file, refusing one larger than `max` before reading it.
+pub(crate) fn read(path: &str, resolved: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+    let unreadable = |e: std::io::Error| LoadError::Unreadable { plugin: path.to_string(), reason: e.to_string() };
+    let meta = std::fs::metadata(resolved).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(LoadError::Unreadable { plugin: path.to_string(), reason: "not a regular file".into() });
+    }
+    if meta.len() > max {
+        return Err(LoadError::TooLarge { plugin: path.to_string(), size: meta.len(), max });
+    }
+    std::fs::read(resolved).map_err(unreadable)
+}
+
+/// Compiles component bytes, telling a core module and garbage apart from a component.
+pub(crate) fn compile(engine: &Engine, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+    let corrupt = |reason: String| LoadError::Corrupt { plugin: name.to_string(), reason };
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(corrupt("the file does not start with the WebAssembly magic bytes".into()));
+    }
+    // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
+    if bytes[6..8] == [0, 0] {
+        return Err(LoadError::CoreModule { plugin: name.to_string() });
+    }
+    Component::new(engine, bytes).map_err(|e| corrupt(format!("{e:#}")))
+}
+
+/// The load error for an `instantiate_pre` failure: a missing or mismatched import.
+pub(crate) fn import_error(name: &str, err: wasmtime::Error) -> LoadError {
+    let message = format!("{err:#}");
+    LoadError::UnsupportedImport { plugin: name.to_string(), import: message }
+}
+
+/// What a component imports and exports, and which worlds it fits.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    /// The plugin's name.
+    pub plugin: String,
+    /// Names of the component's imports.
+    pub imports: Vec<String>,
+    /// Names of the component's exports.
+    pub exports: Vec<String>,
+    /// The worlds it fits: `plugin`, `bean`, `authorization-policy`.
+    pub worlds: Vec<&'static str>,
+    /// Why it does not fit each other world.
+    pub mismatches: Vec<String>,
+}
+
+/// Describes `compiled` by trying it against each world.
+pub(crate) fn describe(runtime: &Runtime, compiled: &Compiled) -> ComponentInfo {
+    let ty = compiled.component.component_type();
+    let engine = runtime.engine();
+    let imports = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let mut worlds = Vec::new();
+    let mut mismatches = Vec::new();
+    let mut note = |world: &'static str, fit: Result<(), LoadError>| match fit {
+        Ok(()) => worlds.push(world),
+        Err(e) => mismatches.push(e.to_string()),
+    };
+    note(plugin::PluginWorld::NAME_STR, runtime.pre::<plugin::PluginWorld>(compiled).map(drop));
+    note(bean::BeanWorld::NAME_STR, runtime.pre::<bean::BeanWorld>(compiled).map(drop));
+    note(policy::PolicyWorld::NAME_STR, runtime.pre::<policy::PolicyWorld>(compiled).map(drop));
+    ComponentInfo { plugin: compiled.name.to_string(), imports, exports, worlds, mismatches }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_rules() {
+        let dir = std::env::temp_dir().join(format!("camel-wasm-path-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/p.wasm"), b"x").unwrap();
+        assert!(resolve(&dir, "sub/p.wasm").is_ok());
+        assert!(matches!(resolve(&dir, "/etc/passwd"), Err(LoadError::ForbiddenPath { .. })));
+        assert!(matches!(resolve(&dir, "sub/../sub/p.wasm"), Err(LoadError::ForbiddenPath { .. })));
+        assert!(matches!(resolve(&dir, "missing.wasm"), Err(LoadError::NotFound { .. })));
+        #[cfg(unix)]
+        {
+            let _ = std::fs::remove_file(dir.join("escape.wasm"));
+            std::os::unix::fs::symlink("/etc/hostname", dir.join("escape.wasm")).unwrap();
+            let err = resolve(&dir, "escape.wasm").unwrap_err();
+            assert!(err.to_string().contains("outside the base directory"), "{err}");
+        }
+        let big = read("sub/p.wasm", &dir.join("sub/p.wasm"), 0).unwrap_err();
+        assert!(matches!(big, LoadError::TooLarge { size: 1, max: 0, .. }));
+    }
+}

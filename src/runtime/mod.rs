@@ -1,0 +1,229 @@
+//! The runtime: one engine, one linker, compiled components shared by every endpoint.
+
+pub(crate) mod output;
+pub(crate) mod store;
+mod epoch;
+mod load;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::{LoadError, WasmError};
+use crate::host::{self, Endpoints};
+use crate::limits::{EndpointUri, Limits};
+use crate::pool::{Pool, World};
+use store::StoreState;
+
+pub use load::ComponentInfo;
+
+/// Builds a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    base_dir: PathBuf,
+    endpoints: Endpoints,
+    pooling: bool,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        Self { base_dir: PathBuf::from("."), endpoints: Endpoints::new(), pooling: true }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Directory that plugin paths are resolved against (default: the current directory).
+    pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.base_dir = dir.into();
+        self
+    }
+
+    /// Endpoints that guests reach with `camel-call` and `camel-poll`.
+    pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
+        self.endpoints = endpoints;
+        self
+    }
+
+    /// Whether to try the pooling instance allocator (default: yes, with fallback).
+    pub fn pooling(mut self, enabled: bool) -> Self {
+        self.pooling = enabled;
+        self
+    }
+
+    /// Creates the engine, the linker and the epoch ticker.
+    pub fn build(self) -> Result<Runtime, WasmError> {
+        let runtime_error = |e: wasmtime::Error| WasmError::Runtime { plugin: "<runtime>".into(), message: format!("{e:#}") };
+        let (engine, pooling) = new_engine(self.pooling).map_err(runtime_error)?;
+        let mut linker = Linker::<StoreState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
+        host::add_to_linker(&mut linker).map_err(runtime_error)?;
+        let ticker = epoch::Ticker::start(&engine);
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                base_dir: self.base_dir,
+                endpoints: self.endpoints,
+                compiled: Mutex::default(),
+                pooling,
+                _ticker: ticker,
+            }),
+        })
+    }
+}
+
+/// An engine configured for these worlds: async components, epoch deadlines,
+/// and the pooling allocator when the address space for it can be reserved.
+fn new_engine(pooling: bool) -> wasmtime::Result<(Engine, bool)> {
+    let mut config = Config::new();
+    config.wasm_component_model_async(true);
+    config.epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(256)
+            .total_core_instances(1024)
+            .total_memories(512)
+            .total_tables(512)
+            .total_stacks(256)
+            .linear_memory_keep_resident(2 << 20);
+        let mut pooled = config.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&pooled) {
+            Ok(engine) => return Ok((engine, true)),
+            Err(e) => tracing::warn!("pooling allocator unavailable ({e:#}); allocating instances on demand"),
+        }
+    }
+    Ok((Engine::new(&config)?, false))
+}
+
+/// The runtime shared by every plugin: cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    base_dir: PathBuf,
+    endpoints: Endpoints,
+    compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Arc<Compiled>>>,
+    pooling: bool,
+    _ticker: epoch::Ticker,
+}
+
+/// One compiled `.wasm` file and its pre-instantiated form per world.
+pub(crate) struct Compiled {
+    pub(crate) name: Arc<str>,
+    pub(crate) component: Component,
+    pub(crate) plugin: OnceLock<Result<crate::worlds::plugin::Pre, LoadError>>,
+    pub(crate) bean: OnceLock<Result<crate::worlds::bean::Pre, LoadError>>,
+    pub(crate) policy: OnceLock<Result<crate::worlds::policy::Pre, LoadError>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("base_dir", &self.inner.base_dir)
+            .field("pooling", &self.inner.pooling)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime with default settings.
+    pub fn new() -> Result<Self, WasmError> {
+        RuntimeBuilder::default().build()
+    }
+
+    /// Starts configuring a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The endpoints guests can call.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn uses_pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    /// How many distinct `.wasm` files are compiled.
+    pub fn compiled_count(&self) -> usize {
+        self.inner.compiled.lock().unwrap().len()
+    }
+
+    /// Compiles (or finds already compiled) the file at `path`, checked against `limits`.
+    pub(crate) fn compile(&self, path: &str, limits: &Limits) -> Result<Arc<Compiled>, LoadError> {
+        limits.validate()?;
+        let resolved = load::resolve(&self.inner.base_dir, path)?;
+        let bytes = load::read(path, &resolved, limits.max_wasm_size)?;
+        let key = (resolved, blake3::hash(&bytes));
+        if let Some(found) = self.inner.compiled.lock().unwrap().get(&key) {
+            return Ok(found.clone());
+        }
+        let name: Arc<str> = Arc::from(path);
+        let component = load::compile(&self.inner.engine, &name, &bytes)?;
+        let compiled = Arc::new(Compiled {
+            name,
+            component,
+            plugin: OnceLock::new(),
+            bean: OnceLock::new(),
+            policy: OnceLock::new(),
+        });
+        let mut cache = self.inner.compiled.lock().unwrap();
+        Ok(cache.entry(key).or_insert(compiled).clone())
+    }
+
+    /// The pre-instantiated form of `compiled` for world `W`: imports are
+    /// type-checked and exports looked up once per file, not per call.
+    pub(crate) fn pre<W: World>(&self, compiled: &Compiled) -> Result<W::Pre, LoadError> {
+        W::slot(compiled)
+            .get_or_init(|| {
+                let instance_pre = self
+                    .inner
+                    .linker
+                    .instantiate_pre(&compiled.component)
+                    .map_err(|e| load::import_error(&compiled.name, e))?;
+                W::pre(instance_pre).map_err(|e| LoadError::WorldMismatch {
+                    plugin: compiled.name.to_string(),
+                    world: W::NAME,
+                    reason: format!("{e:#}"),
+                })
+            })
+            .clone()
+    }
+
+    /// A pool for an endpoint of world `W` on `path`.
+    pub(crate) fn pool<W: World>(
+        &self,
+        path: &str,
+        limits: Limits,
+        config: Vec<(String, String)>,
+    ) -> Result<Pool<W>, WasmError> {
+        let compiled = self.compile(path, &limits)?;
+        let pre = self.pre::<W>(&compiled)?;
+        Ok(Pool::new(compiled.name.clone(), self.inner.engine.clone(), pre, limits, config, self.inner.endpoints.clone()))
+    }
+
+    /// Parses a `wasm:` URI into its path and limits.
+    pub fn parse_uri(uri: &str) -> Result<EndpointUri, WasmError> {
+        uri.parse::<EndpointUri>().map_err(|e| WasmError::Load(LoadError::Config(e)))
+    }
+
+    /// Describes the component at `path`: its imports, exports and the worlds it fits.
+    pub fn inspect(&self, path: &str) -> Result<ComponentInfo, WasmError> {
+        let compiled = self.compile(path, &Limits::default())?;
+        Ok(load::describe(self, &compiled))
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}

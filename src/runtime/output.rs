@@ -1,0 +1,129 @@
+//! Guest stdout/stderr captured into a bounded in-memory buffer.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+/// A bounded capture of one guest output stream: it keeps the last `capacity`
+/// bytes and never fails a guest's write.
+#[derive(Clone)]
+pub(crate) struct CapturedOutput {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    capacity: usize,
+}
+
+impl CapturedOutput {
+    /// A capture keeping at most `capacity` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { buffer: Arc::default(), capacity }
+    }
+
+    /// Appends `bytes`, dropping the oldest bytes past the capacity.
+    fn push(&self, bytes: &[u8]) {
+        let mut buf = self.buffer.lock().unwrap();
+        buf.extend_from_slice(bytes);
+        if buf.len() > self.capacity {
+            let excess = buf.len() - self.capacity;
+            buf.drain(..excess);
+        }
+    }
+
+    /// What was captured, as lossy text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+    }
+
+    /// Forgets what was captured (at the start of each call).
+    pub(crate) fn clear(&self) {
+        self.buffer.lock().unwrap().clear();
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 * 1024)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for CapturedOutput {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The panic message in a Rust guest's stderr, if it panicked.
+pub(crate) fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let after = &stderr[start..];
+    let body = after.split_once(":\n").map_or(after, |(_, rest)| rest);
+    let message: Vec<&str> = body.lines().take_while(|l| !l.starts_with("note: ")).collect();
+    let message = message.join("\n").trim().to_string();
+    Some(if message.is_empty() { after.trim().to_string() } else { message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_the_tail() {
+        let out = CapturedOutput::new(4);
+        out.push(b"abcdef");
+        assert_eq!(out.text(), "cdef");
+        out.clear();
+        assert_eq!(out.text(), "");
+    }
+
+    #[test]
+    fn finds_a_rust_panic_message() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:7:9:\npanicker: deliberate panic\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr).as_deref(), Some("panicker: deliberate panic"));
+        assert_eq!(panic_message("nothing here"), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! The `bean` world: a component with named methods.
+
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::{exchange_back, guest_error};
+use crate::error::{LoadError, WasmError};
+use crate::exchange::{Exchange, wire};
+use crate::host::{self, WasmExchange};
+use crate::limits::Limits;
+use crate::pool::{Pool, World};
+use crate::runtime::store::StoreState;
+use crate::runtime::{Compiled, Runtime};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "bean",
+        exports: { default: async },
+        with: {
+            "camel:plugin/types": crate::host::generated::types,
+            "camel:plugin/host": crate::host::generated::host,
+        },
+    });
+}
+
+pub(crate) type Pre = bindings::BeanPre<StoreState>;
+
+/// The `bean` world as the pool sees it.
+pub(crate) struct BeanWorld;
+
+impl BeanWorld {
+    pub(crate) const NAME_STR: &'static str = "bean";
+}
+
+impl World for BeanWorld {
+    const NAME: &'static str = Self::NAME_STR;
+    type Pre = Pre;
+    type Bindings = bindings::Bean;
+    type Input = (String, WasmExchange);
+    type Output = Result<WasmExchange, host::WasmError>;
+
+    fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
+        &compiled.bean
+    }
+
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
+        Pre::new(instance_pre)
+    }
+
+    async fn instantiate(pre: &Pre, store: &mut Store<StoreState>) -> wasmtime::Result<bindings::Bean> {
+        pre.instantiate_async(store).await
+    }
+
+    async fn init(
+        bindings: &bindings::Bean,
+        store: &mut Store<StoreState>,
+        config: &[(String, String)],
+    ) -> wasmtime::Result<Result<(), String>> {
+        bindings.call_init(store, config).await
+    }
+
+    async fn call(
+        bindings: &bindings::Bean,
+        store: &mut Store<StoreState>,
+        (method, input): (String, WasmExchange),
+    ) -> wasmtime::Result<Self::Output> {
+        let mut output = store.run_concurrent(async |a| bindings.call_invoke(a, method, input).await).await??;
+        if let Ok(exchange) = &mut output {
+            super::close_stream_body(store, exchange)?;
+        }
+        Ok(output)
+    }
+}
+
+/// A loaded `bean`-world component and its method list.
+#[derive(Clone)]
+pub struct Bean {
+    pool: Arc<Pool<BeanWorld>>,
+    methods: Arc<[String]>,
+}
+
+impl std::fmt::Debug for Bean {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bean").field("name", &self.name()).field("methods", &self.methods).finish_non_exhaustive()
+    }
+}
+
+impl Bean {
+    /// Loads the bean at `path` as a new endpoint whose instances get `config` in `init`.
+    ///
+    /// Loading asks the guest for its `methods()` once.
+    pub async fn load(
+        runtime: &Runtime,
+        path: &str,
+        limits: Limits,
+        config: Vec<(String, String)>,
+    ) -> Result<Self, WasmError> {
+        let pool = runtime.pool::<BeanWorld>(path, limits, config)?;
+        let methods = pool
+            .with_fresh_instance(async |bindings, store| bindings.call_methods(store).await)
+            .await?;
+        Ok(Self { pool: Arc::new(pool), methods: methods.into() })
+    }
+
+    /// The plugin's name (its path).
+    pub fn name(&self) -> &str {
+        self.pool.plugin()
+    }
+
+    /// The methods the bean exports.
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+
+    /// This endpoint's `host-store` state.
+    pub fn state(&self) -> &crate::host::StateStore {
+        self.pool.state()
+    }
+
+    /// Invokes `method` on `exchange`; an unknown method fails without calling the guest.
+    pub async fn invoke(&self, method: &str, exchange: Exchange) -> Result<Exchange, WasmError> {
+        if !self.methods.iter().any(|m| m == method) {
+            return Err(WasmError::UnknownMethod {
+                plugin: self.name().to_string(),
+                method: method.to_string(),
+                available: self.methods.to_vec(),
+            });
+        }
+        let sent = wire::to_wire(&exchange);
+        let properties = sent.properties.clone();
+        let (returned, set) = self.pool.call((method.to_string(), sent), properties).await?;
+        let returned = returned.map_err(|e| guest_error(self.name(), e))?;
+        exchange_back(self.name(), returned, &exchange, set)
+    }
+}

@@ -1,0 +1,139 @@
+//! The `plugin` world: a message processor.
+
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::{close_stream_body, exchange_back, guest_error};
+use crate::error::{LoadError, WasmError};
+use crate::exchange::{Exchange, wire};
+use crate::host::{self, WasmExchange};
+use crate::limits::Limits;
+use crate::pool::{Pool, World};
+use crate::runtime::store::StoreState;
+use crate::runtime::{Compiled, Runtime};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "plugin",
+        exports: { default: async },
+        with: {
+            "camel:plugin/types": crate::host::generated::types,
+            "camel:plugin/host": crate::host::generated::host,
+        },
+    });
+}
+
+pub(crate) type Pre = bindings::PluginPre<StoreState>;
+
+/// The `plugin` world as the pool sees it.
+pub(crate) struct PluginWorld;
+
+impl PluginWorld {
+    pub(crate) const NAME_STR: &'static str = "plugin";
+}
+
+impl World for PluginWorld {
+    const NAME: &'static str = Self::NAME_STR;
+    type Pre = Pre;
+    type Bindings = bindings::Plugin;
+    type Input = WasmExchange;
+    type Output = Result<WasmExchange, host::WasmError>;
+
+    fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
+        &compiled.plugin
+    }
+
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
+        Pre::new(instance_pre)
+    }
+
+    async fn instantiate(pre: &Pre, store: &mut Store<StoreState>) -> wasmtime::Result<bindings::Plugin> {
+        pre.instantiate_async(store).await
+    }
+
+    async fn init(
+        bindings: &bindings::Plugin,
+        store: &mut Store<StoreState>,
+        _config: &[(String, String)],
+    ) -> wasmtime::Result<Result<(), String>> {
+        bindings.call_init(store).await
+    }
+
+    async fn call(
+        bindings: &bindings::Plugin,
+        store: &mut Store<StoreState>,
+        input: WasmExchange,
+    ) -> wasmtime::Result<Self::Output> {
+        let mut output = store.run_concurrent(async |a| bindings.call_process(a, input).await).await??;
+        if let Ok(exchange) = &mut output {
+            close_stream_body(store, exchange)?;
+        }
+        Ok(output)
+    }
+}
+
+/// A loaded `plugin`-world component: cheap to clone, safe to call from many tasks.
+#[derive(Clone)]
+pub struct Plugin {
+    pool: Arc<Pool<PluginWorld>>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("name", &self.name()).finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// Loads the plugin at `path` (relative to the runtime's base directory) as a new endpoint.
+    ///
+    /// The file is compiled once per runtime; each endpoint has its own
+    /// instances and its own `host-store` state.
+    pub fn load(runtime: &Runtime, path: &str, limits: Limits) -> Result<Self, WasmError> {
+        let pool = runtime.pool::<PluginWorld>(path, limits, Vec::new())?;
+        Ok(Self { pool: Arc::new(pool) })
+    }
+
+    /// Loads the endpoint a `wasm:path?knobs` URI names.
+    pub fn from_uri(runtime: &Runtime, uri: &str) -> Result<Self, WasmError> {
+        let uri = Runtime::parse_uri(uri)?;
+        Self::load(runtime, &uri.path, uri.limits)
+    }
+
+    /// The plugin's name (its path).
+    pub fn name(&self) -> &str {
+        self.pool.plugin()
+    }
+
+    /// This endpoint's limits.
+    pub fn limits(&self) -> &Limits {
+        self.pool.limits()
+    }
+
+    /// This endpoint's `host-store` state.
+    pub fn state(&self) -> &crate::host::StateStore {
+        self.pool.state()
+    }
+
+    /// Instances idle in this endpoint's pool.
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle_instances()
+    }
+
+    /// Calls that can start now without waiting for a slot.
+    pub fn available_slots(&self) -> usize {
+        self.pool.available_permits()
+    }
+
+    /// Runs `exchange` through the guest's `process`.
+    pub async fn process(&self, exchange: Exchange) -> Result<Exchange, WasmError> {
+        let sent = wire::to_wire(&exchange);
+        let properties = sent.properties.clone();
+        let (returned, set) = self.pool.call(sent, properties).await?;
+        let returned = returned.map_err(|e| guest_error(self.name(), e))?;
+        exchange_back(self.name(), returned, &exchange, set)
+    }
+}
