@@ -1,0 +1,81 @@
+//! The `camel-wasm` command line, run as a process.
+
+use std::process::{Command, Output};
+
+use crate::fixture::{guest, guests_dir};
+
+fn camel_wasm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_camel-wasm")).args(args).output().expect("run camel-wasm")
+}
+
+fn path(name: &str) -> String {
+    guests_dir().join(guest(name)).to_string_lossy().into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn call_prints_the_resulting_exchange() {
+    let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--header", "n=42"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exchange: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(exchange["input"]["body"], serde_json::json!({"text": "HI"}));
+    assert_eq!(exchange["input"]["headers"]["n"], serde_json::json!(42));
+}
+
+#[test]
+fn call_sends_json_bodies() {
+    let out = camel_wasm(&["call", &path("json-enrich"), "--json", "--body", r#"{"a":1}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"enriched_by\": \"json-enrich\""), "{}", stdout(&out));
+}
+
+#[test]
+fn call_invokes_bean_methods_and_evaluates_policies() {
+    let out = camel_wasm(&["call", &path("text-utils"), "--method", "reverse", "--body", "abc"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(r#""text": "cba""#), "{}", stdout(&out));
+    let out = camel_wasm(&["call", &path("role-check"), "--property", r#"camel.auth.roles=["admin"]"#]);
+    assert_eq!(stdout(&out).trim(), "Granted");
+    let out = camel_wasm(&["call", &path("role-check"), "--property", r#"camel.auth.roles=["guest"]"#]);
+    assert_eq!(stdout(&out).trim(), "Denied: role-check: requires role 'admin'");
+    let out = camel_wasm(&["call", &path("role-check"), "--config", "role=ops", "--property", r#"camel.auth.roles=["ops"]"#]);
+    assert_eq!(stdout(&out).trim(), "Granted");
+}
+
+#[test]
+fn inspect_names_the_world() {
+    let out = camel_wasm(&["inspect", &path("text-utils")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("world: bean"), "{text}");
+    assert!(text.contains("methods:") && text.contains("reverse"), "{text}");
+    assert!(text.contains("camel:plugin/host@1.0.0"), "{text}");
+    let out = camel_wasm(&["inspect", &path("upper")]);
+    assert!(stdout(&out).contains("world: plugin"));
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_clear_line() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["call", &path("spin"), "--timeout", "1"], "plugin 'spin.wasm' timed out after 1s"),
+        (&["call", &path("memhog"), "--max-memory", "10485760"], "plugin 'memhog.wasm' ran out of memory (max-memory is 10485760 bytes)"),
+        (&["call", &path("panicker")], "panicked: panicker: deliberate panic"),
+        (&["call", &path("deep-recursion")], "trapped: stack overflow"),
+        (&["call", &path("upper"), "--timeout", "0"], "invalid value '0' for parameter 'timeout'"),
+        (&["call", &path("text-utils"), "--method", "nope"], "has no method 'nope'"),
+    ];
+    for (args, expected) in cases {
+        let out = camel_wasm(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

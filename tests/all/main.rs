@@ -1,0 +1,10 @@
+//! Integration tests through the real compiled guests in `guests/dist`
+//! (built by `just guests`). One binary, a module per area.
+
+mod fixture;
+
+mod bean;
+mod cli;
+mod hardening;
+mod plugin;
+mod policy;
