@@ -17,12 +17,15 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "rust-camel")]
+pub mod camel;
 mod error;
 mod exchange;
 mod host;
 mod limits;
 mod pool;
 mod runtime;
+mod service;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
@@ -30,6 +33,7 @@ pub use exchange::{Body, Exchange, Message, Pattern};
 pub use host::{CallError, CallKind, CallRequest, Endpoints, StateBounds, StateStore};
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{ComponentInfo, Runtime, RuntimeBuilder};
+pub use service::PluginService;
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
 pub use worlds::policy::{Decision, PermissionRequest, Principal, Policy};

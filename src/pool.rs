@@ -131,18 +131,28 @@ impl<W: World> Pool<W> {
         self.permits.clone().acquire_owned().await.expect("the pool semaphore is never closed")
     }
 
+    /// The semaphore bounding calls in flight (for `poll_ready`-style back-pressure).
+    pub(crate) fn permits(&self) -> Arc<Semaphore> {
+        self.permits.clone()
+    }
+
     /// Calls the guest with `input`; the guest sees `properties` through `get-property`.
     ///
+    /// Uses `permit` when the caller already holds a call slot, else waits for one.
     /// Returns the output and the properties the guest set with `set-property`.
     pub(crate) async fn call(
         &self,
         input: W::Input,
         properties: Vec<(String, String)>,
+        permit: Option<OwnedSemaphorePermit>,
     ) -> Result<(W::Output, Vec<(String, String)>), WasmError> {
         if IN_GUEST.try_with(|_| ()).is_ok() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
-        let _permit = self.acquire().await;
+        let _permit = match permit {
+            Some(permit) => permit,
+            None => self.acquire().await,
+        };
         let deadline = Instant::now() + self.limits.timeout;
         let mut instance = match self.checkout() {
             Some(instance) => instance,

@@ -131,7 +131,7 @@ impl Bean {
         }
         let sent = wire::to_wire(&exchange);
         let properties = sent.properties.clone();
-        let (returned, set) = self.pool.call((method.to_string(), sent), properties).await?;
+        let (returned, set) = self.pool.call((method.to_string(), sent), properties, None).await?;
         let returned = returned.map_err(|e| guest_error(self.name(), e))?;
         exchange_back(self.name(), returned, &exchange, set)
     }

@@ -128,11 +128,25 @@ impl Plugin {
         self.pool.available_permits()
     }
 
-    /// Runs `exchange` through the guest's `process`.
+    /// Runs `exchange` through the guest's `process`, waiting for a call slot first.
     pub async fn process(&self, exchange: Exchange) -> Result<Exchange, WasmError> {
+        self.process_with(exchange, None).await
+    }
+
+    /// A tower service over this endpoint: `poll_ready` waits for a call slot.
+    pub fn service(&self) -> crate::PluginService {
+        crate::PluginService::new(self.clone(), self.pool.permits())
+    }
+
+    /// Runs `exchange` in the call slot `permit` holds, or waits for one.
+    pub(crate) async fn process_with(
+        &self,
+        exchange: Exchange,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Exchange, WasmError> {
         let sent = wire::to_wire(&exchange);
         let properties = sent.properties.clone();
-        let (returned, set) = self.pool.call(sent, properties).await?;
+        let (returned, set) = self.pool.call(sent, properties, permit).await?;
         let returned = returned.map_err(|e| guest_error(self.name(), e))?;
         exchange_back(self.name(), returned, &exchange, set)
     }

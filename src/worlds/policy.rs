@@ -183,7 +183,7 @@ impl Policy {
     pub async fn evaluate(&self, exchange: &Exchange) -> Result<Decision, WasmError> {
         let sent = wire::to_wire(exchange);
         let properties = sent.properties.clone();
-        let (decision, _set) = self.pool.call(sent, properties).await?;
+        let (decision, _set) = self.pool.call(sent, properties, None).await?;
         match decision.map_err(|e| guest_error(self.name(), e))? {
             None => Ok(Decision::Granted),
             Some(reason) => Ok(Decision::Denied { reason }),

@@ -24,8 +24,8 @@ async fn a_looping_guest_times_out_and_the_next_call_succeeds() {
     assert!(matches!(spin, WasmError::Timeout { .. }), "{spin:?}");
 }
 
-#[tokio::test]
-async fn a_looping_guest_does_not_stall_other_tasks_on_the_executor() {
+#[test]
+fn a_looping_guest_does_not_stall_other_tasks_on_the_executor() {
     // One worker thread: if the guest never yielded, the ticker task could not run.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {

@@ -1,0 +1,1 @@
+//! rust-camel integration (stub).

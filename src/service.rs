@@ -1,0 +1,53 @@
+//! A plugin endpoint as a tower `Service<Exchange>`, with back-pressure.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::PollSemaphore;
+
+use crate::{Exchange, Plugin, WasmError};
+
+/// A tower service that runs exchanges through a [`Plugin`].
+///
+/// `poll_ready` is pending while `max-concurrent` calls are in flight, so a
+/// caller waits for a slot instead of failing; `call` then uses that slot.
+pub struct PluginService {
+    plugin: Plugin,
+    slots: PollSemaphore,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl PluginService {
+    pub(crate) fn new(plugin: Plugin, slots: Arc<Semaphore>) -> Self {
+        Self { plugin, slots: PollSemaphore::new(slots), permit: None }
+    }
+}
+
+impl Clone for PluginService {
+    fn clone(&self) -> Self {
+        Self { plugin: self.plugin.clone(), slots: self.slots.clone(), permit: None }
+    }
+}
+
+impl tower::Service<Exchange> for PluginService {
+    type Response = Exchange;
+    type Error = WasmError;
+    type Future = Pin<Box<dyn Future<Output = Result<Exchange, WasmError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WasmError>> {
+        if self.permit.is_none() {
+            let permit = ready!(self.slots.poll_acquire(cx)).expect("the slot semaphore is never closed");
+            self.permit = Some(permit);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, exchange: Exchange) -> Self::Future {
+        let permit = self.permit.take();
+        let plugin = self.plugin.clone();
+        Box::pin(async move { plugin.process_with(exchange, permit).await })
+    }
+}
