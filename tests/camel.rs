@@ -1,1 +1,424 @@
+//! The rust-camel integration in a real camel-core `CamelContext`, with
+//! camel-builder and YAML DSL routes, crates.io `direct:` and `mock:`
+//! components, and the guests in `guests/dist`.
 #![cfg(feature = "rust-camel")]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use camel_api::security_policy::{AccessMode, CredentialSource, Principal, RouteSecurityPlan, SecurityPolicyConfig, TransportId};
+use camel_api::{Body, CamelError, Exchange, HealthStatus, Message, StreamBody};
+use camel_auth::credential_source::ExtractedToken;
+use camel_auth::native_auth::{NativeCredential, NativeCredentialSecret, NativeCredentialStore};
+use camel_auth::{
+    PermissionDecision, PermissionEvaluator, PermissionRequest, ProviderEntry, ProviderRegistry, SecurityPolicyRegistry,
+    StaticTokenAuthenticator, install_carrier, kernel_authenticate,
+};
+use camel_bean::BeanRegistry;
+use camel_builder::{RouteBuilder, StepAccumulator};
+use camel_component_direct::DirectComponent;
+use camel_component_mock::MockComponent;
+use camel_core::CamelContext;
+use camel_wasm::camel::{CamelWasmError, ExchangeMapping, LoadState, WasmBean, WasmComponent, WasmProducer, WasmSecurityPolicy};
+use camel_wasm::{Limits, Plugin, Runtime};
+use serde_json::json;
+use tower::{Service, ServiceExt};
+
+fn dist() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/dist")
+}
+
+fn runtime() -> Runtime {
+    Runtime::builder().base_dir(dist()).build().expect("runtime")
+}
+
+/// A CamelContext with direct:, mock:, wasm: and the `text` WASM bean.
+struct Harness {
+    ctx: CamelContext,
+    mock: MockComponent,
+    wasm: WasmComponent,
+}
+
+async fn harness() -> Harness {
+    let runtime = runtime();
+    let beans = Arc::new(Mutex::new(BeanRegistry::new()));
+    let text = WasmBean::load(&runtime, "text-utils.wasm", Limits::default(), vec![]).await.expect("bean loads");
+    beans.lock().unwrap().register("text", text).expect("bean registers");
+    let mut ctx = CamelContext::builder().beans(beans).build().await.expect("context");
+    ctx.register_component(DirectComponent::new());
+    let mock = MockComponent::new();
+    ctx.register_component(mock.clone());
+    let wasm = WasmComponent::register(&mut ctx, runtime);
+    Harness { ctx, mock, wasm }
+}
+
+impl Harness {
+    async fn send(&self, uri: &str, exchange: Exchange) -> Result<Exchange, CamelWasmError> {
+        self.wasm.camel_endpoints().expect("bridged to the context").send(uri, exchange).await
+    }
+
+    async fn received(&self, mock: &str) -> Vec<Exchange> {
+        self.mock.get_endpoint(mock).expect("mock endpoint exists").get_received_exchanges().await
+    }
+}
+
+fn text_exchange(body: &str) -> Exchange {
+    Exchange::new_in_out(Message::new(body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasm_endpoint_runs_in_a_route_and_keeps_value_types() {
+    let mut h = harness().await;
+    let route = RouteBuilder::from("direct:in")
+        .route_id("upper")
+        .to("wasm:upper.wasm?timeout=5&max-memory=10485760")
+        .to("mock:out")
+        .build()
+        .unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+
+    let mut exchange = text_exchange("hello");
+    exchange.input.set_header("n", 42);
+    exchange.input.set_header("s", "42");
+    exchange.input.set_header("obj", json!({"a": [1, 2.5, null]}));
+    exchange.set_property("flag", true);
+    let reply = h.send("direct:in", exchange).await.unwrap();
+    assert_eq!(reply.input.body.as_text(), Some("HELLO"));
+
+    let received = h.received("out").await;
+    assert_eq!(received.len(), 1);
+    let out = &received[0];
+    assert_eq!(out.input.body.as_text(), Some("HELLO"));
+    assert_eq!(out.input.headers["x-processed-by"], json!("upper"));
+    assert_eq!(out.input.headers["n"], json!(42), "a number header stays a number");
+    assert_eq!(out.input.headers["s"], json!("42"), "a string header stays a string");
+    assert_eq!(out.input.headers["obj"], json!({"a": [1, 2.5, null]}));
+    assert_eq!(out.properties["flag"], json!(true));
+
+    let report = h.ctx.health_check().await;
+    let check = report.services.iter().find(|s| s.name == "wasm:upper.wasm").expect("the endpoint's health check is registered");
+    assert_eq!(check.message, None, "{report:?}");
+    assert_eq!(report.status, HealthStatus::Healthy, "{report:?}");
+    assert_eq!(h.wasm.health_check("upper.wasm").unwrap().state(), LoadState::Loaded);
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uris_and_missing_modules_fail_with_the_cause() {
+    let h = harness().await;
+    let add = |id: &str, uri: &str| RouteBuilder::from(&format!("direct:{id}")).route_id(id).to(uri).build().unwrap();
+
+    let err = h.ctx.add_route_definition(add("zero", "wasm:upper.wasm?timeout=0")).await.unwrap_err().to_string();
+    assert!(err.contains("invalid value '0' for parameter 'timeout': must be greater than zero"), "{err}");
+    let err = h.ctx.add_route_definition(add("typo", "wasm:upper.wasm?timout=5")).await.unwrap_err().to_string();
+    assert!(err.contains("unknown parameter 'timout'"), "{err}");
+
+    let err = h.ctx.add_route_definition(add("missing", "wasm:missing.wasm")).await.unwrap_err().to_string();
+    assert!(err.contains("plugin 'missing.wasm' not found"), "{err}");
+    let result = h.wasm.health_check("missing.wasm").expect("a check was created").result();
+    assert_eq!(result.status, HealthStatus::Unhealthy);
+    assert!(result.message.unwrap().contains("plugin 'missing.wasm' not found"));
+
+    let err = h.ctx.add_route_definition(add("world", "wasm:text-utils.wasm")).await.unwrap_err().to_string();
+    assert!(err.contains("does not fit the 'plugin' world"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasm_bean_step_runs_a_method() {
+    let mut h = harness().await;
+    let route = RouteBuilder::from("direct:bean").route_id("bean").bean("text", "reverse").to("mock:bean-out").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    let route = RouteBuilder::from("direct:bean-fail").route_id("bean-fail").bean("text", "fail").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+
+    let mut exchange = text_exchange("abc");
+    exchange.input.set_header("keep", json!([1, "x"]));
+    h.send("direct:bean", exchange).await.unwrap();
+    let out = &h.received("bean-out").await[0];
+    assert_eq!(out.input.body.as_text(), Some("cba"));
+    assert_eq!(out.input.headers["keep"], json!([1, "x"]));
+
+    let err = h.send("direct:bean-fail", text_exchange("abc")).await.unwrap_err().to_string();
+    assert!(err.contains("text-utils: fail was called"), "{err}");
+    h.ctx.stop().await.unwrap();
+}
+
+fn principal(subject: &str, roles: &[&str]) -> Principal {
+    Principal {
+        subject: subject.into(),
+        issuer: "tests".into(),
+        audience: vec![],
+        scopes: vec![],
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        claims: json!({}),
+    }
+}
+
+/// An exchange carrying `principal` the way an authenticating transport leaves it:
+/// minted by camel-auth's kernel from a static token.
+async fn authenticated(body: &str, principal: Principal) -> Exchange {
+    let token = format!("token-of-{}", principal.subject);
+    let store = NativeCredentialStore::try_new(vec![NativeCredential {
+        secret: NativeCredentialSecret::Plaintext { value: token.clone().into() },
+        principal,
+    }])
+    .unwrap();
+    let providers = ProviderRegistry::new();
+    let authenticator = Arc::new(StaticTokenAuthenticator::new(store));
+    providers.register("static", ProviderEntry { authenticator, audience_binding: None });
+    let plan = RouteSecurityPlan {
+        access_mode: AccessMode::Authenticated,
+        provider_ref: Some("static".into()),
+        transport: TransportId::Http,
+        credential_sources: vec![CredentialSource::AuthorizationHeader],
+        audience_binding: None,
+    };
+    let credentials = ExtractedToken { token, source: CredentialSource::AuthorizationHeader };
+    let minted = kernel_authenticate(&plan, &providers, &credentials).await.unwrap();
+    let mut exchange = text_exchange(body);
+    install_carrier(&mut exchange, &minted);
+    exchange
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wasm_policy_secures_a_route() {
+    let mut h = harness().await;
+    let policy = WasmSecurityPolicy::load(h.wasm.runtime(), "role-check.wasm", Limits::default(), vec![]).unwrap();
+    let route = RouteBuilder::from("direct:secure")
+        .route_id("secure")
+        .security_policy(SecurityPolicyConfig::new(policy.clone()))
+        .to("mock:secure-out")
+        .build()
+        .unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+
+    let admin = authenticated("let me in", principal("alice", &["admin", "ops"])).await;
+    h.send("direct:secure", admin).await.unwrap();
+    let passed = h.received("secure-out").await;
+    assert_eq!(passed.len(), 1);
+    assert_eq!(passed[0].input.body.as_text(), Some("let me in"));
+    assert_eq!(passed[0].properties["camel.auth.subject"], json!("alice"));
+
+    let guest = authenticated("let me in too", principal("bob", &["ops"])).await;
+    let err = h.send("direct:secure", guest).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("role-check: requires role 'admin'"), "{message}");
+    assert!(matches!(err, CamelWasmError::Endpoint { source: CamelError::Unauthorized(_), .. }), "{err:?}");
+    assert_eq!(h.received("secure-out").await.len(), 1, "the denied exchange did not pass");
+
+    let nobody = text_exchange("anonymous");
+    let err = h.send("direct:secure", nobody).await.unwrap_err().to_string();
+    assert!(err.contains("no authenticated principal"), "{err}");
+
+    // The same guest as a permission evaluator.
+    let evaluator = policy.permission_evaluator();
+    let request = |roles: &[&str]| PermissionRequest {
+        principal: principal("carol", roles),
+        resource: "/orders".into(),
+        action: "read".into(),
+        requested_scopes: vec![],
+        context: json!({}),
+    };
+    assert_eq!(evaluator.evaluate(request(&["admin"])).await.unwrap(), PermissionDecision::Granted);
+    assert_eq!(
+        evaluator.evaluate(request(&["ops"])).await.unwrap(),
+        PermissionDecision::Denied { reason: "role-check: requires role 'admin'".into() }
+    );
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_camel_call_reaches_a_direct_route() {
+    let mut h = harness().await;
+    let shout = RouteBuilder::from("direct:shout")
+        .route_id("shout")
+        .process(|mut ex: Exchange| async move {
+            let text = ex.input.body.as_text().unwrap_or_default().to_uppercase();
+            ex.input.body = Body::Text(format!("{text}!"));
+            Ok(ex)
+        })
+        .to("mock:shouted")
+        .build()
+        .unwrap();
+    let binary = RouteBuilder::from("direct:binary")
+        .route_id("binary")
+        .process(|mut ex: Exchange| async move {
+            ex.input.body = Body::Bytes(vec![b'o', b'k', 0xff, 0xfe].into());
+            Ok(ex)
+        })
+        .build()
+        .unwrap();
+    let forward = RouteBuilder::from("direct:fwd").route_id("fwd").to("wasm:forward.wasm").to("mock:fwd-out").build().unwrap();
+    for route in [shout, binary, forward] {
+        h.ctx.add_route_definition(route).await.unwrap();
+    }
+    h.ctx.start().await.unwrap();
+
+    let mut exchange = text_exchange("hi there");
+    exchange.input.set_header("forward-to", "direct:shout");
+    let reply = h.send("direct:fwd", exchange).await.unwrap();
+    assert_eq!(reply.input.body.as_text(), Some("HI THERE!"));
+    assert_eq!(h.received("fwd-out").await[0].input.body.as_text(), Some("HI THERE!"));
+    let shouted = h.received("shouted").await;
+    assert_eq!(shouted[0].input.body.as_text(), Some("HI THERE!"), "the called route got the payload as text");
+
+    let mut exchange = text_exchange("x");
+    exchange.input.set_header("forward-to", "direct:binary");
+    let err = h.send("direct:fwd", exchange).await.unwrap_err().to_string();
+    assert!(err.contains("not valid UTF-8 (first invalid byte at offset 2)"), "{err}");
+
+    let mut exchange = text_exchange("x");
+    exchange.input.set_header("forward-to", "wasm:upper.wasm");
+    let err = h.send("direct:fwd", exchange).await.unwrap_err().to_string();
+    assert!(err.contains("recursive wasm calls not supported"), "{err}");
+
+    let mut exchange = text_exchange("x");
+    exchange.input.set_header("forward-to", "nowhere:at-all");
+    let err = h.send("direct:fwd", exchange).await.unwrap_err().to_string();
+    assert!(err.contains("no endpoint registered for scheme 'nowhere'"), "{err}");
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn properties_a_guest_sets_reach_the_camel_exchange() {
+    let mut h = harness().await;
+    let route = RouteBuilder::from("direct:props").route_id("props").to("wasm:props.wasm").to("mock:props-out").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+
+    let mut exchange = Exchange::new(Message::new(Body::Bytes(vec![0, 159, 146, 150].into())));
+    exchange.set_property("greeting", "hello");
+    exchange.set_property("count", 7);
+    exchange.set_property("json-text", "{\"a\":1}");
+    h.send("direct:props", exchange).await.unwrap();
+    let out = &h.received("props-out").await[0];
+    assert_eq!(out.properties["props.greeting-upper"], json!("HELLO"));
+    assert_eq!(out.properties["props.visited"], json!(true));
+    assert_eq!(out.properties["props.returned"], json!("yes"));
+    assert_eq!(out.properties["count"], json!(7));
+    assert_eq!(out.properties["json-text"], json!("{\"a\":1}"), "an unchanged string that looks like JSON stays a string");
+    assert_eq!(out.input.body, Body::Bytes(vec![0, 159, 146, 150].into()), "binary body untouched");
+    h.ctx.stop().await.unwrap();
+}
+
+fn stream_of(len: usize) -> Body {
+    let chunk: Result<bytes::Bytes, CamelError> = Ok(bytes::Bytes::from(vec![b'x'; len]));
+    let stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, CamelError>> = Box::pin(futures::stream::iter(vec![chunk]));
+    Body::Stream(StreamBody { stream: Arc::new(tokio::sync::Mutex::new(Some(stream))), metadata: Default::default() })
+}
+
+#[tokio::test]
+async fn a_stream_body_is_read_up_to_the_bound() {
+    let mapping = ExchangeMapping::new(8);
+    let mut exchange = Exchange::new(Message::new(stream_of(8)));
+    let sent = mapping.to_wasm(&mut exchange, Some("r1")).await.unwrap();
+    assert_eq!(sent.input.body, camel_wasm::Body::Bytes(b"xxxxxxxx".to_vec()));
+    assert_eq!(sent.route_id.as_deref(), Some("r1"));
+    assert_eq!(exchange.input.body, Body::Bytes(bytes::Bytes::from_static(b"xxxxxxxx")), "the read stream stays as bytes");
+
+    let mut exchange = Exchange::new(Message::new(stream_of(9)));
+    let err = mapping.to_wasm(&mut exchange, None).await.unwrap_err();
+    assert!(matches!(err, CamelWasmError::StreamTooLarge { what: "input", limit: 8 }), "{err:?}");
+    assert_eq!(err.to_string(), "the input body is a stream larger than the 8-byte limit (raise it with `stream_limit`)");
+}
+
+#[tokio::test]
+async fn the_mapping_round_trip_is_lossless() {
+    let mapping = ExchangeMapping::default();
+    let mut exchange = Exchange::new_in_out(Message::new(Body::Json(json!({"big": 18446744073709551615u64, "f": 0.1}))));
+    exchange.input.set_header("n", 42);
+    exchange.input.set_header("Case", "a");
+    exchange.input.set_header("case", "b");
+    exchange.set_property("nested", json!({"k": [true, null]}));
+    let before = exchange.clone();
+    let sent = mapping.to_wasm(&mut exchange, None).await.unwrap();
+    mapping.apply(&mut exchange, sent);
+    assert_eq!(exchange.input.body, before.input.body);
+    assert_eq!(exchange.input.headers, before.input.headers);
+    assert_eq!(exchange.properties, before.properties);
+    assert_eq!(exchange.pattern, before.pattern);
+    assert_eq!(exchange.correlation_id, before.correlation_id);
+}
+
+#[tokio::test]
+async fn poll_ready_reports_the_max_concurrent_bound() {
+    let runtime = runtime();
+    let limits = Limits { max_concurrent: 1, ..Limits::default() };
+    let plugin = Plugin::load(&runtime, "upper.wasm", limits).unwrap();
+    let mut first = WasmProducer::new(&plugin, ExchangeMapping::default(), None);
+    let mut second = first.clone();
+
+    first.ready().await.unwrap();
+    assert_eq!(plugin.available_slots(), 0, "the ready producer holds the only slot");
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(second.poll_ready(&mut cx).is_pending(), "a second caller waits");
+
+    let out = first.call(text_exchange("slot")).await.unwrap();
+    assert_eq!(out.input.body.as_text(), Some("SLOT"));
+    assert!(matches!(second.poll_ready(&mut cx), Poll::Ready(Ok(()))), "the slot came back");
+    let out = second.call(text_exchange("next")).await.unwrap();
+    assert_eq!(out.input.body.as_text(), Some("NEXT"));
+}
+
+const YAML_ROUTES: &str = r#"
+routes:
+  - id: yaml-pipeline
+    from: direct:y-in
+    steps:
+      - to: "wasm:upper.wasm?timeout=5"
+      - bean:
+          name: text
+          method: reverse
+      - to: mock:y-out
+  - id: yaml-secure
+    from: direct:y-secure
+    security_policy:
+      wasm: role-check
+    steps:
+      - to: mock:y-secure-out
+  - id: yaml-forward
+    from: direct:y-fwd
+    steps:
+      - to: wasm:forward.wasm
+      - to: mock:y-fwd-out
+  - id: yaml-shout
+    from: direct:y-shout
+    steps:
+      - set_body:
+          simple: "echo: ${body}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_from_the_yaml_dsl() {
+    let mut h = harness().await;
+    let policies = SecurityPolicyRegistry::new();
+    let policy = WasmSecurityPolicy::load(h.wasm.runtime(), "role-check.wasm", Limits::default(), vec![]).unwrap();
+    policies.register("role-check", Arc::new(policy));
+    let security = camel_dsl::SecurityCompileContext { registry: Some(Arc::new(policies)), ..Default::default() };
+    let threshold = camel_api::stream_cache::DEFAULT_STREAM_CACHE_THRESHOLD;
+    let routes = camel_dsl::parse_yaml_with_threshold_and_security(YAML_ROUTES, threshold, security).unwrap();
+    assert_eq!(routes.len(), 4);
+    for route in routes {
+        h.ctx.add_route_definition(route).await.unwrap();
+    }
+    h.ctx.start().await.unwrap();
+
+    h.send("direct:y-in", text_exchange("abc")).await.unwrap();
+    assert_eq!(h.received("y-out").await[0].input.body.as_text(), Some("CBA"));
+
+    h.send("direct:y-secure", authenticated("ok", principal("alice", &["admin"])).await).await.unwrap();
+    let err = h.send("direct:y-secure", authenticated("no", principal("bob", &[])).await).await.unwrap_err().to_string();
+    assert!(err.contains("role-check: requires role 'admin'"), "{err}");
+    assert_eq!(h.received("y-secure-out").await.len(), 1);
+
+    let mut exchange = text_exchange("quiet");
+    exchange.input.set_header("forward-to", "direct:y-shout");
+    h.send("direct:y-fwd", exchange).await.unwrap();
+    assert_eq!(h.received("y-fwd-out").await[0].input.body.as_text(), Some("echo: quiet"));
+    h.ctx.stop().await.unwrap();
+}

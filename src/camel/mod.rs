@@ -1,1 +1,44 @@
-//! rust-camel integration (stub).
+//! rust-camel integration (feature `rust-camel`): `wasm:` endpoints, WASM
+//! beans and WASM policies in a real `camel_core::CamelContext`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use camel_wasm::Runtime;
+//! use camel_wasm::camel::WasmComponent;
+//!
+//! let mut context = camel_core::CamelContext::builder().build().await?;
+//! context.register_component(camel_component_direct::DirectComponent::new());
+//! let runtime = Runtime::builder().base_dir("guests/dist").build()?;
+//! // `wasm:` endpoints; guests' camel-call reaches the context's components.
+//! WasmComponent::register(&mut context, runtime);
+//! # Ok(()) }
+//! ```
+//!
+//! - [`WasmComponent`]: the `wasm` scheme (`wasm:upper.wasm?timeout=5`), with a
+//!   [`WasmHealthCheck`] per endpoint and a back-pressured [`WasmProducer`].
+//! - [`WasmBean`]: a bean-world guest for a `camel_bean::BeanRegistry`.
+//! - [`WasmSecurityPolicy`] / [`WasmPermissionEvaluator`]: a policy guest as a
+//!   `SecurityPolicy` and a `PermissionEvaluator`.
+//! - [`CamelEndpoints`]: a guest's `camel-call` / `camel-poll` through the
+//!   context's components, and the same from Rust.
+//! - [`ExchangeMapping`]: the lossless camel ⇄ camel-wasm exchange mapping.
+
+mod bean;
+mod calls;
+mod component;
+mod endpoint;
+mod error;
+mod health;
+mod mapping;
+mod policy;
+mod producer;
+
+pub use bean::WasmBean;
+pub use calls::{CamelCallService, CamelEndpoints};
+pub use component::{WasmComponent, WasmComponentBuilder};
+pub use endpoint::WasmEndpoint;
+pub use error::CamelWasmError;
+pub use health::{LoadState, WasmHealthCheck};
+pub use mapping::{DEFAULT_STREAM_LIMIT, ExchangeMapping};
+pub use policy::{WasmPermissionEvaluator, WasmSecurityPolicy, principal_to_wasm};
+pub use producer::WasmProducer;

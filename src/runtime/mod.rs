@@ -2,6 +2,7 @@
 
 pub(crate) mod output;
 pub(crate) mod store;
+mod disk_cache;
 mod epoch;
 mod load;
 
@@ -16,6 +17,7 @@ use crate::error::{LoadError, WasmError};
 use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
 use crate::pool::{Pool, World};
+use disk_cache::{Cached, DiskCache};
 use store::StoreState;
 
 pub use load::ComponentInfo;
@@ -26,11 +28,12 @@ pub struct RuntimeBuilder {
     base_dir: PathBuf,
     endpoints: Endpoints,
     pooling: bool,
+    cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeBuilder {
     fn default() -> Self {
-        Self { base_dir: PathBuf::from("."), endpoints: Endpoints::new(), pooling: true }
+        Self { base_dir: PathBuf::from("."), endpoints: Endpoints::new(), pooling: true, cache_dir: None }
     }
 }
 
@@ -53,6 +56,12 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Keeps compiled components in `dir`, so a restart does not recompile (default: off).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
     /// Creates the engine, the linker and the epoch ticker.
     pub fn build(self) -> Result<Runtime, WasmError> {
         let runtime_error = |e: wasmtime::Error| WasmError::Runtime { plugin: "<runtime>".into(), message: format!("{e:#}") };
@@ -60,6 +69,13 @@ impl RuntimeBuilder {
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
         host::add_to_linker(&mut linker).map_err(runtime_error)?;
+        let disk = match &self.cache_dir {
+            Some(dir) => Some(DiskCache::open(dir).map_err(|e| WasmError::Runtime {
+                plugin: "<runtime>".into(),
+                message: format!("cache directory {}: {e}", dir.display()),
+            })?),
+            None => None,
+        };
         let ticker = epoch::Ticker::start(&engine);
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -68,6 +84,7 @@ impl RuntimeBuilder {
                 base_dir: self.base_dir,
                 endpoints: self.endpoints,
                 compiled: Mutex::default(),
+                disk,
                 pooling,
                 _ticker: ticker,
             }),
@@ -111,6 +128,7 @@ struct Inner {
     base_dir: PathBuf,
     endpoints: Endpoints,
     compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Arc<Compiled>>>,
+    disk: Option<DiskCache>,
     pooling: bool,
     _ticker: epoch::Ticker,
 }
@@ -169,7 +187,7 @@ impl Runtime {
             return Ok(found.clone());
         }
         let name: Arc<str> = Arc::from(path);
-        let component = load::compile(&self.inner.engine, &name, &bytes)?;
+        let component = self.compile_or_reuse(&name, &bytes, &key.1)?;
         let compiled = Arc::new(Compiled {
             name,
             component,
@@ -179,6 +197,24 @@ impl Runtime {
         });
         let mut cache = self.inner.compiled.lock().unwrap();
         Ok(cache.entry(key).or_insert(compiled).clone())
+    }
+
+    /// A component from the disk cache when a verified one is there, else freshly compiled.
+    fn compile_or_reuse(&self, name: &str, bytes: &[u8], content: &blake3::Hash) -> Result<Component, LoadError> {
+        let engine = &self.inner.engine;
+        let Some(disk) = &self.inner.disk else {
+            return load::compile(engine, name, bytes);
+        };
+        match disk.load(engine, content) {
+            Cached::Hit(component) => return Ok(component),
+            Cached::Rejected(why) => tracing::warn!("compiled cache entry for '{name}' rejected ({why}); recompiling"),
+            Cached::Miss => {}
+        }
+        let component = load::compile(engine, name, bytes)?;
+        if let Err(e) = disk.store(engine, content, &component) {
+            tracing::warn!("could not write the compiled cache entry for '{name}': {e}");
+        }
+        Ok(component)
     }
 
     /// The pre-instantiated form of `compiled` for world `W`: imports are

@@ -32,6 +32,12 @@ pub fn runtime() -> &'static Runtime {
         endpoints.register_fn("fail", |req: camel_wasm::CallRequest| async move {
             Err(CallError::Failed { uri: req.uri, message: "downstream refused".into() })
         });
+        endpoints.register_fn("queue", |req: camel_wasm::CallRequest| async move {
+            match req.kind {
+                camel_wasm::CallKind::Poll { .. } => Ok(format!("message from {}", req.uri)),
+                camel_wasm::CallKind::Call => Err(CallError::Failed { uri: req.uri, message: "poll only".into() }),
+            }
+        });
         endpoints.register_fn("slow", |req: camel_wasm::CallRequest| async move {
             tokio::time::sleep(std::time::Duration::from_secs(3)).await;
             Ok(format!("slow reply to {}", req.payload))

@@ -120,6 +120,19 @@ async fn forward_calls_registered_endpoints() {
 }
 
 #[tokio::test]
+async fn camel_poll_dispatches_in_the_pull_model_and_honours_its_timeout() {
+    let plugin = load("forward");
+    let polled = Exchange::new("").with_header("forward-to", "queue:orders").with_header("poll-timeout-ms", 200);
+    let out = plugin.process(polled).await.unwrap();
+    assert_eq!(out.input.body.as_text(), Some("message from queue:orders"));
+    let started = std::time::Instant::now();
+    let slow = Exchange::new("").with_header("forward-to", "slow:queue").with_header("poll-timeout-ms", 50);
+    let err = plugin.process(slow).await.unwrap_err();
+    assert!(matches!(err, WasmError::Guest { error: GuestError::Timeout, .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "the poll gave up at its timeout, not the endpoint's 3 s");
+}
+
+#[tokio::test]
 async fn forward_gets_wasm_errors_not_traps() {
     let plugin = load("forward");
     let cases = [
@@ -229,5 +242,4 @@ async fn wrong_world_and_missing_files_are_load_errors() {
     assert!(matches!(err, WasmError::Load(LoadError::NotFound { .. })), "{err:?}");
     let err = Plugin::from_uri(runtime(), "wasm:../upper.wasm").unwrap_err();
     assert!(matches!(err, WasmError::Load(LoadError::ForbiddenPath { .. })), "{err:?}");
-    let _ = Duration::ZERO;
 }

@@ -1,0 +1,89 @@
+//! Write camel-wasm guests in a few lines of Rust (tutorial: `guests/sdk/README.md`).
+//!
+//! A guest is a WebAssembly component for one of the three worlds of the WIT
+//! package `camel:plugin@1.0.0`. Implement a trait and export it with one line:
+//!
+//! | world | trait | export |
+//! |---|---|---|
+//! | `plugin` | [`Plugin`] | [`export_plugin!`] |
+//! | `bean` | [`Bean`] (with [`bean_methods!`]) | [`export_bean!`] |
+//! | `authorization-policy` | [`Policy`] | [`export_policy!`] |
+//!
+//! All three work on the same [`Exchange`], whose headers and properties are
+//! JSON-aware [`Fields`] and whose [`Body`] has text, bytes and JSON helpers.
+//! Guests reach the host through [`call`], [`poll`], [`property`],
+//! [`set_property`] and the [`state`] module, and fail with one [`Error`] type.
+//!
+//! ```no_run
+//! use camel_wasm_guest::prelude::*;
+//!
+//! struct Shout;
+//! impl Plugin for Shout {
+//!     async fn process(mut ex: Exchange) -> Result<Exchange, Error> {
+//!         let text = ex.body().text().unwrap_or_default().to_uppercase();
+//!         ex.set_body(text);
+//!         Ok(ex)
+//!     }
+//! }
+//! export_plugin!(Shout);
+//! ```
+
+#![warn(missing_docs)]
+
+extern crate self as camel_wasm_guest;
+
+mod bean;
+pub mod bindings;
+mod body;
+mod config;
+mod error;
+mod exchange;
+mod fields;
+mod host;
+mod plugin;
+mod policy;
+pub mod state;
+
+pub use bean::{Bean, Method, MethodFuture, find_method};
+pub use body::Body;
+pub use config::Config;
+pub use error::Error;
+pub use exchange::{Exchange, Message, Pattern};
+pub use fields::Fields;
+pub use host::{call, poll, property, set_property};
+pub use plugin::Plugin;
+pub use policy::{Decision, Policy};
+pub use serde;
+pub use serde_json;
+
+/// The items most guests need: `use camel_wasm_guest::prelude::*;`
+pub mod prelude {
+    pub use crate::{
+        Bean, Body, Config, Decision, Error, Exchange, Method, Plugin, Policy, bean_methods,
+        export_bean, export_plugin, export_policy, state,
+    };
+    pub use serde_json::{Value, json};
+}
+
+/// Support for the export macros; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bean::BeanExport;
+    pub use crate::plugin::PluginExport;
+    pub use crate::policy::PolicyExport;
+    pub use wit_bindgen;
+}
+
+/// Exports `$adapter<$ty>` as this component's `$world` world.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_world {
+    ($world:ident, $adapter:ident, $ty:ty) => {
+        const _: () = {
+            type CamelWasmGuestExport = $crate::__private::$adapter<$ty>;
+            $crate::bindings::$world::export!(
+                CamelWasmGuestExport with_types_in $crate::bindings::$world
+            );
+        };
+    };
+}

@@ -1,0 +1,64 @@
+//! A bean-world guest as a rust-camel bean (`camel_bean::BeanProcessor`).
+
+use async_trait::async_trait;
+use camel_api::{CamelError, Exchange as CamelExchange};
+use camel_bean::BeanProcessor;
+
+use super::error::{CamelWasmError, wasm_to_camel};
+use super::mapping::ExchangeMapping;
+use crate::{Bean, EndpointUri, Limits, Runtime, WasmError};
+
+/// A WASM bean for a CamelContext's `BeanRegistry`: `.bean("text", "reverse")`
+/// in a route calls the guest's `reverse` on the exchange.
+///
+/// Register it with `BeanRegistry::register(name, bean)` and hand the
+/// registry to `CamelContext::builder().beans(..)`.
+#[derive(Debug, Clone)]
+pub struct WasmBean {
+    bean: Bean,
+    mapping: ExchangeMapping,
+}
+
+impl WasmBean {
+    /// Wraps a loaded [`Bean`].
+    pub fn new(bean: Bean) -> Self {
+        Self { bean, mapping: ExchangeMapping::default() }
+    }
+
+    /// Loads the bean at `path` (relative to the runtime's base directory);
+    /// each instance's `init` gets `config`.
+    pub async fn load(runtime: &Runtime, path: &str, limits: Limits, config: Vec<(String, String)>) -> Result<Self, WasmError> {
+        Ok(Self::new(Bean::load(runtime, path, limits, config).await?))
+    }
+
+    /// Loads the bean a `wasm:path?knobs` URI names.
+    pub async fn from_uri(runtime: &Runtime, uri: &str, config: Vec<(String, String)>) -> Result<Self, CamelWasmError> {
+        let uri: EndpointUri = uri.parse()?;
+        Ok(Self::load(runtime, &uri.path, uri.limits, config).await?)
+    }
+
+    /// Reads stream bodies up to `bytes` (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)).
+    pub fn with_stream_limit(mut self, bytes: usize) -> Self {
+        self.mapping = ExchangeMapping::new(bytes);
+        self
+    }
+
+    /// The loaded bean.
+    pub fn bean(&self) -> &Bean {
+        &self.bean
+    }
+}
+
+#[async_trait]
+impl BeanProcessor for WasmBean {
+    async fn call(&self, method: &str, exchange: &mut CamelExchange) -> Result<(), CamelError> {
+        let sent = self.mapping.to_wasm(exchange, None).await?;
+        let returned = self.bean.invoke(method, sent).await.map_err(wasm_to_camel)?;
+        self.mapping.apply(exchange, returned);
+        Ok(())
+    }
+
+    fn methods(&self) -> Vec<String> {
+        self.bean.methods().to_vec()
+    }
+}

@@ -1,0 +1,255 @@
+//! `camel-call` / `camel-poll` from a guest, through a CamelContext's components.
+//!
+//! camel-wasm dispatches a guest's call by URI scheme to tower services in
+//! its [`Endpoints`] registry. [`CamelEndpoints::bridge`] registers one
+//! service per scheme the CamelContext's component registry knows (`direct`,
+//! `mock`, `log`, ...): a call resolves the URI through the context, sends an
+//! in-out exchange whose body is the payload as `Text`, and answers the
+//! reply body as text. A reply that is not UTF-8 is an error, never patched
+//! with replacement characters. A `wasm:` target is refused by camel-wasm
+//! before it gets here.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use camel_api::{Body as CamelBody, BoxProcessor, CamelError, Exchange as CamelExchange, Message as CamelMessage, ProducerContext};
+use camel_component_api::{ComponentContext, RuntimeObservability};
+use camel_core::{CamelContext, Registry, RegistryComponentContext};
+use tower::{Service, ServiceExt};
+
+use super::error::CamelWasmError;
+use super::mapping::ExchangeMapping;
+use crate::{CallError, CallKind, CallRequest, Endpoints};
+
+/// Producers kept per URI before the cache is emptied and refilled.
+const MAX_CACHED_PRODUCERS: usize = 256;
+
+/// The endpoints of one CamelContext, reachable by URI from Rust and from guests.
+///
+/// Holds the context's component registry weakly: it keeps no context alive,
+/// and once the context is dropped every call fails with an unknown scheme.
+/// Cheap to clone; clones share the producer cache.
+#[derive(Clone)]
+pub struct CamelEndpoints {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    context: Arc<RegistryComponentContext>,
+    registry: Weak<Mutex<Registry>>,
+    producer_ctx: ProducerContext,
+    mapping: ExchangeMapping,
+    producers: Mutex<HashMap<String, BoxProcessor>>,
+    bridged: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for CamelEndpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bridged: Vec<String> = lock(&self.inner.bridged).iter().cloned().collect();
+        f.debug_struct("CamelEndpoints").field("bridged", &bridged).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn split_scheme(uri: &str) -> Result<&str, CamelWasmError> {
+    match uri.split_once(':') {
+        Some((scheme, _)) if !scheme.is_empty() => Ok(scheme),
+        _ => Err(CamelWasmError::InvalidUri(uri.to_string())),
+    }
+}
+
+impl CamelEndpoints {
+    /// The endpoints of `context`, reading stream replies up to the default bound.
+    pub fn new(context: &CamelContext) -> Self {
+        Self::with_mapping(context, ExchangeMapping::default())
+    }
+
+    /// The endpoints of `context`, reading stream replies up to `mapping`'s bound.
+    pub fn with_mapping(context: &CamelContext, mapping: ExchangeMapping) -> Self {
+        let registry = context.registry_arc();
+        let component_context = RegistryComponentContext::new(registry.clone(), Some(context.metrics()), false)
+            .with_shutdown_slot(context.shutdown_token_slot());
+        Self {
+            inner: Arc::new(Inner {
+                context: Arc::new(component_context),
+                registry: Arc::downgrade(&registry),
+                producer_ctx: context.producer_context(),
+                mapping,
+                producers: Mutex::default(),
+                bridged: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Registers, in `endpoints`, a service for every scheme of the context's
+    /// components not bridged yet (`wasm` excepted); returns those schemes.
+    ///
+    /// A scheme the application registered in `endpoints` itself is replaced
+    /// when a camel component has the same scheme. Components registered
+    /// later are picked up by calling this again (the component does so each
+    /// time it creates an endpoint).
+    pub fn bridge(&self, endpoints: &Endpoints) -> Vec<String> {
+        let Some(registry) = self.inner.registry.upgrade() else { return Vec::new() };
+        let schemes = lock(&registry).metadata_schemes();
+        self.bridge_schemes(endpoints, schemes)
+    }
+
+    /// Like [`bridge`](Self::bridge), but does nothing when the registry is busy.
+    pub(crate) fn try_bridge(&self, endpoints: &Endpoints) {
+        let Some(registry) = self.inner.registry.upgrade() else { return };
+        let schemes = match registry.try_lock() {
+            Ok(guard) => guard.metadata_schemes(),
+            Err(_) => return,
+        };
+        self.bridge_schemes(endpoints, schemes);
+    }
+
+    fn bridge_schemes(&self, endpoints: &Endpoints, schemes: Vec<String>) -> Vec<String> {
+        let mut bridged = lock(&self.inner.bridged);
+        let mut added = Vec::new();
+        for scheme in schemes {
+            if scheme.eq_ignore_ascii_case("wasm") || bridged.contains(&scheme) {
+                continue;
+            }
+            endpoints.register(scheme.clone(), self.call_service());
+            bridged.insert(scheme.clone());
+            added.push(scheme);
+        }
+        added
+    }
+
+    /// The tower service answering guests' `camel-call` / `camel-poll` through this context.
+    pub fn call_service(&self) -> CamelCallService {
+        CamelCallService { endpoints: self.clone() }
+    }
+
+    /// Sends `exchange` to the endpoint `uri` names and returns what it gives back.
+    pub async fn send(&self, uri: &str, exchange: CamelExchange) -> Result<CamelExchange, CamelWasmError> {
+        let producer = self.producer(uri)?;
+        producer
+            .oneshot(exchange)
+            .await
+            .map_err(|source| CamelWasmError::Endpoint { uri: uri.to_string(), source })
+    }
+
+    /// Sends `payload` as a `Text` body, in-out, and returns the reply body as text.
+    ///
+    /// The reply is the output message when the endpoint set one, else the
+    /// input message as the endpoint left it. A reply whose bytes are not
+    /// UTF-8 is [`CamelWasmError::NonUtf8Reply`].
+    pub async fn request_text(&self, uri: &str, payload: impl Into<String>) -> Result<String, CamelWasmError> {
+        let exchange = CamelExchange::new_in_out(CamelMessage::new(CamelBody::Text(payload.into())));
+        let mut reply = self.send(uri, exchange).await?;
+        if let Some(source) = reply.error.take() {
+            return Err(CamelWasmError::Endpoint { uri: uri.to_string(), source });
+        }
+        let message = reply.output.take().unwrap_or(reply.input);
+        self.body_text(uri, message.body).await
+    }
+
+    /// Takes one message from the endpoint `uri` names, waiting at most
+    /// `timeout`; `None` when nothing arrived. The endpoint must offer a
+    /// polling consumer.
+    pub async fn poll_text(&self, uri: &str, timeout: Duration) -> Result<Option<String>, CamelWasmError> {
+        let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source };
+        let component = self.component(uri)?;
+        let endpoint = component.create_endpoint(uri, self.inner.context.as_ref()).map_err(endpoint_error)?;
+        let mut consumer = endpoint
+            .polling_consumer()
+            .ok_or_else(|| CamelWasmError::NotPollable { uri: uri.to_string() })?;
+        match consumer.receive(timeout).await.map_err(endpoint_error)? {
+            Some(exchange) => Ok(Some(self.body_text(uri, exchange.input.body).await?)),
+            None => Ok(None),
+        }
+    }
+
+    fn component(&self, uri: &str) -> Result<Arc<dyn camel_component_api::Component>, CamelWasmError> {
+        let scheme = split_scheme(uri)?;
+        self.inner
+            .context
+            .resolve_component(scheme)
+            .ok_or_else(|| CamelWasmError::UnknownScheme { scheme: scheme.to_string(), uri: uri.to_string() })
+    }
+
+    /// The producer for `uri`: cached, or created through the context.
+    fn producer(&self, uri: &str) -> Result<BoxProcessor, CamelWasmError> {
+        if let Some(found) = lock(&self.inner.producers).get(uri) {
+            return Ok(found.clone());
+        }
+        let component = self.component(uri)?;
+        let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source };
+        let endpoint = component.create_endpoint(uri, self.inner.context.as_ref()).map_err(endpoint_error)?;
+        let rt: Arc<dyn RuntimeObservability> = self.inner.context.clone();
+        let producer = endpoint.create_producer(rt, &self.inner.producer_ctx).map_err(endpoint_error)?;
+        let mut producers = lock(&self.inner.producers);
+        if producers.len() >= MAX_CACHED_PRODUCERS {
+            producers.clear();
+        }
+        producers.insert(uri.to_string(), producer.clone());
+        Ok(producer)
+    }
+
+    /// A reply body as text, refusing bytes that are not UTF-8.
+    async fn body_text(&self, uri: &str, body: CamelBody) -> Result<String, CamelWasmError> {
+        let utf8 = |bytes: Vec<u8>| {
+            String::from_utf8(bytes).map_err(|e| CamelWasmError::NonUtf8Reply {
+                uri: uri.to_string(),
+                offset: e.utf8_error().valid_up_to(),
+            })
+        };
+        match body {
+            CamelBody::Empty => Ok(String::new()),
+            CamelBody::Text(s) | CamelBody::Xml(s) => Ok(s),
+            CamelBody::Json(v) => Ok(v.to_string()),
+            CamelBody::Bytes(b) => utf8(b.to_vec()),
+            other => utf8(self.inner.mapping.read_stream(other, "reply").await?.to_vec()),
+        }
+    }
+
+    async fn answer(&self, request: CallRequest) -> Result<String, CallError> {
+        let uri = request.uri.clone();
+        let outcome = match request.kind {
+            CallKind::Call => self.request_text(&uri, request.payload).await,
+            CallKind::Poll { timeout } => match self.poll_text(&uri, timeout).await {
+                Ok(Some(text)) => Ok(text),
+                Ok(None) => return Err(CallError::Timeout { uri }),
+                Err(e) => Err(e),
+            },
+        };
+        outcome.map_err(|err| match err {
+            CamelWasmError::InvalidUri(uri) => CallError::InvalidUri(uri),
+            CamelWasmError::UnknownScheme { scheme, uri } => CallError::UnknownScheme { scheme, uri },
+            CamelWasmError::Endpoint { source: CamelError::Io(message), .. } => CallError::Io { uri: uri.clone(), message },
+            CamelWasmError::Endpoint { source, .. } => CallError::Failed { uri: uri.clone(), message: source.to_string() },
+            other => CallError::Failed { uri: uri.clone(), message: other.to_string() },
+        })
+    }
+}
+
+/// The tower service a guest's `camel-call` / `camel-poll` reaches for a bridged scheme.
+#[derive(Clone, Debug)]
+pub struct CamelCallService {
+    endpoints: CamelEndpoints,
+}
+
+impl Service<CallRequest> for CamelCallService {
+    type Response = String;
+    type Error = CallError;
+    type Future = Pin<Box<dyn Future<Output = Result<String, CallError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: CallRequest) -> Self::Future {
+        let endpoints = self.endpoints.clone();
+        Box::pin(async move { endpoints.answer(request).await })
+    }
+}

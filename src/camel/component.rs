@@ -1,0 +1,177 @@
+//! The `wasm` component: `wasm:path?knobs` URIs become [`WasmEndpoint`]s.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use camel_api::{CamelError, OpaqueErrorSource};
+use camel_api::component_metadata::{ComponentCapabilities, ComponentMetadata, OptionKind, UriOption};
+use camel_component_api::{Component, ComponentContext, Endpoint};
+use camel_core::CamelContext;
+
+use super::calls::CamelEndpoints;
+use super::endpoint::WasmEndpoint;
+use super::health::{LoadState, WasmHealthCheck};
+use super::mapping::ExchangeMapping;
+use crate::{EndpointUri, Limits, Plugin, Runtime};
+
+/// The rust-camel component for the `wasm` scheme.
+///
+/// `wasm:upper.wasm?timeout=5&max-memory=10485760` loads `upper.wasm`
+/// (relative to the [`Runtime`]'s base directory) with those [`Limits`]; an
+/// unknown parameter or a bad value fails endpoint creation with an error
+/// naming both. Cheap to clone; clones share the runtime and health checks.
+#[derive(Clone)]
+pub struct WasmComponent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Runtime,
+    mapping: ExchangeMapping,
+    calls: Option<CamelEndpoints>,
+    health: Mutex<HashMap<String, WasmHealthCheck>>,
+}
+
+impl std::fmt::Debug for WasmComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmComponent")
+            .field("runtime", &self.inner.runtime)
+            .field("calls", &self.inner.calls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`WasmComponent`].
+#[derive(Debug)]
+pub struct WasmComponentBuilder {
+    runtime: Runtime,
+    mapping: ExchangeMapping,
+    calls: Option<CamelEndpoints>,
+}
+
+impl WasmComponentBuilder {
+    /// Routes guests' `camel-call` / `camel-poll` to `context`'s components.
+    pub fn context(mut self, context: &CamelContext) -> Self {
+        self.calls = Some(CamelEndpoints::with_mapping(context, self.mapping));
+        self
+    }
+
+    /// The largest stream body read into memory for a guest, in bytes
+    /// (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)). Set it before [`context`](Self::context).
+    pub fn stream_limit(mut self, bytes: usize) -> Self {
+        self.mapping = ExchangeMapping::new(bytes);
+        self
+    }
+
+    /// The component.
+    pub fn build(self) -> WasmComponent {
+        if let Some(calls) = &self.calls {
+            calls.bridge(self.runtime.endpoints());
+        }
+        WasmComponent {
+            inner: Arc::new(Inner {
+                runtime: self.runtime,
+                mapping: self.mapping,
+                calls: self.calls,
+                health: Mutex::default(),
+            }),
+        }
+    }
+}
+
+impl WasmComponent {
+    /// A component on `runtime`; guests reach only the endpoints registered on `runtime.endpoints()`.
+    pub fn new(runtime: Runtime) -> Self {
+        Self::builder(runtime).build()
+    }
+
+    /// Starts configuring a component on `runtime`.
+    pub fn builder(runtime: Runtime) -> WasmComponentBuilder {
+        WasmComponentBuilder { runtime, mapping: ExchangeMapping::default(), calls: None }
+    }
+
+    /// Registers a component on `runtime` in `context`, guests' calls routed to
+    /// `context`'s components, and returns a handle to it.
+    pub fn register(context: &mut CamelContext, runtime: Runtime) -> Self {
+        let component = Self::builder(runtime).context(context).build();
+        context.register_component(component.clone());
+        component
+    }
+
+    /// The runtime endpoints are loaded on.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// The bridge to the CamelContext's endpoints, when one was given.
+    pub fn camel_endpoints(&self) -> Option<&CamelEndpoints> {
+        self.inner.calls.as_ref()
+    }
+
+    /// The health check of the endpoint for module `path` (as written in the URI), once one was created.
+    pub fn health_check(&self, path: &str) -> Option<WasmHealthCheck> {
+        self.inner.health.lock().unwrap_or_else(|e| e.into_inner()).get(path).cloned()
+    }
+
+    fn health_for(&self, path: &str) -> WasmHealthCheck {
+        let mut health = self.inner.health.lock().unwrap_or_else(|e| e.into_inner());
+        health.entry(path.to_string()).or_insert_with(|| WasmHealthCheck::new(format!("wasm:{path}"), LoadState::Loading)).clone()
+    }
+}
+
+fn uri_options() -> Vec<UriOption> {
+    let defaults = Limits::default();
+    let int = |name: &str, desc: &str, default: String| UriOption::new(name, desc, OptionKind::Int).with_default(&default);
+    vec![
+        UriOption::new("timeout", "wall-clock deadline of a call, in seconds", OptionKind::Float)
+            .with_default(&defaults.timeout.as_secs_f64().to_string()),
+        int("max-memory", "largest linear memory, in bytes", defaults.max_memory.to_string()),
+        int("max-concurrent", "calls in flight; more callers wait", defaults.max_concurrent.to_string()),
+        int("max-wasm-size", "largest .wasm file accepted, in bytes", defaults.max_wasm_size.to_string()),
+        UriOption::new("isolation", "instance reuse", OptionKind::Enum(vec!["reuse".into(), "per-call".into()]))
+            .with_default("reuse"),
+        int("recycle-after", "calls after which a warm instance is replaced", defaults.recycle_after.to_string()),
+        int("state-max-entries", "most host-store keys", defaults.state_max_entries.to_string()),
+        int("state-max-key-bytes", "longest host-store key, in bytes", defaults.state_max_key_bytes.to_string()),
+        int("state-max-value-bytes", "longest host-store value, in bytes", defaults.state_max_value_bytes.to_string()),
+    ]
+}
+
+impl Component for WasmComponent {
+    fn scheme(&self) -> &str {
+        "wasm"
+    }
+
+    fn metadata(&self) -> ComponentMetadata {
+        let mut metadata = ComponentMetadata::minimal("wasm")
+            .with_description("Runs a WebAssembly component (camel:plugin world) as a message processor")
+            .with_capabilities(ComponentCapabilities { supports_producer: true, ..Default::default() })
+            .with_uri_options(uri_options());
+        metadata.version = env!("CARGO_PKG_VERSION").to_string();
+        metadata.uri_syntax = "wasm:path?options".to_string();
+        metadata
+    }
+
+    fn create_endpoint(&self, uri: &str, ctx: &dyn ComponentContext) -> Result<Box<dyn Endpoint>, CamelError> {
+        let parsed: EndpointUri = uri.parse().map_err(|e: crate::ConfigError| CamelError::InvalidUri(e.to_string()))?;
+        if let Some(calls) = &self.inner.calls {
+            calls.try_bridge(self.inner.runtime.endpoints());
+        }
+        let health = self.health_for(&parsed.path);
+        ctx.register_current_route_health_check(Arc::new(health.clone()));
+        match Plugin::load(&self.inner.runtime, &parsed.path, parsed.limits) {
+            Ok(plugin) => {
+                health.set_state(LoadState::Loaded);
+                Ok(Box::new(WasmEndpoint::new(uri, plugin, self.inner.mapping, health)))
+            }
+            Err(err) => {
+                let cause = err.to_string();
+                health.set_state(LoadState::Failed { cause: cause.clone() });
+                if let Some(route_id) = ctx.route_id() {
+                    ctx.health().force_unhealthy_for_route(route_id, health.result().name.as_str(), &cause);
+                }
+                Err(CamelError::EndpointCreationFailedWithSource(cause, OpaqueErrorSource::new(Arc::new(err))))
+            }
+        }
+    }
+}

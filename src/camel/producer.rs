@@ -1,0 +1,62 @@
+//! The producer of a `wasm:` endpoint: a tower `Service<camel_api::Exchange>`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use camel_api::{CamelError, Exchange as CamelExchange};
+use tower::Service;
+
+use super::error::wasm_to_camel;
+use super::mapping::ExchangeMapping;
+use crate::{Plugin, PluginService};
+
+/// Runs camel exchanges through a plugin guest.
+///
+/// `poll_ready` is pending while the plugin's `max-concurrent` calls are in
+/// flight and ready once a call slot is free; `call` uses that slot. A
+/// `call` made without `poll_ready` waits for a slot itself. Clones share
+/// the plugin (its instances and bound) but not a reserved slot.
+#[derive(Clone)]
+pub struct WasmProducer {
+    service: PluginService,
+    mapping: ExchangeMapping,
+    route_id: Option<String>,
+}
+
+impl std::fmt::Debug for WasmProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmProducer").field("route_id", &self.route_id).finish_non_exhaustive()
+    }
+}
+
+impl WasmProducer {
+    /// A producer on `plugin`, handing the guest `route_id` when known.
+    pub fn new(plugin: &Plugin, mapping: ExchangeMapping, route_id: Option<String>) -> Self {
+        Self { service: plugin.service(), mapping, route_id }
+    }
+}
+
+impl Service<CamelExchange> for WasmProducer {
+    type Response = CamelExchange;
+    type Error = CamelError;
+    type Future = Pin<Box<dyn Future<Output = Result<CamelExchange, CamelError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CamelError>> {
+        self.service.poll_ready(cx).map_err(wasm_to_camel)
+    }
+
+    fn call(&mut self, mut exchange: CamelExchange) -> Self::Future {
+        // The service polled ready holds the call slot: take it, leave a fresh clone.
+        let fresh = self.service.clone();
+        let mut ready = std::mem::replace(&mut self.service, fresh);
+        let mapping = self.mapping;
+        let route_id = self.route_id.clone();
+        Box::pin(async move {
+            let sent = mapping.to_wasm(&mut exchange, route_id.as_deref()).await?;
+            let returned = ready.call(sent).await.map_err(wasm_to_camel)?;
+            mapping.apply(&mut exchange, returned);
+            Ok(exchange)
+        })
+    }
+}
