@@ -12,7 +12,7 @@ guests:
 
 # Build the guests, then run the guest SDK's unit tests and every host test.
 test: guests
-    cd guests && cargo test -p camel-wasm-guest --target "$(rustc -vV | sed -n 's/^host: //p')"
+    bash guests/test-sdk.sh
     cargo test --release --all-targets
 
 # The main job: push exchanges through guests of every world, printing each step.

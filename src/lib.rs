@@ -32,7 +32,7 @@ pub use error::{GuestError, LoadError, TrapReason, WasmError};
 pub use exchange::{Body, Exchange, Message, Pattern};
 pub use host::{CallError, CallKind, CallRequest, Endpoints, StateBounds, StateStore};
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
-pub use runtime::{ComponentInfo, Runtime, RuntimeBuilder};
+pub use runtime::{CompileStats, ComponentInfo, Runtime, RuntimeBuilder};
 pub use service::PluginService;
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;

@@ -263,4 +263,44 @@ mod tests {
         let zero: Limits = serde_json::from_str(r#"{"max-memory": 0}"#).unwrap();
         assert!(zero.validate().unwrap_err().to_string().contains("max-memory"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parsing_never_panics(uri in "wasm:[a-z/.]{0,12}(\\?[a-z=&0-9.-]{0,40})?") {
+                let _ = uri.parse::<EndpointUri>();
+            }
+
+            #[test]
+            fn valid_knobs_round_trip(
+                timeout_ms in 1u64..1_000_000,
+                max_memory in 1u64..u64::MAX / 2,
+                max_concurrent in 1usize..10_000,
+                entries in 1usize..100_000,
+                per_call in any::<bool>(),
+            ) {
+                let isolation = if per_call { "per-call" } else { "reuse" };
+                let secs = timeout_ms as f64 / 1000.0;
+                let uri = format!(
+                    "wasm:p.wasm?timeout={secs}&max-memory={max_memory}&max-concurrent={max_concurrent}&state-max-entries={entries}&isolation={isolation}"
+                );
+                let parsed: EndpointUri = uri.parse().unwrap();
+                prop_assert_eq!(parsed.limits.timeout, Duration::from_secs_f64(secs));
+                prop_assert_eq!(parsed.limits.max_memory, max_memory);
+                prop_assert_eq!(parsed.limits.max_concurrent, max_concurrent);
+                prop_assert_eq!(parsed.limits.state_max_entries, entries);
+                prop_assert_eq!(parsed.limits.isolation == Isolation::PerCall, per_call);
+            }
+
+            #[test]
+            fn an_unknown_parameter_is_always_named(name in "[a-z]{3,10}", value in "[0-9]{1,3}") {
+                prop_assume!(!Limits::PARAMETERS.contains(&name.as_str()));
+                let err = format!("wasm:p.wasm?{name}={value}").parse::<EndpointUri>().unwrap_err();
+                prop_assert_eq!(err, ConfigError::UnknownParameter { name });
+            }
+        }
+    }
 }

@@ -212,4 +212,59 @@ mod tests {
         wire.route_id = Some("other".into());
         assert_eq!(from_wire(wire, &sent, vec![]).unwrap().route_id.as_deref(), Some("r1"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Arbitrary JSON values, nested a few levels.
+        pub(crate) fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                ".{0,12}".prop_map(Value::from),
+                "[0-9]{1,4}".prop_map(Value::from),
+                Just(Value::from("true")),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map(".{0,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn exchange() -> impl Strategy<Value = Exchange> {
+            let map = || prop::collection::btree_map("[a-z.-]{1,10}", json_value(), 0..6);
+            (map(), map(), ".{0,20}", prop::option::of("[a-z0-9-]{1,8}")).prop_map(|(headers, properties, body, route)| {
+                let mut ex = Exchange::new(body);
+                ex.input.headers = headers;
+                ex.properties = properties;
+                ex.route_id = route;
+                ex
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn an_untouched_exchange_comes_back_identical(sent in exchange()) {
+                let back = from_wire(to_wire(&sent), &sent, vec![]).unwrap();
+                prop_assert_eq!(back, sent);
+            }
+
+            #[test]
+            fn a_changed_value_decodes_to_what_its_wire_text_says(value in json_value()) {
+                let sent = Exchange::new("x");
+                let mut wire = to_wire(&sent);
+                wire.input.headers.push(("k".into(), encode_value(&value)));
+                let back = from_wire(wire, &sent, vec![]).unwrap();
+                prop_assert_eq!(back.input.headers["k"].clone(), decode_value(encode_value(&value)));
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod load;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use wasmtime::component::{Component, Linker};
@@ -85,6 +86,7 @@ impl RuntimeBuilder {
                 endpoints: self.endpoints,
                 compiled: Mutex::default(),
                 disk,
+                stats: Counters::default(),
                 pooling,
                 _ticker: ticker,
             }),
@@ -129,8 +131,27 @@ struct Inner {
     endpoints: Endpoints,
     compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Arc<Compiled>>>,
     disk: Option<DiskCache>,
+    stats: Counters,
     pooling: bool,
     _ticker: epoch::Ticker,
+}
+
+/// How components reached memory since the runtime started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Files compiled by Cranelift.
+    pub compiled: u64,
+    /// Files loaded from the disk cache instead.
+    pub disk_hits: u64,
+    /// Disk cache entries refused as corrupt or tampered (then recompiled).
+    pub disk_rejected: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    compiled: AtomicU64,
+    disk_hits: AtomicU64,
+    disk_rejected: AtomicU64,
 }
 
 /// One compiled `.wasm` file and its pre-instantiated form per world.
@@ -172,7 +193,17 @@ impl Runtime {
         self.inner.pooling
     }
 
-    /// How many distinct `.wasm` files are compiled.
+    /// How components were obtained: compiled, or loaded from the disk cache.
+    pub fn compile_stats(&self) -> CompileStats {
+        let c = &self.inner.stats;
+        CompileStats {
+            compiled: c.compiled.load(Ordering::Relaxed),
+            disk_hits: c.disk_hits.load(Ordering::Relaxed),
+            disk_rejected: c.disk_rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How many distinct `.wasm` files are in memory.
     pub fn compiled_count(&self) -> usize {
         self.inner.compiled.lock().unwrap().len()
     }
@@ -202,15 +233,26 @@ impl Runtime {
     /// A component from the disk cache when a verified one is there, else freshly compiled.
     fn compile_or_reuse(&self, name: &str, bytes: &[u8], content: &blake3::Hash) -> Result<Component, LoadError> {
         let engine = &self.inner.engine;
+        let stats = &self.inner.stats;
+        let compile = || {
+            stats.compiled.fetch_add(1, Ordering::Relaxed);
+            load::compile(engine, name, bytes)
+        };
         let Some(disk) = &self.inner.disk else {
-            return load::compile(engine, name, bytes);
+            return compile();
         };
         match disk.load(engine, content) {
-            Cached::Hit(component) => return Ok(component),
-            Cached::Rejected(why) => tracing::warn!("compiled cache entry for '{name}' rejected ({why}); recompiling"),
+            Cached::Hit(component) => {
+                stats.disk_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(component);
+            }
+            Cached::Rejected(why) => {
+                stats.disk_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("compiled cache entry for '{name}' rejected ({why}); recompiling");
+            }
             Cached::Miss => {}
         }
-        let component = load::compile(engine, name, bytes)?;
+        let component = compile()?;
         if let Err(e) = disk.store(engine, content, &component) {
             tracing::warn!("could not write the compiled cache entry for '{name}': {e}");
         }

@@ -4,7 +4,9 @@
 mod fixture;
 
 mod bean;
+mod cache;
 mod cli;
 mod hardening;
+mod mapping;
 mod plugin;
 mod policy;
