@@ -22,3 +22,7 @@ demo: guests
 # Create a guest crate from the template: just new-guest NAME plugin|bean|policy
 new-guest name world:
     bash guests/new-guest.sh {{name}} {{world}}
+
+# Benchmarks: medians and p99s of per-call latency, loads, throughput and memory (writes benches/results.md).
+bench: guests
+    cargo bench --bench suite

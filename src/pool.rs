@@ -161,7 +161,9 @@ impl<W: World> Pool<W> {
         let state = instance.store.data_mut();
         state.arm(deadline);
         state.host.begin_call(properties);
-        let run = W::call(&instance.bindings, &mut instance.store, input);
+        // Boxed: the call future is large, and moving it through the timeout
+        // and task-local wrappers would otherwise copy it on every poll setup.
+        let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
         let outcome = IN_GUEST.scope((), tokio::time::timeout_at(deadline.into(), run)).await;
         let result = match outcome {
             Ok(Ok(output)) => Ok(output),
@@ -279,3 +281,4 @@ fn discard<W: World>(instance: Instance<W>) {
         Err(_) => drop(instance),
     }
 }
+

@@ -1,4 +1,6 @@
-//! `camel-wasm`: run an exchange through a guest component, or inspect one.
+//! `camel-wasm`: run an exchange through a guest component, inspect one, or measure one.
+
+mod measure;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,6 +26,31 @@ enum Command {
         /// The component file.
         file: String,
     },
+    /// Measure a guest: load time, median and p99 latency, calls per second.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The component file.
+    file: String,
+    /// Size of the text body sent, in bytes.
+    #[arg(long, default_value_t = 1024)]
+    body_size: usize,
+    /// Timed calls.
+    #[arg(long, default_value_t = 5000)]
+    calls: usize,
+    /// Concurrent callers for the throughput figure.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Bean method to invoke.
+    #[arg(long)]
+    method: Option<String>,
+    /// Init config K=V for beans and policies; repeatable.
+    #[arg(long = "config", value_name = "K=V")]
+    config: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -181,7 +208,43 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Call(args) => call(args).await,
+        Command::Bench(args) => bench(args).await,
     }
+}
+
+async fn bench(args: BenchArgs) -> Result<(), String> {
+    use measure::{Target, latency, micros, resident_bytes, throughput};
+    let limits = args.limits.to_limits()?;
+    let isolation = format!("{:?}", limits.isolation).to_lowercase();
+    let config = args.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
+    if args.calls == 0 || args.concurrency == 0 {
+        return Err("--calls and --concurrency must be greater than zero".into());
+    }
+    let (runtime, name) = open(&args.file)?;
+    let text = |e: WasmError| e.to_string();
+    let started = std::time::Instant::now();
+    let info = runtime.inspect(&name).map_err(text)?;
+    let (world, target) = match info.worlds.first().copied() {
+        Some("plugin") => ("plugin", Target::Plugin(Plugin::load(&runtime, &name, limits).map_err(text)?)),
+        Some("bean") => {
+            let bean = Bean::load(&runtime, &name, limits, config).await.map_err(text)?;
+            let method = args.method.clone().or_else(|| bean.methods().first().cloned()).ok_or("the bean has no methods")?;
+            ("bean", Target::Bean(bean, method))
+        }
+        Some(_) => ("authorization-policy", Target::Policy(Policy::load(&runtime, &name, limits, config).map_err(text)?)),
+        None => return Err(format!("'{name}' fits no camel:plugin world: {}", info.mismatches.join("; "))),
+    };
+    let load = started.elapsed();
+    let exchange = Exchange::new("x".repeat(args.body_size));
+    let warmup = (args.calls / 10).clamp(1, 500);
+    let stats = latency(&target, &exchange, warmup, args.calls).await.map_err(text)?;
+    let rate = throughput(&target, &exchange, args.concurrency, args.calls).await.map_err(text)?;
+    println!("{name}: world {world}, isolation {isolation}, body {} B", args.body_size);
+    println!("load (compile + checks):  {:.2} ms", load.as_secs_f64() * 1e3);
+    println!("latency over {} calls:   median {}, p99 {}", stats.count, micros(stats.median), micros(stats.p99));
+    println!("throughput, {} caller(s): {rate:.0} calls/s", args.concurrency);
+    println!("resident memory:          {:.1} MiB", resident_bytes() as f64 / 1048576.0);
+    Ok(())
 }
 
 async fn bean_methods(runtime: &Runtime, name: &str, worlds: &[&str]) -> Result<Option<Vec<String>>, String> {

@@ -1,0 +1,183 @@
+//! `just bench`: per-call latency, load times, throughput and memory, with
+//! medians and p99s, written to `benches/results.md`.
+//!
+//! A plain harness (no criterion): each figure is the median (and p99) of
+//! many timed calls through the public API, on real guests from `guests/dist`.
+
+#[path = "../src/bin/camel-wasm/measure.rs"]
+#[allow(dead_code)]
+mod measure;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use camel_wasm::{Bean, Exchange, Limits, Plugin, Policy, Runtime};
+use measure::{Stats, Target, latency, micros, resident_bytes, throughput};
+
+const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/dist");
+
+struct Report {
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, what: &str, stats: Stats, target: Option<&str>) {
+        let line = format!(
+            "| {what} | {} | {} | {} | {} |",
+            micros(stats.median),
+            micros(stats.p99),
+            stats.count,
+            target.unwrap_or("")
+        );
+        println!("{line}");
+        self.lines.push(line);
+    }
+
+    fn text(&mut self, line: String) {
+        println!("{line}");
+        self.lines.push(line);
+    }
+}
+
+fn limits(query: &str) -> Limits {
+    let mut limits = Limits::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap();
+        limits.set(k, v).unwrap();
+    }
+    limits
+}
+
+fn time_n(n: usize, mut f: impl FnMut()) -> Stats {
+    let mut samples: Vec<Duration> = (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed()
+        })
+        .collect();
+    Stats::of(&mut samples)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut r = Report { lines: Vec::new() };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    r.text(format!("Machine: {} cores, {cpu}", std::thread::available_parallelism().map_or(0, |n| n.get())));
+    let rss_start = resident_bytes();
+    let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
+    r.text(format!("Pooling allocator: {}", runtime.uses_pooling()));
+    r.text(String::new());
+    r.text("| scenario | median | p99 | samples | target |".into());
+    r.text("|---|---|---|---|---|".into());
+
+    rt.block_on(async {
+        // Per-call latency through `upper`, reused instances.
+        let upper = Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap();
+        let target = Target::Plugin(upper.clone());
+        for (size, label, goal) in [(64, "64 B", None), (1024, "1 KiB", Some("≤ 6 µs")), (64 * 1024, "64 KiB", None)] {
+            let ex = Exchange::new("x".repeat(size));
+            let calls = if size > 4096 { 3000 } else { 20000 };
+            let stats = latency(&target, &ex, 500, calls).await.unwrap();
+            r.row(&format!("upper, {label} body, reused instance"), stats, goal);
+        }
+        let per_call = Target::Plugin(Plugin::load(&runtime, "upper.wasm", limits("isolation=per-call")).unwrap());
+        let ex = Exchange::new("x".repeat(1024));
+        let stats = latency(&per_call, &ex, 200, 3000).await.unwrap();
+        r.row("upper, 1 KiB body, isolation=per-call", stats, Some("≤ 30 µs"));
+
+        let bean = Bean::load(&runtime, "text-utils.wasm", Limits::default(), vec![]).await.unwrap();
+        let stats = latency(&Target::Bean(bean, "reverse".into()), &ex, 500, 20000).await.unwrap();
+        r.row("bean text-utils.reverse, 1 KiB body", stats, None);
+        let policy = Policy::load(&runtime, "role-check.wasm", Limits::default(), vec![]).unwrap();
+        let admin = Exchange::new("x").with_property("camel.auth.roles", serde_json::json!(["admin"]));
+        let stats = latency(&Target::Policy(policy), &admin, 500, 20000).await.unwrap();
+        r.row("policy role-check.evaluate", stats, None);
+    });
+
+    // Loads: cold (compile), warm (already compiled in this runtime), disk cache (fresh runtime).
+    let cold = time_n(5, || {
+        let fresh = Runtime::builder().base_dir(DIST).pooling(false).build().unwrap();
+        Plugin::load(&fresh, "upper.wasm", Limits::default()).unwrap();
+    });
+    r.row("load, cold (compile + runtime start)", cold, None);
+    let warm = time_n(200, || {
+        Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap();
+    });
+    r.row("load, warm (file already compiled)", warm, Some("≤ 1 ms"));
+    let cache_dir = std::env::temp_dir().join(format!("camel-wasm-bench-cache-{}", std::process::id()));
+    let _ = Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap().inspect("upper.wasm");
+    let runtimes: Vec<Runtime> =
+        (0..20).map(|_| Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap()).collect();
+    let mut next = runtimes.iter();
+    let disk = time_n(20, || {
+        Plugin::load(next.next().unwrap(), "upper.wasm", Limits::default()).unwrap();
+    });
+    r.row("load, from the disk cache (fresh runtime)", disk, Some("≤ 1 ms"));
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    drop(runtimes);
+
+    rt.block_on(async {
+        // Throughput with 1, 2 and 16 callers on one endpoint (max-concurrent 16).
+        let upper = Target::Plugin(Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap());
+        let ex = Exchange::new("x".repeat(1024));
+        throughput(&upper, &ex, 2, 20000).await.unwrap();
+        r.text(String::new());
+        r.text("| callers | calls/s (upper, 1 KiB) | vs 1 caller |".into());
+        r.text("|---|---|---|".into());
+        let mut base = 0.0;
+        for callers in [1, 2, 16] {
+            let mut rates: Vec<f64> = Vec::new();
+            for _ in 0..3 {
+                rates.push(throughput(&upper, &ex, callers, 60000).await.unwrap());
+            }
+            rates.sort_by(|a, b| a.total_cmp(b));
+            let rate = rates[1];
+            if callers == 1 {
+                base = rate;
+            }
+            let goal = if callers == 2 { " (target ≥ 1.7×)" } else { "" };
+            r.text(format!("| {callers} | {rate:.0} | {:.2}×{goal} |", rate / base));
+        }
+
+        // Memory: a loaded plugin, then 16 warm instances.
+        let before_load = resident_bytes();
+        let slow = Plugin::load(&runtime, "slow-call.wasm", Limits::default()).unwrap();
+        let loaded = resident_bytes();
+        runtime.endpoints().register_fn("hold", |_req: camel_wasm::CallRequest| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(String::from("held"))
+        });
+        let calls: Vec<_> = (0..16)
+            .map(|_| {
+                let slow = slow.clone();
+                tokio::spawn(async move { slow.process(Exchange::new("x").with_header("call-uri", "hold:x")).await })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        let warm = resident_bytes();
+        r.text(String::new());
+        r.text(format!(
+            "Resident memory: process at start {:.1} MiB; runtime and guests loaded {:.1} MiB; \
+             one more plugin loaded (already compiled) +{:.1} KiB; each warm instance +{:.1} KiB ({} idle instances)",
+            rss_start as f64 / 1048576.0,
+            before_load as f64 / 1048576.0,
+            loaded.saturating_sub(before_load) as f64 / 1024.0,
+            warm.saturating_sub(loaded) as f64 / 1024.0 / slow.idle_instances().max(1) as f64,
+            slow.idle_instances(),
+        ));
+    });
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results.md");
+    let mut out = String::from("# Benchmark results (`just bench`)\n\n");
+    for line in &r.lines {
+        let _ = writeln!(out, "{line}");
+    }
+    std::fs::write(path, out).unwrap();
+    println!("\nwritten to benches/results.md");
+}
