@@ -2,6 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# One feature set for every recipe, so the build is shared.
+features := "--features rust-camel"
+
 # List the recipes.
 default:
     @just --list
@@ -10,19 +13,22 @@ default:
 guests:
     bash guests/build.sh
 
-# Build the guests, then run the guest SDK's unit tests and every host test.
+# Build the guests, then run the guest SDK's unit tests and every host test (rust-camel included).
 test: guests
     bash guests/test-sdk.sh
-    cargo test --release --all-targets
+    cargo test --release --all-targets {{features}}
+    cargo check --release --lib --quiet
+    @echo "core library builds without the rust-camel feature"
 
-# The main job: push exchanges through guests of every world, printing each step.
+# The main job: exchanges through guests of every world, then the same pipeline in a CamelContext.
 demo: guests
-    cargo run --release --quiet --example demo
+    cargo run --release --quiet {{features}} --example demo
+    cargo run --release --quiet {{features}} --example camel_demo
+
+# Benchmarks: medians and p99s of per-call latency, loads, throughput and memory (writes benches/results.md).
+bench: guests
+    cargo bench {{features}} --bench suite
 
 # Create a guest crate from the template: just new-guest NAME plugin|bean|policy
 new-guest name world:
     bash guests/new-guest.sh {{name}} {{world}}
-
-# Benchmarks: medians and p99s of per-call latency, loads, throughput and memory (writes benches/results.md).
-bench: guests
-    cargo bench --bench suite

@@ -7,12 +7,16 @@
 #[path = "../src/bin/camel-wasm/measure.rs"]
 #[allow(dead_code)]
 mod measure;
+#[path = "../src/bin/camel-wasm/target.rs"]
+#[allow(dead_code)]
+mod target;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use camel_wasm::{Bean, Exchange, Limits, Plugin, Policy, Runtime};
-use measure::{Stats, Target, latency, micros, resident_bytes, throughput};
+use measure::{Stats, latency, micros, resident_bytes, throughput};
+use target::Target;
 
 const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/dist");
 
@@ -60,6 +64,11 @@ fn time_n(n: usize, mut f: impl FnMut()) -> Stats {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benchmarks run with `just bench` (cargo bench)");
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut r = Report { lines: Vec::new() };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

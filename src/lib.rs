@@ -4,6 +4,7 @@
 //! One [`Runtime`] holds the engine, the linker and every compiled file;
 //! [`Plugin`], [`Bean`] and [`Policy`] are endpoints on a component of the
 //! `plugin`, `bean` and `authorization-policy` worlds of `camel:plugin@1.0.0`.
+//! With the feature `rust-camel`, the `camel` module plugs them into a rust-camel `CamelContext`.
 //!
 //! ```no_run
 //! use camel_wasm::{Exchange, Limits, Plugin, Runtime};

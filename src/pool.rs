@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::InstancePre;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Store, Trap};
 
 use crate::error::{LoadError, TrapReason, WasmError};
-use crate::runtime::Compiled;
-use crate::host::{Endpoints, HostCtx, StateStore};
+use crate::runtime::{Compiled, Runtime};
+use crate::host::{HostCtx, StateStore};
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::panic_message;
 use crate::runtime::store::{StoreState, new_store};
@@ -76,11 +76,11 @@ struct Instance<W: World> {
 /// The instances of one endpoint and what they share.
 pub(crate) struct Pool<W: World> {
     plugin: Arc<str>,
-    engine: Engine,
+    /// Keeps the engine, its epoch ticker and the endpoints alive as long as the pool.
+    runtime: Runtime,
     pre: W::Pre,
     limits: Limits,
     config: Vec<(String, String)>,
-    endpoints: Endpoints,
     state: StateStore,
     idle: Mutex<Vec<Instance<W>>>,
     permits: Arc<Semaphore>,
@@ -88,17 +88,10 @@ pub(crate) struct Pool<W: World> {
 
 impl<W: World> Pool<W> {
     /// A pool for `plugin` with no instance yet.
-    pub(crate) fn new(
-        plugin: Arc<str>,
-        engine: Engine,
-        pre: W::Pre,
-        limits: Limits,
-        config: Vec<(String, String)>,
-        endpoints: Endpoints,
-    ) -> Self {
+    pub(crate) fn new(plugin: Arc<str>, runtime: Runtime, pre: W::Pre, limits: Limits, config: Vec<(String, String)>) -> Self {
         let state = StateStore::new(limits.state_bounds());
         let permits = Arc::new(Semaphore::new(limits.max_concurrent));
-        Self { plugin, engine, pre, limits, config, endpoints, state, idle: Mutex::default(), permits }
+        Self { plugin, runtime, pre, limits, config, state, idle: Mutex::default(), permits }
     }
 
     /// The plugin's name.
@@ -203,8 +196,8 @@ impl<W: World> Pool<W> {
     }
 
     fn new_store(&self, deadline: Instant) -> Store<StoreState> {
-        let host = HostCtx::new(self.endpoints.clone(), self.state.clone());
-        let mut store = new_store(&self.engine, StoreState::new(host, self.limits.max_memory));
+        let host = HostCtx::new(self.runtime.endpoints().clone(), self.state.clone());
+        let mut store = new_store(self.runtime.engine(), StoreState::new(host, self.limits.max_memory));
         store.data_mut().arm(deadline);
         store
     }

@@ -207,7 +207,10 @@ async fn a_wasm_policy_secures_a_route() {
     let err = h.send("direct:secure", guest).await.unwrap_err();
     let message = err.to_string();
     assert!(message.contains("role-check: requires role 'admin'"), "{message}");
-    assert!(matches!(err, CamelWasmError::Endpoint { source: CamelError::Unauthorized(_), .. }), "{err:?}");
+    assert!(
+        matches!(&err, CamelWasmError::Endpoint { source, .. } if matches!(**source, CamelError::Unauthorized(_))),
+        "{err:?}"
+    );
     assert_eq!(h.received("secure-out").await.len(), 1, "the denied exchange did not pass");
 
     let nobody = text_exchange("anonymous");
@@ -265,6 +268,12 @@ async fn a_guest_camel_call_reaches_a_direct_route() {
     assert_eq!(h.received("fwd-out").await[0].input.body.as_text(), Some("HI THERE!"));
     let shouted = h.received("shouted").await;
     assert_eq!(shouted[0].input.body.as_text(), Some("HI THERE!"), "the called route got the payload as text");
+
+    let mut exchange = text_exchange("tapped");
+    exchange.input.set_header("forward-to", "mock:tap");
+    let reply = h.send("direct:fwd", exchange).await.unwrap();
+    assert_eq!(reply.input.body.as_text(), Some("tapped"), "mock: answers with what it got");
+    assert_eq!(h.received("tap").await[0].input.body, Body::Text("tapped".into()));
 
     let mut exchange = text_exchange("x");
     exchange.input.set_header("forward-to", "direct:binary");
@@ -421,4 +430,142 @@ async fn routes_from_the_yaml_dsl() {
     h.send("direct:y-fwd", exchange).await.unwrap();
     assert_eq!(h.received("y-fwd-out").await[0].input.body.as_text(), Some("echo: quiet"));
     h.ctx.stop().await.unwrap();
+}
+
+/// A component whose endpoints hand out queued bodies through a polling consumer,
+/// standing in for any pull-model rust-camel component.
+#[derive(Clone, Default)]
+struct QueueComponent {
+    items: Arc<Mutex<std::collections::VecDeque<Body>>>,
+}
+
+struct QueueEndpoint {
+    uri: String,
+    items: Arc<Mutex<std::collections::VecDeque<Body>>>,
+}
+
+struct QueuePoller {
+    items: Arc<Mutex<std::collections::VecDeque<Body>>>,
+}
+
+impl camel_component_api::Component for QueueComponent {
+    fn scheme(&self) -> &str {
+        "queue"
+    }
+
+    fn create_endpoint(
+        &self,
+        uri: &str,
+        _ctx: &dyn camel_component_api::ComponentContext,
+    ) -> Result<Box<dyn camel_component_api::Endpoint>, CamelError> {
+        Ok(Box::new(QueueEndpoint { uri: uri.to_string(), items: self.items.clone() }))
+    }
+}
+
+impl camel_component_api::Endpoint for QueueEndpoint {
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn create_consumer(
+        &self,
+        _rt: Arc<dyn camel_component_api::RuntimeObservability>,
+    ) -> Result<Box<dyn camel_component_api::Consumer>, CamelError> {
+        Err(CamelError::EndpointCreationFailed("queue: poll only".into()))
+    }
+
+    fn create_producer(
+        &self,
+        _rt: Arc<dyn camel_component_api::RuntimeObservability>,
+        _ctx: &camel_api::ProducerContext,
+    ) -> Result<camel_api::BoxProcessor, CamelError> {
+        Err(CamelError::EndpointCreationFailed("queue: poll only".into()))
+    }
+
+    fn polling_consumer(&self) -> Option<Box<dyn camel_component_api::PollingConsumer>> {
+        Some(Box::new(QueuePoller { items: self.items.clone() }))
+    }
+}
+
+#[async_trait::async_trait]
+impl camel_component_api::PollingConsumer for QueuePoller {
+    async fn receive(&mut self, timeout: std::time::Duration) -> Result<Option<Exchange>, CamelError> {
+        let item = self.items.lock().unwrap().pop_front();
+        match item {
+            Some(body) => Ok(Some(Exchange::new(Message::new(body)))),
+            None => {
+                tokio::time::sleep(timeout).await;
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_camel_poll_reaches_a_polling_consumer() {
+    let mut h = harness().await;
+    // Registered after the wasm component: bridged when the next wasm endpoint is created.
+    let queue = QueueComponent::default();
+    h.ctx.register_component(queue.clone());
+    let route = RouteBuilder::from("direct:poll").route_id("poll").to("wasm:forward.wasm").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+
+    let poll = |h: &Harness| {
+        let mut exchange = text_exchange("");
+        exchange.input.set_header("forward-to", "queue:jobs");
+        exchange.input.set_header("poll-timeout-ms", 50);
+        let endpoints = h.wasm.camel_endpoints().unwrap().clone();
+        async move { endpoints.send("direct:poll", exchange).await }
+    };
+    queue.items.lock().unwrap().push_back(Body::Text("job-0".into()));
+    let endpoints = h.wasm.camel_endpoints().unwrap();
+    let direct = endpoints.poll_text("queue:jobs", std::time::Duration::from_millis(50)).await.unwrap();
+    assert_eq!(direct.as_deref(), Some("job-0"), "Rust code polls the same way");
+    queue.items.lock().unwrap().push_back(Body::Text("job-1".into()));
+    queue.items.lock().unwrap().push_back(Body::Bytes(vec![b'j', 0xc3].into()));
+    assert_eq!(poll(&h).await.unwrap().input.body.as_text(), Some("job-1"));
+    let err = poll(&h).await.unwrap_err().to_string();
+    assert!(err.contains("not valid UTF-8 (first invalid byte at offset 1)"), "{err}");
+    let err = poll(&h).await.unwrap_err().to_string();
+    assert!(err.ends_with("plugin 'forward.wasm' returned an error: timeout"), "an empty queue times out: {err}");
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// camel-wasm refuses a guest call made while a guest call runs on the same
+/// task; `direct:` dispatches inline, so the route a guest calls may not run a
+/// guest itself (it can when reached directly).
+async fn a_route_a_guest_calls_cannot_run_a_guest_itself() {
+    let mut h = harness().await;
+    let inner = RouteBuilder::from("direct:inner-wasm").route_id("inner-wasm").to("wasm:upper.wasm").build().unwrap();
+    let outer = RouteBuilder::from("direct:outer").route_id("outer").to("wasm:forward.wasm").build().unwrap();
+    h.ctx.add_route_definition(inner).await.unwrap();
+    h.ctx.add_route_definition(outer).await.unwrap();
+    h.ctx.start().await.unwrap();
+    assert_eq!(h.send("direct:inner-wasm", text_exchange("direct")).await.unwrap().input.body.as_text(), Some("DIRECT"));
+    let mut exchange = text_exchange("nested");
+    exchange.input.set_header("forward-to", "direct:inner-wasm");
+    let err = h.send("direct:outer", exchange).await.unwrap_err().to_string();
+    assert!(err.contains("endpoint 'direct:inner-wasm' failed"), "{err}");
+    assert!(err.contains("plugin 'upper.wasm': recursive wasm calls not supported"), "{err}");
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_over_the_bound_fails_the_route_with_a_clear_error() {
+    let mut ctx = CamelContext::builder().build().await.unwrap();
+    ctx.register_component(DirectComponent::new());
+    let wasm = WasmComponent::builder(runtime()).context(&ctx).stream_limit(4).build();
+    ctx.register_component(wasm.clone());
+    let route = RouteBuilder::from("direct:stream").route_id("stream").to("wasm:props.wasm").build().unwrap();
+    ctx.add_route_definition(route).await.unwrap();
+    ctx.start().await.unwrap();
+
+    let endpoints = wasm.camel_endpoints().unwrap();
+    let out = endpoints.send("direct:stream", Exchange::new(Message::new(stream_of(4)))).await.unwrap();
+    assert_eq!(out.input.body, Body::Bytes(bytes::Bytes::from_static(b"xxxx")), "read in, passed on as bytes");
+    let err = endpoints.send("direct:stream", Exchange::new(Message::new(stream_of(5)))).await.unwrap_err().to_string();
+    assert!(err.contains("the input body is a stream larger than the 4-byte limit"), "{err}");
+    ctx.stop().await.unwrap();
 }

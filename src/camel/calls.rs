@@ -65,6 +65,33 @@ fn split_scheme(uri: &str) -> Result<&str, CamelWasmError> {
     }
 }
 
+/// What a [`CamelEndpoints`] takes from a CamelContext, captured without borrowing it.
+#[derive(Clone)]
+pub(crate) struct ContextParts {
+    registry: Arc<Mutex<Registry>>,
+    metrics: Arc<dyn camel_api::MetricsCollector>,
+    shutdown: Arc<Mutex<tokio_util::sync::CancellationToken>>,
+    producer_ctx: ProducerContext,
+}
+
+impl ContextParts {
+    /// The parts of `context`. The registry is held only until the endpoints are built.
+    pub(crate) fn of(context: &CamelContext) -> Self {
+        Self {
+            registry: context.registry_arc(),
+            metrics: context.metrics(),
+            shutdown: context.shutdown_token_slot(),
+            producer_ctx: context.producer_context(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ContextParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextParts").finish_non_exhaustive()
+    }
+}
+
 impl CamelEndpoints {
     /// The endpoints of `context`, reading stream replies up to the default bound.
     pub fn new(context: &CamelContext) -> Self {
@@ -73,14 +100,18 @@ impl CamelEndpoints {
 
     /// The endpoints of `context`, reading stream replies up to `mapping`'s bound.
     pub fn with_mapping(context: &CamelContext, mapping: ExchangeMapping) -> Self {
-        let registry = context.registry_arc();
-        let component_context = RegistryComponentContext::new(registry.clone(), Some(context.metrics()), false)
-            .with_shutdown_slot(context.shutdown_token_slot());
+        Self::from_parts(ContextParts::of(context), mapping)
+    }
+
+    /// The endpoints of the context `parts` came from.
+    pub(crate) fn from_parts(parts: ContextParts, mapping: ExchangeMapping) -> Self {
+        let component_context = RegistryComponentContext::new(parts.registry.clone(), Some(parts.metrics), false)
+            .with_shutdown_slot(parts.shutdown);
         Self {
             inner: Arc::new(Inner {
                 context: Arc::new(component_context),
-                registry: Arc::downgrade(&registry),
-                producer_ctx: context.producer_context(),
+                registry: Arc::downgrade(&parts.registry),
+                producer_ctx: parts.producer_ctx,
                 mapping,
                 producers: Mutex::default(),
                 bridged: Mutex::default(),
@@ -136,7 +167,7 @@ impl CamelEndpoints {
         producer
             .oneshot(exchange)
             .await
-            .map_err(|source| CamelWasmError::Endpoint { uri: uri.to_string(), source })
+            .map_err(|source| CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) })
     }
 
     /// Sends `payload` as a `Text` body, in-out, and returns the reply body as text.
@@ -148,7 +179,7 @@ impl CamelEndpoints {
         let exchange = CamelExchange::new_in_out(CamelMessage::new(CamelBody::Text(payload.into())));
         let mut reply = self.send(uri, exchange).await?;
         if let Some(source) = reply.error.take() {
-            return Err(CamelWasmError::Endpoint { uri: uri.to_string(), source });
+            return Err(CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) });
         }
         let message = reply.output.take().unwrap_or(reply.input);
         self.body_text(uri, message.body).await
@@ -158,7 +189,7 @@ impl CamelEndpoints {
     /// `timeout`; `None` when nothing arrived. The endpoint must offer a
     /// polling consumer.
     pub async fn poll_text(&self, uri: &str, timeout: Duration) -> Result<Option<String>, CamelWasmError> {
-        let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source };
+        let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) };
         let component = self.component(uri)?;
         let endpoint = component.create_endpoint(uri, self.inner.context.as_ref()).map_err(endpoint_error)?;
         let mut consumer = endpoint
@@ -184,7 +215,7 @@ impl CamelEndpoints {
             return Ok(found.clone());
         }
         let component = self.component(uri)?;
-        let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source };
+        let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) };
         let endpoint = component.create_endpoint(uri, self.inner.context.as_ref()).map_err(endpoint_error)?;
         let rt: Arc<dyn RuntimeObservability> = self.inner.context.clone();
         let producer = endpoint.create_producer(rt, &self.inner.producer_ctx).map_err(endpoint_error)?;
@@ -226,8 +257,10 @@ impl CamelEndpoints {
         outcome.map_err(|err| match err {
             CamelWasmError::InvalidUri(uri) => CallError::InvalidUri(uri),
             CamelWasmError::UnknownScheme { scheme, uri } => CallError::UnknownScheme { scheme, uri },
-            CamelWasmError::Endpoint { source: CamelError::Io(message), .. } => CallError::Io { uri: uri.clone(), message },
-            CamelWasmError::Endpoint { source, .. } => CallError::Failed { uri: uri.clone(), message: source.to_string() },
+            CamelWasmError::Endpoint { source, .. } => match *source {
+                CamelError::Io(message) => CallError::Io { uri: uri.clone(), message },
+                other => CallError::Failed { uri: uri.clone(), message: other.to_string() },
+            },
             other => CallError::Failed { uri: uri.clone(), message: other.to_string() },
         })
     }

@@ -8,7 +8,7 @@ use camel_api::component_metadata::{ComponentCapabilities, ComponentMetadata, Op
 use camel_component_api::{Component, ComponentContext, Endpoint};
 use camel_core::CamelContext;
 
-use super::calls::CamelEndpoints;
+use super::calls::{CamelEndpoints, ContextParts};
 use super::endpoint::WasmEndpoint;
 use super::health::{LoadState, WasmHealthCheck};
 use super::mapping::ExchangeMapping;
@@ -46,18 +46,18 @@ impl std::fmt::Debug for WasmComponent {
 pub struct WasmComponentBuilder {
     runtime: Runtime,
     mapping: ExchangeMapping,
-    calls: Option<CamelEndpoints>,
+    context: Option<ContextParts>,
 }
 
 impl WasmComponentBuilder {
     /// Routes guests' `camel-call` / `camel-poll` to `context`'s components.
     pub fn context(mut self, context: &CamelContext) -> Self {
-        self.calls = Some(CamelEndpoints::with_mapping(context, self.mapping));
+        self.context = Some(ContextParts::of(context));
         self
     }
 
-    /// The largest stream body read into memory for a guest, in bytes
-    /// (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)). Set it before [`context`](Self::context).
+    /// The largest stream body read into memory for a guest or a reply, in
+    /// bytes (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)).
     pub fn stream_limit(mut self, bytes: usize) -> Self {
         self.mapping = ExchangeMapping::new(bytes);
         self
@@ -65,14 +65,15 @@ impl WasmComponentBuilder {
 
     /// The component.
     pub fn build(self) -> WasmComponent {
-        if let Some(calls) = &self.calls {
+        let calls = self.context.map(|parts| CamelEndpoints::from_parts(parts, self.mapping));
+        if let Some(calls) = &calls {
             calls.bridge(self.runtime.endpoints());
         }
         WasmComponent {
             inner: Arc::new(Inner {
                 runtime: self.runtime,
                 mapping: self.mapping,
-                calls: self.calls,
+                calls,
                 health: Mutex::default(),
             }),
         }
@@ -87,7 +88,7 @@ impl WasmComponent {
 
     /// Starts configuring a component on `runtime`.
     pub fn builder(runtime: Runtime) -> WasmComponentBuilder {
-        WasmComponentBuilder { runtime, mapping: ExchangeMapping::default(), calls: None }
+        WasmComponentBuilder { runtime, mapping: ExchangeMapping::default(), context: None }
     }
 
     /// Registers a component on `runtime` in `context`, guests' calls routed to

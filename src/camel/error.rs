@@ -65,7 +65,7 @@ pub enum CamelWasmError {
         /// The URI asked for.
         uri: String,
         /// rust-camel's error.
-        source: CamelError,
+        source: Box<CamelError>,
     },
 }
 
@@ -75,7 +75,7 @@ impl From<CamelWasmError> for CamelError {
             CamelWasmError::Config(e) => CamelError::InvalidUri(e.to_string()),
             CamelWasmError::InvalidUri(uri) => CamelError::InvalidUri(format!("expected 'scheme:path', got '{uri}'")),
             CamelWasmError::UnknownScheme { scheme, .. } => CamelError::ComponentNotFound(scheme),
-            CamelWasmError::Endpoint { source, .. } => source,
+            CamelWasmError::Endpoint { source, .. } => *source,
             CamelWasmError::Wasm(WasmError::Load(e)) => {
                 let message = e.to_string();
                 CamelError::EndpointCreationFailedWithSource(message, OpaqueErrorSource::new(Arc::new(e)))

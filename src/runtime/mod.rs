@@ -30,11 +30,20 @@ pub struct RuntimeBuilder {
     endpoints: Endpoints,
     pooling: bool,
     cache_dir: Option<PathBuf>,
+    max_instances: u32,
+    memory_ceiling: u64,
 }
 
 impl Default for RuntimeBuilder {
     fn default() -> Self {
-        Self { base_dir: PathBuf::from("."), endpoints: Endpoints::new(), pooling: true, cache_dir: None }
+        Self {
+            base_dir: PathBuf::from("."),
+            endpoints: Endpoints::new(),
+            pooling: true,
+            cache_dir: None,
+            max_instances: 256,
+            memory_ceiling: 1 << 30,
+        }
     }
 }
 
@@ -57,6 +66,18 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Most instances alive at once across all plugins (sizes the pooling allocator; default 256).
+    pub fn max_instances(mut self, count: u32) -> Self {
+        self.max_instances = count;
+        self
+    }
+
+    /// Largest `max-memory` any plugin may ask for (sizes each pooled memory; default 1 GiB).
+    pub fn memory_ceiling(mut self, bytes: u64) -> Self {
+        self.memory_ceiling = bytes;
+        self
+    }
+
     /// Keeps compiled components in `dir`, so a restart does not recompile (default: off).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
@@ -66,7 +87,8 @@ impl RuntimeBuilder {
     /// Creates the engine, the linker and the epoch ticker.
     pub fn build(self) -> Result<Runtime, WasmError> {
         let runtime_error = |e: wasmtime::Error| WasmError::Runtime { plugin: "<runtime>".into(), message: format!("{e:#}") };
-        let (engine, pooling) = new_engine(self.pooling).map_err(runtime_error)?;
+        let pool = self.pooling.then(|| pool_config(self.max_instances, self.memory_ceiling));
+        let (engine, pooling) = new_engine(pool).map_err(runtime_error)?;
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
         host::add_to_linker(&mut linker).map_err(runtime_error)?;
@@ -86,6 +108,7 @@ impl RuntimeBuilder {
                 endpoints: self.endpoints,
                 compiled: Mutex::default(),
                 disk,
+                memory_ceiling: self.memory_ceiling,
                 stats: Counters::default(),
                 pooling,
                 _ticker: ticker,
@@ -94,20 +117,29 @@ impl RuntimeBuilder {
     }
 }
 
+/// Pooling allocator limits derived from the runtime's configuration.
+fn pool_config(max_instances: u32, memory_ceiling: u64) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    // A Rust guest component has a few core instances (guest, WASI adapter,
+    // shims), two memories and a couple of tables.
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances.saturating_mul(8))
+        .total_memories(max_instances.saturating_mul(2))
+        .total_tables(max_instances.saturating_mul(4))
+        .total_stacks(max_instances)
+        .max_memory_size(usize::try_from(memory_ceiling).unwrap_or(usize::MAX))
+        .linear_memory_keep_resident(2 << 20);
+    pool
+}
+
 /// An engine configured for these worlds: async components, epoch deadlines,
-/// and the pooling allocator when the address space for it can be reserved.
-fn new_engine(pooling: bool) -> wasmtime::Result<(Engine, bool)> {
+/// and the pooling allocator when `pool` is given and its address space can
+/// be reserved (else instances are allocated on demand, with a log line).
+fn new_engine(pool: Option<PoolingAllocationConfig>) -> wasmtime::Result<(Engine, bool)> {
     let mut config = Config::new();
     config.wasm_component_model_async(true);
     config.epoch_interruption(true);
-    if pooling {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(256)
-            .total_core_instances(1024)
-            .total_memories(512)
-            .total_tables(512)
-            .total_stacks(256)
-            .linear_memory_keep_resident(2 << 20);
+    if let Some(pool) = pool {
         let mut pooled = config.clone();
         pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&pooled) {
@@ -131,6 +163,7 @@ struct Inner {
     endpoints: Endpoints,
     compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Arc<Compiled>>>,
     disk: Option<DiskCache>,
+    memory_ceiling: u64,
     stats: Counters,
     pooling: bool,
     _ticker: epoch::Ticker,
@@ -211,6 +244,13 @@ impl Runtime {
     /// Compiles (or finds already compiled) the file at `path`, checked against `limits`.
     pub(crate) fn compile(&self, path: &str, limits: &Limits) -> Result<Arc<Compiled>, LoadError> {
         limits.validate()?;
+        if limits.max_memory > self.inner.memory_ceiling {
+            return Err(LoadError::Config(crate::limits::ConfigError::InvalidValue {
+                name: "max-memory".into(),
+                value: limits.max_memory.to_string(),
+                reason: format!("above the runtime's memory ceiling of {} bytes", self.inner.memory_ceiling),
+            }));
+        }
         let resolved = load::resolve(&self.inner.base_dir, path)?;
         let bytes = load::read(path, &resolved, limits.max_wasm_size)?;
         let key = (resolved, blake3::hash(&bytes));
@@ -287,7 +327,7 @@ impl Runtime {
     ) -> Result<Pool<W>, WasmError> {
         let compiled = self.compile(path, &limits)?;
         let pre = self.pre::<W>(&compiled)?;
-        Ok(Pool::new(compiled.name.clone(), self.inner.engine.clone(), pre, limits, config, self.inner.endpoints.clone()))
+        Ok(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config))
     }
 
     /// Parses a `wasm:` URI into its path and limits.

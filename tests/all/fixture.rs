@@ -38,6 +38,10 @@ pub fn runtime() -> &'static Runtime {
                 camel_wasm::CallKind::Call => Err(CallError::Failed { uri: req.uri, message: "poll only".into() }),
             }
         });
+        endpoints.register_fn("hold", |_req: camel_wasm::CallRequest| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Ok("held".to_string())
+        });
         endpoints.register_fn("slow", |req: camel_wasm::CallRequest| async move {
             tokio::time::sleep(std::time::Duration::from_secs(3)).await;
             Ok(format!("slow reply to {}", req.payload))

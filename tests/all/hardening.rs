@@ -24,6 +24,16 @@ async fn a_looping_guest_times_out_and_the_next_call_succeeds() {
     assert!(matches!(spin, WasmError::Timeout { .. }), "{spin:?}");
 }
 
+#[tokio::test]
+async fn a_plugin_outliving_its_runtime_handle_still_meets_its_deadline() {
+    let plugin = {
+        let runtime = Runtime::builder().base_dir(crate::fixture::guests_dir()).build().unwrap();
+        Plugin::from_uri(&runtime, &format!("wasm:{}?timeout=0.3", guest("spin"))).unwrap()
+    };
+    let err = plugin.process(Exchange::new("x")).await.unwrap_err();
+    assert!(matches!(err, WasmError::Timeout { .. }), "{err:?}");
+}
+
 #[test]
 fn a_looping_guest_does_not_stall_other_tasks_on_the_executor() {
     // One worker thread: if the guest never yielded, the ticker task could not run.

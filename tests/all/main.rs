@@ -9,4 +9,5 @@ mod cli;
 mod hardening;
 mod mapping;
 mod plugin;
+mod pooling;
 mod policy;

@@ -1,9 +1,13 @@
 //! Plugin: misbehaves on request, for recovery and soak tests. The body names
 //! what to do: `spin`, `alloc`, `recurse`, `panic` or `error`; any other text
-//! body is upper-cased.
+//! body is upper-cased, and header `x-instance-calls` counts the calls this
+//! instance has served (a guest static, so it shows instance reuse).
 
 use camel_wasm_guest::prelude::*;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
 
 #[inline(never)]
 fn descend(depth: u64) -> u64 {
@@ -32,6 +36,7 @@ impl Plugin for Chaos {
             "error" => return Err(Error::processor("chaos: asked for an error")),
             _ => ex.body_mut().map_text(|t| t.to_uppercase())?,
         }
+        ex.set_header("x-instance-calls", CALLS.fetch_add(1, Ordering::Relaxed) + 1);
         Ok(ex)
     }
 }

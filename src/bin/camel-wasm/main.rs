@@ -1,6 +1,7 @@
 //! `camel-wasm`: run an exchange through a guest component, inspect one, or measure one.
 
 mod measure;
+mod target;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,7 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
-use camel_wasm::{Bean, Body, Exchange, Limits, Plugin, Policy, Runtime, WasmError};
+use camel_wasm::{Bean, Body, Decision, Exchange, Limits, Runtime, WasmError};
+use target::{Outcome, Target};
 
 #[derive(Parser)]
 #[command(name = "camel-wasm", version, about = "Run and inspect camel:plugin WebAssembly components")]
@@ -32,8 +34,8 @@ enum Command {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// The component file.
-    file: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Size of the text body sent, in bytes.
     #[arg(long, default_value_t = 1024)]
     body_size: usize,
@@ -43,6 +45,13 @@ struct BenchArgs {
     /// Concurrent callers for the throughput figure.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+}
+
+/// Which guest to load, and how.
+#[derive(Args)]
+struct TargetArgs {
+    /// The component file.
+    file: String,
     /// Bean method to invoke.
     #[arg(long)]
     method: Option<String>,
@@ -53,10 +62,24 @@ struct BenchArgs {
     limits: LimitArgs,
 }
 
+impl TargetArgs {
+    /// Loads the guest; a bean called without `--method` is an error when `method_required`.
+    async fn load(&self, method_required: bool) -> Result<(Target, String), String> {
+        let limits = self.limits.to_limits()?;
+        let config = self.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
+        let (runtime, name) = open(&self.file)?;
+        let target = Target::load(&runtime, &name, limits, self.method.as_deref(), config).await?;
+        if let (true, None, Target::Bean(bean, _)) = (method_required, &self.method, &target) {
+            return Err(format!("'{name}' is a bean: pass --method (one of: {})", bean.methods().join(", ")));
+        }
+        Ok((target, name))
+    }
+}
+
 #[derive(Args)]
 struct CallArgs {
-    /// The component file.
-    file: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Text body.
     #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
@@ -72,14 +95,6 @@ struct CallArgs {
     /// Exchange property K=V (V is JSON when it parses, else a string); repeatable.
     #[arg(long = "property", value_name = "K=V")]
     properties: Vec<String>,
-    /// Bean method to invoke.
-    #[arg(long)]
-    method: Option<String>,
-    /// Init config K=V for beans and policies; repeatable.
-    #[arg(long = "config", value_name = "K=V")]
-    config: Vec<String>,
-    #[command(flatten)]
-    limits: LimitArgs,
 }
 
 /// The URI knobs as flags; each is checked by `Limits::set`.
@@ -213,33 +228,20 @@ async fn run(command: Command) -> Result<(), String> {
 }
 
 async fn bench(args: BenchArgs) -> Result<(), String> {
-    use measure::{Target, latency, micros, resident_bytes, throughput};
-    let limits = args.limits.to_limits()?;
-    let isolation = format!("{:?}", limits.isolation).to_lowercase();
-    let config = args.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
+    use measure::{latency, micros, resident_bytes, throughput};
     if args.calls == 0 || args.concurrency == 0 {
         return Err("--calls and --concurrency must be greater than zero".into());
     }
-    let (runtime, name) = open(&args.file)?;
-    let text = |e: WasmError| e.to_string();
     let started = std::time::Instant::now();
-    let info = runtime.inspect(&name).map_err(text)?;
-    let (world, target) = match info.worlds.first().copied() {
-        Some("plugin") => ("plugin", Target::Plugin(Plugin::load(&runtime, &name, limits).map_err(text)?)),
-        Some("bean") => {
-            let bean = Bean::load(&runtime, &name, limits, config).await.map_err(text)?;
-            let method = args.method.clone().or_else(|| bean.methods().first().cloned()).ok_or("the bean has no methods")?;
-            ("bean", Target::Bean(bean, method))
-        }
-        Some(_) => ("authorization-policy", Target::Policy(Policy::load(&runtime, &name, limits, config).map_err(text)?)),
-        None => return Err(format!("'{name}' fits no camel:plugin world: {}", info.mismatches.join("; "))),
-    };
+    let (target, name) = args.target.load(false).await?;
     let load = started.elapsed();
+    let isolation = format!("{:?}", args.target.limits.to_limits()?.isolation).to_lowercase();
     let exchange = Exchange::new("x".repeat(args.body_size));
     let warmup = (args.calls / 10).clamp(1, 500);
+    let text = |e: WasmError| e.to_string();
     let stats = latency(&target, &exchange, warmup, args.calls).await.map_err(text)?;
     let rate = throughput(&target, &exchange, args.concurrency, args.calls).await.map_err(text)?;
-    println!("{name}: world {world}, isolation {isolation}, body {} B", args.body_size);
+    println!("{name}: world {}, isolation {isolation}, body {} B", target.world(), args.body_size);
     println!("load (compile + checks):  {:.2} ms", load.as_secs_f64() * 1e3);
     println!("latency over {} calls:   median {}, p99 {}", stats.count, micros(stats.median), micros(stats.p99));
     println!("throughput, {} caller(s): {rate:.0} calls/s", args.concurrency);
@@ -256,34 +258,13 @@ async fn bean_methods(runtime: &Runtime, name: &str, worlds: &[&str]) -> Result<
 }
 
 async fn call(args: CallArgs) -> Result<(), String> {
-    let limits = args.limits.to_limits()?;
-    let config = args.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
     let exchange = exchange(&args)?;
-    let (runtime, name) = open(&args.file)?;
-    let info = runtime.inspect(&name).map_err(|e| e.to_string())?;
-    let text = |e: WasmError| e.to_string();
-    let printed = match info.worlds.first().copied() {
-        Some("plugin") => {
-            let plugin = Plugin::load(&runtime, &name, limits).map_err(text)?;
-            pretty(&plugin.process(exchange).await.map_err(text)?)
-        }
-        Some("bean") => {
-            let bean = Bean::load(&runtime, &name, limits, config).await.map_err(text)?;
-            let Some(method) = args.method.as_deref() else {
-                return Err(format!("'{name}' is a bean: pass --method (one of: {})", bean.methods().join(", ")));
-            };
-            pretty(&bean.invoke(method, exchange).await.map_err(text)?)
-        }
-        Some(_) => {
-            let policy = Policy::load(&runtime, &name, limits, config).map_err(text)?;
-            match policy.evaluate(&exchange).await.map_err(text)? {
-                camel_wasm::Decision::Granted => "Granted".to_string(),
-                camel_wasm::Decision::Denied { reason } => format!("Denied: {reason}"),
-            }
-        }
-        None => return Err(format!("'{name}' fits no camel:plugin world: {}", info.mismatches.join("; "))),
-    };
-    println!("{printed}");
+    let (target, _name) = args.target.load(true).await?;
+    match target.run(exchange).await.map_err(|e| e.to_string())? {
+        Outcome::Exchange(exchange) => println!("{}", pretty(&exchange)),
+        Outcome::Decision(Decision::Granted) => println!("Granted"),
+        Outcome::Decision(Decision::Denied { reason }) => println!("Denied: {reason}"),
+    }
     Ok(())
 }
 

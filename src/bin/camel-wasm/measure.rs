@@ -3,29 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use camel_wasm::{Bean, Exchange, Plugin, Policy, WasmError};
+use camel_wasm::{Exchange, WasmError};
 
-/// Something to call once per exchange: a plugin, a bean method or a policy.
-#[derive(Clone)]
-pub enum Target {
-    /// `process`.
-    Plugin(Plugin),
-    /// `invoke(method)`.
-    Bean(Bean, String),
-    /// `evaluate`.
-    Policy(Policy),
-}
-
-impl Target {
-    /// One call; the result is dropped.
-    pub async fn call(&self, exchange: Exchange) -> Result<(), WasmError> {
-        match self {
-            Target::Plugin(p) => p.process(exchange).await.map(drop),
-            Target::Bean(b, method) => b.invoke(method, exchange).await.map(drop),
-            Target::Policy(p) => p.evaluate(&exchange).await.map(drop),
-        }
-    }
-}
+use crate::target::Target;
 
 /// Order statistics of a set of durations.
 #[derive(Debug, Clone, Copy)]
@@ -50,13 +30,13 @@ impl Stats {
 /// Per-call latency over `calls` sequential calls after `warmup` untimed ones.
 pub async fn latency(target: &Target, exchange: &Exchange, warmup: usize, calls: usize) -> Result<Stats, WasmError> {
     for _ in 0..warmup {
-        target.call(exchange.clone()).await?;
+        target.run(exchange.clone()).await?;
     }
     let mut samples = Vec::with_capacity(calls);
     for _ in 0..calls {
         let input = exchange.clone();
         let started = Instant::now();
-        target.call(input).await?;
+        target.run(input).await?;
         samples.push(started.elapsed());
     }
     Ok(Stats::of(&mut samples))
@@ -72,7 +52,7 @@ pub async fn throughput(target: &Target, exchange: &Exchange, concurrency: usize
             let exchange = exchange.clone();
             tokio::spawn(async move {
                 for _ in 0..per_caller {
-                    target.call(exchange.clone()).await?;
+                    target.run(exchange.clone()).await?;
                 }
                 Ok::<_, WasmError>(())
             })

@@ -1,0 +1,67 @@
+//! A loaded guest of any world, called the same way by `call` and `bench`.
+
+use camel_wasm::{Bean, Decision, Exchange, Limits, Plugin, Policy, Runtime, WasmError};
+
+/// Something to call once per exchange: a plugin, a bean method or a policy.
+#[derive(Clone)]
+pub enum Target {
+    /// `process`.
+    Plugin(Plugin),
+    /// `invoke(method)`.
+    Bean(Bean, String),
+    /// `evaluate`.
+    Policy(Policy),
+}
+
+/// What one call answered.
+pub enum Outcome {
+    /// The exchange a plugin or bean returned.
+    Exchange(Exchange),
+    /// A policy's decision.
+    Decision(Decision),
+}
+
+impl Target {
+    /// Loads `name` as whichever world it fits; a bean needs `method` (default: its first).
+    pub async fn load(
+        runtime: &Runtime,
+        name: &str,
+        limits: Limits,
+        method: Option<&str>,
+        config: Vec<(String, String)>,
+    ) -> Result<Self, String> {
+        let text = |e: WasmError| e.to_string();
+        let info = runtime.inspect(name).map_err(text)?;
+        match info.worlds.first().copied() {
+            Some("plugin") => Ok(Target::Plugin(Plugin::load(runtime, name, limits).map_err(text)?)),
+            Some("bean") => {
+                let bean = Bean::load(runtime, name, limits, config).await.map_err(text)?;
+                let method = match method {
+                    Some(m) => m.to_string(),
+                    None => bean.methods().first().cloned().ok_or("the bean exports no methods")?,
+                };
+                Ok(Target::Bean(bean, method))
+            }
+            Some(_) => Ok(Target::Policy(Policy::load(runtime, name, limits, config).map_err(text)?)),
+            None => Err(format!("'{name}' fits no camel:plugin world: {}", info.mismatches.join("; "))),
+        }
+    }
+
+    /// The world's name.
+    pub fn world(&self) -> &'static str {
+        match self {
+            Target::Plugin(_) => "plugin",
+            Target::Bean(..) => "bean",
+            Target::Policy(_) => "authorization-policy",
+        }
+    }
+
+    /// One call.
+    pub async fn run(&self, exchange: Exchange) -> Result<Outcome, WasmError> {
+        match self {
+            Target::Plugin(p) => p.process(exchange).await.map(Outcome::Exchange),
+            Target::Bean(b, method) => b.invoke(method, exchange).await.map(Outcome::Exchange),
+            Target::Policy(p) => p.evaluate(&exchange).await.map(Outcome::Decision),
+        }
+    }
+}
