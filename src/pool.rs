@@ -149,7 +149,8 @@ impl<W: World> Pool<W> {
         let deadline = Instant::now() + self.limits.timeout;
         let mut instance = match self.checkout() {
             Some(instance) => instance,
-            None => IN_GUEST.scope((), self.instantiate(deadline)).await?,
+            // Boxed so the rare instantiation does not bloat every call's future.
+            None => Box::pin(IN_GUEST.scope((), self.instantiate(deadline))).await?,
         };
         let state = instance.store.data_mut();
         state.arm(deadline);
