@@ -17,6 +17,7 @@ guests:
 test: guests
     bash guests/test-sdk.sh
     cargo test --release --all-targets {{features}}
+    cargo test --release --doc {{features}}
     cargo check --release --lib --quiet
     @echo "core library builds without the rust-camel feature"
 
