@@ -159,12 +159,7 @@ impl<W: World> Pool<W> {
         // and task-local wrappers would otherwise copy it on every poll setup.
         let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
         let outcome = IN_GUEST.scope((), tokio::time::timeout_at(deadline.into(), run)).await;
-        let result = match outcome {
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(err)) => Err(self.classify(err, instance.store.data())),
-            Err(_elapsed) => Err(self.timeout()),
-        };
-        match result {
+        match self.settle(outcome, instance.store.data()) {
             Ok(output) => {
                 let set = instance.store.data_mut().host.end_call();
                 instance.calls += 1;
@@ -189,11 +184,8 @@ impl<W: World> Pool<W> {
             let bindings = W::instantiate(&self.pre, &mut store).await?;
             f(&bindings, &mut store).await
         };
-        match tokio::time::timeout_at(deadline.into(), run).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.classify(err, store.data())),
-            Err(_elapsed) => Err(self.timeout()),
-        }
+        let outcome = tokio::time::timeout_at(deadline.into(), run).await;
+        self.settle(outcome, store.data())
     }
 
     fn new_store(&self, deadline: Instant) -> Store<StoreState> {
@@ -225,15 +217,24 @@ impl<W: World> Pool<W> {
             Ok::<_, wasmtime::Error>((bindings, init))
         };
         let outcome = tokio::time::timeout_at(deadline.into(), setup).await;
-        let result = match outcome {
-            Ok(Ok((bindings, Ok(())))) => Ok(Instance { store, bindings, calls: 0 }),
-            Ok(Ok((_, Err(message)))) => {
-                Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message })
-            }
-            Ok(Err(err)) => Err(self.classify(err, store.data())),
+        match self.settle(outcome, store.data())? {
+            (bindings, Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
+            (_, Err(message)) => Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message }),
+        }
+    }
+
+    /// The typed result of guest work run under the deadline: a trap is
+    /// classified from the store's state, an elapsed deadline is a timeout.
+    fn settle<T>(
+        &self,
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+        state: &StoreState,
+    ) -> Result<T, WasmError> {
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.classify(err, state)),
             Err(_elapsed) => Err(self.timeout()),
-        };
-        result
+        }
     }
 
     fn timeout(&self) -> WasmError {
