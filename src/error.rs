@@ -188,6 +188,18 @@ pub enum WasmError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The guest went over one of its endpoint's bounds (such as `max-properties`).
+    #[error("plugin '{plugin}' went over {knob} ({max}): {reason}")]
+    LimitExceeded {
+        /// The plugin.
+        plugin: String,
+        /// The knob whose bound was hit.
+        knob: &'static str,
+        /// The knob's value.
+        max: u64,
+        /// What the guest did.
+        reason: String,
+    },
     /// A WASM plugin was called from inside a WASM plugin call.
     #[error("plugin '{plugin}': recursive wasm calls not supported")]
     Recursive {

@@ -31,7 +31,10 @@ mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
 pub use exchange::{Body, Exchange, Message, Pattern};
-pub use host::{CallError, CallKind, CallRequest, Endpoints, StateBounds, StateStore};
+pub use host::{
+    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError, StateBounds,
+    StateStore,
+};
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, Runtime, RuntimeBuilder};
 pub use service::PluginService;

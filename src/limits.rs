@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::host::StateBounds;
+use crate::host::{CallAllowlist, PropertyBounds, StateBounds};
 
 /// How instances are reused between calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,18 @@ pub struct Limits {
     pub state_max_key_bytes: usize,
     /// Longest `host-store` value, in bytes (`state-max-value-bytes`).
     pub state_max_value_bytes: usize,
+    /// Endpoints `camel-call` / `camel-poll` may reach (`allow-call=log,direct:audit`); empty denies all.
+    pub allow_call: CallAllowlist,
+    /// Most distinct properties a guest may set in one call (`max-properties`).
+    pub max_properties: usize,
+    /// Most bytes (keys plus values) a guest may set as properties in one call (`max-property-bytes`).
+    pub max_property_bytes: usize,
+    /// Most core instances in one guest's store (`max-instances`).
+    pub max_instances: u32,
+    /// Most tables in one guest's store (`max-tables`).
+    pub max_tables: u32,
+    /// Most elements of all a guest's tables together (`max-table-elements`).
+    pub max_table_elements: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +72,12 @@ impl Default for Limits {
             state_max_entries: 1024,
             state_max_key_bytes: 256,
             state_max_value_bytes: 64 * 1024,
+            allow_call: CallAllowlist::default(),
+            max_properties: 256,
+            max_property_bytes: 1024 * 1024,
+            max_instances: 32,
+            max_tables: 32,
+            max_table_elements: 20_000,
         }
     }
 }
@@ -70,7 +88,7 @@ fn ser_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let secs = f64::deserialize(d)?;
-    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    Duration::try_from_secs_f64(secs).map(|t| t.min(Limits::MAX_TIMEOUT)).map_err(serde::de::Error::custom)
 }
 
 /// A bad configuration value, naming the parameter and the value.
@@ -103,6 +121,11 @@ pub enum ConfigError {
 }
 
 impl Limits {
+    /// The longest timeout: larger values saturate to it (about a hundred years).
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    /// The most calls in flight one endpoint can allow (tokio's semaphore bound).
+    pub const MAX_CONCURRENT: usize = tokio::sync::Semaphore::MAX_PERMITS;
+
     /// Every parameter name accepted by [`Limits::set`].
     pub const PARAMETERS: &'static [&'static str] = &[
         "timeout",
@@ -114,6 +137,12 @@ impl Limits {
         "state-max-entries",
         "state-max-key-bytes",
         "state-max-value-bytes",
+        "allow-call",
+        "max-properties",
+        "max-property-bytes",
+        "max-instances",
+        "max-tables",
+        "max-table-elements",
     ];
 
     /// Sets the knob `name` from its text form, as in a URI query or a CLI flag.
@@ -131,16 +160,33 @@ impl Limits {
             }
         };
         let to_usize = |n: u64| usize::try_from(n).map_err(|_| invalid("too large"));
+        let to_u32 = |n: u64| u32::try_from(n).map_err(|_| invalid("too large (at most 4294967295)"));
         match name {
             "timeout" => {
                 let secs: f64 = value.trim().parse().map_err(|_| invalid("expected seconds, such as 5 or 0.5"))?;
                 if !(secs > 0.0) {
                     return Err(invalid("must be greater than zero"));
                 }
-                self.timeout = Duration::try_from_secs_f64(secs).map_err(|_| invalid("too large"))?;
+                // Beyond what a Duration holds, or beyond MAX_TIMEOUT: saturate.
+                self.timeout = Duration::try_from_secs_f64(secs).unwrap_or(Self::MAX_TIMEOUT).min(Self::MAX_TIMEOUT);
+                if self.timeout.is_zero() {
+                    return Err(invalid("must be at least one nanosecond"));
+                }
             }
             "max-memory" => self.max_memory = positive(value)?,
-            "max-concurrent" => self.max_concurrent = to_usize(positive(value)?)?,
+            "max-concurrent" => {
+                let n = to_usize(positive(value)?)?;
+                if n > Self::MAX_CONCURRENT {
+                    return Err(invalid(&format!("too large (at most {})", Self::MAX_CONCURRENT)));
+                }
+                self.max_concurrent = n;
+            }
+            "allow-call" => self.allow_call = value.parse().map_err(|e: String| invalid(&e))?,
+            "max-properties" => self.max_properties = to_usize(positive(value)?)?,
+            "max-property-bytes" => self.max_property_bytes = to_usize(positive(value)?)?,
+            "max-instances" => self.max_instances = to_u32(positive(value)?)?,
+            "max-tables" => self.max_tables = to_u32(positive(value)?)?,
+            "max-table-elements" => self.max_table_elements = positive(value)?,
             "max-wasm-size" => self.max_wasm_size = positive(value)?,
             "recycle-after" => self.recycle_after = positive(value)?,
             "state-max-entries" => self.state_max_entries = to_usize(positive(value)?)?,
@@ -165,7 +211,14 @@ impl Limits {
             value: "0".into(),
             reason: "must be greater than zero".into(),
         };
-        let checks: [(&str, bool); 8] = [
+        if self.max_concurrent > Self::MAX_CONCURRENT {
+            return Err(ConfigError::InvalidValue {
+                name: "max-concurrent".into(),
+                value: self.max_concurrent.to_string(),
+                reason: format!("too large (at most {})", Self::MAX_CONCURRENT),
+            });
+        }
+        let checks: [(&str, bool); 13] = [
             ("timeout", self.timeout.is_zero()),
             ("max-memory", self.max_memory == 0),
             ("max-concurrent", self.max_concurrent == 0),
@@ -174,11 +227,27 @@ impl Limits {
             ("state-max-entries", self.state_max_entries == 0),
             ("state-max-key-bytes", self.state_max_key_bytes == 0),
             ("state-max-value-bytes", self.state_max_value_bytes == 0),
+            ("max-properties", self.max_properties == 0),
+            ("max-property-bytes", self.max_property_bytes == 0),
+            ("max-instances", self.max_instances == 0),
+            ("max-tables", self.max_tables == 0),
+            ("max-table-elements", self.max_table_elements == 0),
         ];
         match checks.iter().find(|(_, is_zero)| *is_zero) {
             Some((name, _)) => Err(zero(name)),
             None => Ok(()),
         }
+    }
+
+    /// The `set-property` bounds these limits set.
+    pub fn property_bounds(&self) -> PropertyBounds {
+        PropertyBounds { max_count: self.max_properties, max_bytes: self.max_property_bytes }
+    }
+
+    /// The deadline of a call starting at `start`: saturates instead of overflowing.
+    pub(crate) fn deadline_from(&self, start: std::time::Instant) -> std::time::Instant {
+        let timeout = self.timeout.min(Self::MAX_TIMEOUT);
+        start.checked_add(timeout).unwrap_or_else(|| start + Duration::from_secs(365 * 24 * 3600))
     }
 
     /// The `host-store` bounds these limits set.

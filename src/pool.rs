@@ -8,28 +8,28 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::InstancePre;
-use wasmtime::{Store, Trap};
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use crate::error::{LoadError, TrapReason, WasmError};
-use crate::runtime::{Compiled, Runtime};
-use crate::host::{HostCtx, StateStore};
+use crate::host::{CallAllowlist, HostCtx, StateStore, guest_scope, in_guest_call};
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::panic_message;
-use crate::runtime::store::{StoreState, new_store};
+use crate::runtime::store::{GuestLimiter, StoreState, new_store};
+use crate::runtime::{Compiled, Runtime};
 
-tokio::task_local! {
-    /// Set while a guest call runs on this task: a nested WASM call is refused.
-    static IN_GUEST: ();
-}
+/// Attempts to free an allocator slot (by evicting idle instances) before an instantiation gives up.
+const EVICTION_RETRIES: usize = 16;
 
 /// What a world contributes to the pool: how to instantiate, init and call it.
 pub(crate) trait World: Send + Sync + 'static {
     /// The world's name in the WIT.
     const NAME: &'static str;
+    /// Whether guests of this world may use `camel-call` / `camel-poll` at all.
+    const MAY_CALL: bool = true;
     /// The pre-instantiated component (`*Pre`).
     type Pre: Clone + Send + Sync + 'static;
     /// An instance's typed exports.
@@ -71,6 +71,11 @@ struct Instance<W: World> {
     store: Store<StoreState>,
     bindings: W::Bindings,
     calls: u64,
+    /// When it was last given back to the pool.
+    idle_since: Instant,
+    /// Entries in the store's concurrent-state table when nothing runs; more
+    /// after a call means guest tasks outlived it.
+    settled_tasks: usize,
 }
 
 /// The instances of one endpoint and what they share.
@@ -80,18 +85,31 @@ pub(crate) struct Pool<W: World> {
     runtime: Runtime,
     pre: W::Pre,
     limits: Limits,
+    allowlist: Arc<CallAllowlist>,
     config: Vec<(String, String)>,
     state: StateStore,
+    /// Idle instances, oldest first: calls take the newest, eviction the oldest.
     idle: Mutex<Vec<Instance<W>>>,
     permits: Arc<Semaphore>,
+}
+
+/// What the runtime sees of a pool: its idle instances, for eviction across endpoints.
+pub(crate) trait IdleInstances: Send + Sync {
+    /// When the oldest idle instance went idle.
+    fn oldest_idle(&self) -> Option<Instant>;
+    /// Drops the oldest idle instance now, freeing its allocator slot; false when none is idle.
+    fn evict_oldest(&self) -> bool;
+    /// Drops (off the caller's path) instances idle since before `cutoff`.
+    fn evict_idle_before(&self, cutoff: Instant);
 }
 
 impl<W: World> Pool<W> {
     /// A pool for `plugin` with no instance yet.
     pub(crate) fn new(plugin: Arc<str>, runtime: Runtime, pre: W::Pre, limits: Limits, config: Vec<(String, String)>) -> Self {
         let state = StateStore::new(limits.state_bounds());
-        let permits = Arc::new(Semaphore::new(limits.max_concurrent));
-        Self { plugin, runtime, pre, limits, config, state, idle: Mutex::default(), permits }
+        let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
+        let allowlist = Arc::new(if W::MAY_CALL { limits.allow_call.clone() } else { CallAllowlist::none() });
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits }
     }
 
     /// The plugin's name.
@@ -139,18 +157,18 @@ impl<W: World> Pool<W> {
         properties: Vec<(String, String)>,
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<(W::Output, Vec<(String, String)>), WasmError> {
-        if IN_GUEST.try_with(|_| ()).is_ok() {
+        if in_guest_call() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
         let _permit = match permit {
             Some(permit) => permit,
             None => self.acquire().await,
         };
-        let deadline = Instant::now() + self.limits.timeout;
+        let deadline = self.limits.deadline_from(Instant::now());
         let mut instance = match self.checkout() {
             Some(instance) => instance,
             // Boxed so the rare instantiation does not bloat every call's future.
-            None => Box::pin(IN_GUEST.scope((), self.instantiate(deadline))).await?,
+            None => Box::pin(guest_scope(self.instantiate(deadline))).await?,
         };
         let state = instance.store.data_mut();
         state.arm(deadline);
@@ -158,12 +176,18 @@ impl<W: World> Pool<W> {
         // Boxed: the call future is large, and moving it through the timeout
         // and task-local wrappers would otherwise copy it on every poll setup.
         let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
-        let outcome = IN_GUEST.scope((), tokio::time::timeout_at(deadline.into(), run)).await;
+        let outcome = guest_scope(tokio::time::timeout_at(deadline.into(), run)).await;
         match self.settle(outcome, instance.store.data()) {
             Ok(output) => {
                 let set = instance.store.data_mut().host.end_call();
                 instance.calls += 1;
-                self.give_back(instance);
+                // Guest tasks still pending would run (and write, or trap)
+                // during the next call: such an instance is not reused.
+                if instance.store.concurrent_state_table_size() > instance.settled_tasks {
+                    discard(instance);
+                } else {
+                    self.give_back(instance);
+                }
                 Ok((output, set))
             }
             Err(err) => {
@@ -178,10 +202,10 @@ impl<W: World> Pool<W> {
         &self,
         f: impl AsyncFnOnce(&W::Bindings, &mut Store<StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, WasmError> {
-        let deadline = Instant::now() + self.limits.timeout;
+        let deadline = self.limits.deadline_from(Instant::now());
         let mut store = self.new_store(deadline);
         let run = async {
-            let bindings = W::instantiate(&self.pre, &mut store).await?;
+            let bindings = self.instantiate_in(&mut store).await?;
             f(&bindings, &mut store).await
         };
         let outcome = tokio::time::timeout_at(deadline.into(), run).await;
@@ -189,19 +213,43 @@ impl<W: World> Pool<W> {
     }
 
     fn new_store(&self, deadline: Instant) -> Store<StoreState> {
-        let host = HostCtx::new(self.runtime.endpoints().clone(), self.state.clone());
-        let mut store = new_store(self.runtime.engine(), StoreState::new(host, self.limits.max_memory));
+        let endpoints = self.runtime.endpoints().clone();
+        let mut host = HostCtx::new(endpoints, self.allowlist.clone(), self.state.clone(), self.limits.property_bounds());
+        host.may_call = W::MAY_CALL;
+        let mut store = new_store(self.runtime.engine(), StoreState::new(host, GuestLimiter::new(&self.limits)));
         store.data_mut().arm(deadline);
         store
+    }
+
+    /// Instantiates in `store`; when the pooling allocator is out of slots,
+    /// evicts the least recently used idle instance of any endpoint and tries again.
+    async fn instantiate_in(&self, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
+        self.runtime.evict_idle_instances();
+        let mut attempt = 0;
+        loop {
+            match W::instantiate(&self.pre, store).await {
+                Err(e) if e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
+                    attempt += 1;
+                    if !self.runtime.evict_least_recently_used() {
+                        return Err(e.context(format!(
+                            "every instance slot of the runtime is in use by calls in flight \
+                             (raise RuntimeBuilder::max_instances, or lower max-concurrent)"
+                        )));
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     fn checkout(&self) -> Option<Instance<W>> {
         self.idle.lock().unwrap().pop()
     }
 
-    fn give_back(&self, instance: Instance<W>) {
+    fn give_back(&self, mut instance: Instance<W>) {
         let reuse = self.limits.isolation == Isolation::Reuse && instance.calls < self.limits.recycle_after;
         if reuse {
+            instance.idle_since = Instant::now();
             self.idle.lock().unwrap().push(instance);
         } else {
             discard(instance);
@@ -212,13 +260,16 @@ impl<W: World> Pool<W> {
     async fn instantiate(&self, deadline: Instant) -> Result<Instance<W>, WasmError> {
         let mut store = self.new_store(deadline);
         let setup = async {
-            let bindings = W::instantiate(&self.pre, &mut store).await?;
+            let bindings = self.instantiate_in(&mut store).await?;
             let init = W::init(&bindings, &mut store, &self.config).await?;
             Ok::<_, wasmtime::Error>((bindings, init))
         };
         let outcome = tokio::time::timeout_at(deadline.into(), setup).await;
         match self.settle(outcome, store.data())? {
-            (bindings, Ok(())) => Ok(Instance { store, bindings, calls: 0 }),
+            (bindings, Ok(())) => {
+                let settled_tasks = store.concurrent_state_table_size();
+                Ok(Instance { store, bindings, calls: 0, idle_since: Instant::now(), settled_tasks })
+            }
             (_, Err(message)) => Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message }),
         }
     }
@@ -248,6 +299,9 @@ impl<W: World> Pool<W> {
         if state.timed_out || trap == Some(Trap::Interrupt) {
             return self.timeout();
         }
+        if let Some(exceeded) = &state.host.properties.exceeded {
+            return WasmError::LimitExceeded { plugin, knob: exceeded.knob(), max: exceeded.max(), reason: exceeded.to_string() };
+        }
         if state.memory.refused {
             return WasmError::OutOfMemory { plugin, max_memory_bytes: self.limits.max_memory };
         }
@@ -266,6 +320,35 @@ impl<W: World> Pool<W> {
         WasmError::Trap { plugin, reason }
     }
 }
+
+impl<W: World> IdleInstances for Pool<W> {
+    fn oldest_idle(&self) -> Option<Instant> {
+        self.idle.lock().unwrap().first().map(|i| i.idle_since)
+    }
+
+    fn evict_oldest(&self) -> bool {
+        let oldest = {
+            let mut idle = self.idle.lock().unwrap();
+            if idle.is_empty() { None } else { Some(idle.remove(0)) }
+        };
+        // Dropped here, not off the path: the caller needs the slot back now.
+        oldest.is_some()
+    }
+
+    fn evict_idle_before(&self, cutoff: Instant) {
+        let expired: Vec<Instance<W>> = {
+            let mut idle = self.idle.lock().unwrap();
+            let keep_from = idle.iter().position(|i| i.idle_since >= cutoff).unwrap_or(idle.len());
+            idle.drain(..keep_from).collect()
+        };
+        for instance in expired {
+            discard(instance);
+        }
+    }
+}
+
+/// How long an instance may sit idle before it is dropped, unless configured.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Drops an instance off the caller's path when a runtime is at hand.
 fn discard<W: World>(instance: Instance<W>) {

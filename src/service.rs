@@ -38,6 +38,11 @@ impl tower::Service<Exchange> for PluginService {
     type Future = Pin<Box<dyn Future<Output = Result<Exchange, WasmError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WasmError>> {
+        // Refuse recursion before waiting for a slot: a nested call on a
+        // `max-concurrent=1` endpoint would otherwise wait for its own slot.
+        if crate::host::in_guest_call() {
+            return Poll::Ready(Err(WasmError::Recursive { plugin: self.plugin.name().to_string() }));
+        }
         if self.permit.is_none() {
             let permit = ready!(self.slots.poll_acquire(cx)).expect("the slot semaphore is never closed");
             self.permit = Some(permit);

@@ -11,6 +11,21 @@ use wasmtime::component::Accessor;
 use super::generated::host::HostWithStore;
 use super::{HostImports, WasmError};
 
+tokio::task_local! {
+    /// Set while a guest call runs on this task: a nested WASM call is refused.
+    static IN_GUEST: ();
+}
+
+/// Whether the current task is inside a guest call (or work a guest call handed on).
+pub(crate) fn in_guest_call() -> bool {
+    IN_GUEST.try_with(|_| ()).is_ok()
+}
+
+/// Runs `future` marked as inside a guest call: any WASM call it makes is refused.
+pub(crate) fn guest_scope<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    IN_GUEST.scope((), future)
+}
+
 /// A request from a guest to an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRequest {
@@ -20,6 +35,38 @@ pub struct CallRequest {
     pub payload: String,
     /// Whether the guest sends (`camel-call`) or receives (`camel-poll`).
     pub kind: CallKind,
+    /// The recursion guard: present when the request comes from a guest.
+    pub guard: Option<GuestCallGuard>,
+}
+
+impl CallRequest {
+    /// A `camel-call` from Rust (no guest involved).
+    pub fn call(uri: impl Into<String>, payload: impl Into<String>) -> Self {
+        Self { uri: uri.into(), payload: payload.into(), kind: CallKind::Call, guard: None }
+    }
+
+    /// Runs `future` carrying this request's recursion guard.
+    ///
+    /// An endpoint that hands work to another task (`tokio::spawn`) wraps it
+    /// here, so that a WASM call made by that work is still refused as recursive.
+    pub fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
+        let guarded = self.guard.is_some() || in_guest_call();
+        async move {
+            if guarded { guest_scope(future).await } else { future.await }
+        }
+    }
+}
+
+/// Marks a request as made from inside a guest call; see [`CallRequest::scope`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestCallGuard {
+    _from_guest: (),
+}
+
+impl GuestCallGuard {
+    fn new() -> Self {
+        Self { _from_guest: () }
+    }
 }
 
 /// The two ways a guest reaches an endpoint.
@@ -51,6 +98,16 @@ pub enum CallError {
     /// The guest targeted a WASM endpoint (or a WASM call was made from inside a guest call).
     #[error("recursive wasm calls not supported")]
     Recursive,
+    /// The endpoint's `allow-call` does not cover the URI (or the world may never call).
+    #[error("{}", denied_message(scheme, uri, *policy))]
+    Denied {
+        /// The scheme the guest called.
+        scheme: String,
+        /// The URI the guest called.
+        uri: String,
+        /// Whether the caller is an authorization policy, which may never call.
+        policy: bool,
+    },
     /// The endpoint answered with an error.
     #[error("endpoint '{uri}' failed: {message}")]
     Failed {
@@ -73,6 +130,17 @@ pub enum CallError {
         /// The URI the guest called.
         uri: String,
     },
+}
+
+fn denied_message(scheme: &str, uri: &str, policy: bool) -> String {
+    if policy {
+        format!("call to '{uri}' denied: authorization policies may never call endpoints")
+    } else {
+        format!(
+            "call to '{uri}' denied: scheme '{scheme}' is not in this endpoint's allow-call \
+             (allow it with the parameter allow-call={scheme})"
+        )
+    }
 }
 
 impl From<CallError> for WasmError {
@@ -160,9 +228,8 @@ impl<T: Send> HostWithStore<T> for HostImports {
         uri: String,
         payload: String,
     ) -> Result<String, WasmError> {
-        let endpoints = accessor.with(|mut access| access.get().endpoints.clone());
-        let request = CallRequest { uri, payload, kind: CallKind::Call };
-        Ok(endpoints.dispatch(request).await?)
+        let request = CallRequest { uri, payload, kind: CallKind::Call, guard: Some(GuestCallGuard::new()) };
+        guest_dispatch(accessor, request).await
     }
 
     async fn camel_poll(
@@ -170,11 +237,21 @@ impl<T: Send> HostWithStore<T> for HostImports {
         uri: String,
         timeout_ms: u32,
     ) -> Result<String, WasmError> {
-        let endpoints = accessor.with(|mut access| access.get().endpoints.clone());
         let timeout = Duration::from_millis(u64::from(timeout_ms));
-        let request = CallRequest { uri, payload: String::new(), kind: CallKind::Poll { timeout } };
-        Ok(endpoints.dispatch(request).await?)
+        let request =
+            CallRequest { uri, payload: String::new(), kind: CallKind::Poll { timeout }, guard: Some(GuestCallGuard::new()) };
+        guest_dispatch(accessor, request).await
     }
+}
+
+/// A guest's request, checked against the endpoint's allowlist, then dispatched under the guard.
+async fn guest_dispatch<T: Send>(accessor: &Accessor<T, HostImports>, request: CallRequest) -> Result<String, WasmError> {
+    let checked = accessor.with(|mut access| {
+        let host = access.get();
+        host.check_call(&request.uri).map(|()| host.endpoints.clone())
+    });
+    let endpoints = checked?;
+    Ok(guest_scope(endpoints.dispatch(request)).await?)
 }
 
 #[cfg(test)]
@@ -194,7 +271,7 @@ mod tests {
     }
 
     fn call(uri: &str) -> CallRequest {
-        CallRequest { uri: uri.into(), payload: "p".into(), kind: CallKind::Call }
+        CallRequest::call(uri, "p")
     }
 
     #[tokio::test]
@@ -220,8 +297,27 @@ mod tests {
             uri: "never:q".into(),
             payload: String::new(),
             kind: CallKind::Poll { timeout: Duration::from_millis(20) },
+            guard: None,
         };
         assert_eq!(echo().dispatch(request).await, Err(CallError::Timeout { uri: "never:q".into() }));
+    }
+
+    #[tokio::test]
+    async fn the_guard_travels_into_spawned_tasks_through_scope() {
+        let guarded = CallRequest { guard: Some(GuestCallGuard::new()), ..call("echo:x") };
+        let seen = tokio::spawn(guarded.scope(async { in_guest_call() })).await.unwrap();
+        assert!(seen, "work handed on by a guest request is inside the guest call");
+        let plain = tokio::spawn(call("echo:x").scope(async { in_guest_call() })).await.unwrap();
+        assert!(!plain, "a request from Rust is not");
+    }
+
+    #[test]
+    fn denials_name_the_scheme_and_the_parameter() {
+        let err = CallError::Denied { scheme: "http".into(), uri: "http://169.254.169.254/x".into(), policy: false };
+        let text = err.to_string();
+        assert!(text.contains("scheme 'http'") && text.contains("allow-call=http"), "{text}");
+        let policy = CallError::Denied { scheme: "log".into(), uri: "log:x".into(), policy: true };
+        assert!(policy.to_string().contains("authorization policies may never call"), "{policy}");
     }
 
     #[test]

@@ -5,13 +5,19 @@
 //! owned [`HostCtx`] per store, reached through the [`HostView`] trait, and
 //! [`add_to_linker`] wires every function in one call.
 
+mod allowlist;
 mod call;
 mod properties;
 mod state;
 
-pub use call::{CallError, CallKind, CallRequest, Endpoints};
-pub use state::{StateBounds, StateStore};
+use std::sync::Arc;
 
+pub use allowlist::CallAllowlist;
+pub use call::{CallError, CallKind, CallRequest, Endpoints, GuestCallGuard};
+pub(crate) use call::{guest_scope, in_guest_call};
+pub(crate) use properties::PropertyScope;
+pub use properties::{PropertyBounds, PropertyError};
+pub use state::{StateBounds, StateStore};
 
 use wasmtime::component::{HasData, Linker};
 
@@ -26,6 +32,8 @@ pub(crate) mod generated {
                 import camel:plugin/host@1.0.0;
             }
         ",
+        // A set-property over the endpoint's bounds stops the guest at once.
+        imports: { "camel:plugin/host.set-property": trappable },
     });
 
     pub use camel::plugin::{host, types};
@@ -37,36 +45,39 @@ pub(crate) use generated::types::{WasmBody, WasmError, WasmExchange, WasmMessage
 pub struct HostCtx {
     /// Endpoints a guest may reach with `camel-call` / `camel-poll`.
     pub(crate) endpoints: Endpoints,
+    /// Which of them this endpoint's guest may reach (`allow-call`).
+    pub(crate) allowlist: Arc<CallAllowlist>,
+    /// Whether the world may call at all (authorization policies may not).
+    pub(crate) may_call: bool,
     /// The endpoint's `host-store` state, shared by all its instances.
     pub(crate) state: StateStore,
-    /// Properties of the exchange being processed (wire form).
-    pub(crate) properties: Vec<(String, String)>,
-    /// Keys the guest wrote with `set-property` during the current call.
-    pub(crate) set_properties: Vec<String>,
+    /// Properties of the exchange being processed, and the bounded set the guest wrote.
+    pub(crate) properties: PropertyScope,
 }
 
 impl HostCtx {
-    /// A context for one store of `plugin`, sharing the endpoint's registry and state.
-    pub(crate) fn new(endpoints: Endpoints, state: StateStore) -> Self {
-        Self {
-            endpoints,
-            state,
-            properties: Vec::new(),
-            set_properties: Vec::new(),
-        }
+    /// A context for one store, sharing the endpoint's registry, allowlist and state.
+    pub(crate) fn new(endpoints: Endpoints, allowlist: Arc<CallAllowlist>, state: StateStore, bounds: PropertyBounds) -> Self {
+        Self { endpoints, allowlist, may_call: true, state, properties: PropertyScope::new(bounds) }
     }
 
     /// Starts a call: the guest sees `properties` through `get-property`.
     pub(crate) fn begin_call(&mut self, properties: Vec<(String, String)>) {
-        self.properties = properties;
-        self.set_properties.clear();
+        self.properties.begin(properties);
     }
 
     /// Ends a call, handing back what the guest set with `set-property`.
     pub(crate) fn end_call(&mut self) -> Vec<(String, String)> {
-        let keys = std::mem::take(&mut self.set_properties);
-        let props = std::mem::take(&mut self.properties);
-        props.into_iter().filter(|(k, _)| keys.contains(k)).collect()
+        self.properties.end()
+    }
+
+    /// The check of a guest's call to `uri`: denied unless the world may call and `allow-call` covers it.
+    pub(crate) fn check_call(&self, uri: &str) -> Result<(), CallError> {
+        if self.may_call && self.allowlist.allows(uri) {
+            return Ok(());
+        }
+        let scheme = uri.split_once(':').map_or(uri, |(s, _)| s).to_string();
+        Err(CallError::Denied { scheme, uri: uri.to_string(), policy: !self.may_call })
     }
 }
 
@@ -95,11 +106,11 @@ pub(crate) fn add_to_linker<T: HostView>(linker: &mut Linker<T>) -> wasmtime::Re
 /// The synchronous imports, each delegating to its concern's module.
 impl generated::host::Host for HostCtx {
     fn get_property(&mut self, key: String) -> Option<String> {
-        self.property(&key)
+        self.properties.get(&key)
     }
 
-    fn set_property(&mut self, key: String, value: String) {
-        HostCtx::set_property(self, key, value)
+    fn set_property(&mut self, key: String, value: String) -> wasmtime::Result<()> {
+        Ok(self.properties.set(key, value)?)
     }
 
     fn host_store(&mut self, key: String, value: String) -> Result<(), WasmError> {

@@ -1,40 +1,175 @@
 //! `get-property` and `set-property`: the properties of the exchange in flight.
+//!
+//! What a guest sets is bounded per call (`max-properties` distinct keys,
+//! `max-property-bytes` of keys plus values); each set is O(1). Going over a
+//! bound traps the guest at once, and the call fails with
+//! [`WasmError::LimitExceeded`](crate::WasmError::LimitExceeded) naming it.
 
-use super::HostCtx;
+use std::collections::HashMap;
 
-impl HostCtx {
-    /// The wire value of property `key` of the exchange being processed.
-    pub(crate) fn property(&self, key: &str) -> Option<String> {
-        self.properties.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+/// Bounds on what a guest may set with `set-property` in one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropertyBounds {
+    /// Most distinct keys set.
+    pub max_count: usize,
+    /// Most bytes of keys plus values set.
+    pub max_bytes: usize,
+}
+
+impl Default for PropertyBounds {
+    fn default() -> Self {
+        crate::Limits::default().property_bounds()
+    }
+}
+
+/// Why `set-property` stopped a guest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PropertyError {
+    /// One more distinct key would pass `max-properties`.
+    #[error("set-property: more than {max} properties set in one call (max-properties)")]
+    TooMany {
+        /// The bound.
+        max: usize,
+    },
+    /// The keys and values set would pass `max-property-bytes`.
+    #[error("set-property: properties set in one call would take {bytes} bytes, over max-property-bytes of {max}")]
+    TooLarge {
+        /// The bytes the set would have taken.
+        bytes: usize,
+        /// The bound.
+        max: usize,
+    },
+}
+
+impl PropertyError {
+    /// The knob the guest went over.
+    pub fn knob(&self) -> &'static str {
+        match self {
+            Self::TooMany { .. } => "max-properties",
+            Self::TooLarge { .. } => "max-property-bytes",
+        }
     }
 
-    /// Sets property `key`; it is on the exchange handed back to the caller.
-    pub(crate) fn set_property(&mut self, key: String, value: String) {
-        match self.properties.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.properties.push((key.clone(), value)),
+    /// The knob's value.
+    pub fn max(&self) -> u64 {
+        match self {
+            Self::TooMany { max } | Self::TooLarge { max, .. } => *max as u64,
         }
-        if !self.set_properties.contains(&key) {
-            self.set_properties.push(key);
+    }
+}
+
+/// The properties of one call: those sent (read-only) and those the guest set.
+pub(crate) struct PropertyScope {
+    sent: HashMap<String, String>,
+    set: HashMap<String, String>,
+    set_bytes: usize,
+    bounds: PropertyBounds,
+    /// The bound a guest went over during this call, if it did.
+    pub(crate) exceeded: Option<PropertyError>,
+}
+
+impl PropertyScope {
+    pub(crate) fn new(bounds: PropertyBounds) -> Self {
+        Self { sent: HashMap::new(), set: HashMap::new(), set_bytes: 0, bounds, exceeded: None }
+    }
+
+    /// Starts a call over the wire form of the exchange's properties.
+    pub(crate) fn begin(&mut self, sent: Vec<(String, String)>) {
+        self.sent = sent.into_iter().collect();
+        self.set.clear();
+        self.set_bytes = 0;
+        self.exceeded = None;
+    }
+
+    /// Ends a call: what the guest set, leaving nothing for the next call.
+    pub(crate) fn end(&mut self) -> Vec<(String, String)> {
+        self.sent.clear();
+        self.set_bytes = 0;
+        self.set.drain().collect()
+    }
+
+    /// The wire value of `key`: what the guest set, else what was sent.
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        self.set.get(key).or_else(|| self.sent.get(key)).cloned()
+    }
+
+    /// Sets `key` within the bounds, in O(1).
+    pub(crate) fn set(&mut self, key: String, value: String) -> Result<(), PropertyError> {
+        let result = self.try_set(key, value);
+        if let Err(e) = &result {
+            self.exceeded = Some(e.clone());
         }
+        result
+    }
+
+    fn try_set(&mut self, key: String, value: String) -> Result<(), PropertyError> {
+        let bounds = self.bounds;
+        let (count, bytes) = match self.set.get(&key) {
+            Some(old) => (self.set.len(), self.set_bytes - old.len() + value.len()),
+            None => (self.set.len() + 1, self.set_bytes.saturating_add(key.len()).saturating_add(value.len())),
+        };
+        if count > bounds.max_count {
+            return Err(PropertyError::TooMany { max: bounds.max_count });
+        }
+        if bytes > bounds.max_bytes {
+            return Err(PropertyError::TooLarge { bytes, max: bounds.max_bytes });
+        }
+        self.set_bytes = bytes;
+        self.set.insert(key, value);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::host::{Endpoints, HostCtx, StateStore};
+    use super::*;
+
+    fn scope(max_count: usize, max_bytes: usize) -> PropertyScope {
+        PropertyScope::new(PropertyBounds { max_count, max_bytes })
+    }
 
     #[test]
     fn reads_and_writes_the_exchange_in_flight() {
-        let mut ctx = HostCtx::new(Endpoints::new(), StateStore::default());
-        ctx.begin_call(vec![("a".into(), "1".into()), ("b".into(), "x".into())]);
-        assert_eq!(ctx.property("a").as_deref(), Some("1"));
-        assert_eq!(ctx.property("zz"), None);
-        ctx.set_property("b".into(), "y".into());
-        ctx.set_property("c".into(), "new".into());
-        assert_eq!(ctx.property("c").as_deref(), Some("new"));
-        let set = ctx.end_call();
+        let mut props = scope(8, 1024);
+        props.begin(vec![("a".into(), "1".into()), ("b".into(), "x".into())]);
+        assert_eq!(props.get("a").as_deref(), Some("1"));
+        assert_eq!(props.get("zz"), None);
+        props.set("b".into(), "y".into()).unwrap();
+        props.set("c".into(), "new".into()).unwrap();
+        assert_eq!(props.get("c").as_deref(), Some("new"));
+        assert_eq!(props.get("b").as_deref(), Some("y"));
+        let mut set = props.end();
+        set.sort();
         assert_eq!(set, vec![("b".to_string(), "y".to_string()), ("c".to_string(), "new".to_string())]);
-        assert_eq!(ctx.property("a"), None, "nothing leaks into the next call");
+        assert_eq!(props.get("a"), None, "nothing leaks into the next call");
+    }
+
+    #[test]
+    fn the_count_bound_is_an_error_naming_max_properties() {
+        let mut props = scope(2, 1024);
+        props.begin(Vec::new());
+        props.set("a".into(), "1".into()).unwrap();
+        props.set("b".into(), "1".into()).unwrap();
+        props.set("a".into(), "2".into()).unwrap();
+        let err = props.set("c".into(), "1".into()).unwrap_err();
+        assert_eq!(err, PropertyError::TooMany { max: 2 });
+        assert_eq!(err.knob(), "max-properties");
+        assert_eq!(props.exceeded, Some(err));
+    }
+
+    #[test]
+    fn the_byte_bound_counts_keys_and_values_and_replacements() {
+        let mut props = scope(100, 10);
+        props.begin(Vec::new());
+        props.set("ab".into(), "123".into()).unwrap(); // 5
+        props.set("ab".into(), "12345678".into()).unwrap(); // 10
+        let err = props.set("ab".into(), "123456789".into()).unwrap_err();
+        assert_eq!(err, PropertyError::TooLarge { bytes: 11, max: 10 });
+        assert_eq!(err.knob(), "max-property-bytes");
+        props.set("ab".into(), "1".into()).unwrap(); // 3
+        props.set("c".into(), "123456".into()).unwrap(); // 10
+        assert!(props.set("d".into(), String::new()).is_err());
+        props.begin(Vec::new());
+        assert_eq!(props.exceeded, None, "a new call starts clean");
     }
 }

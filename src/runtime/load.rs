@@ -10,8 +10,46 @@ use super::{Compiled, Runtime};
 use crate::error::LoadError;
 use crate::worlds::{bean, plugin, policy};
 
+/// A plugin file opened once: its canonical path and its bytes.
+pub(crate) struct Opened {
+    /// Where it is, with every symlink resolved (inside the base directory).
+    pub(crate) resolved: PathBuf,
+    /// Its content, at most `max-wasm-size` bytes.
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// Opens `path` inside `base` once and reads it through that one handle.
+///
+/// The path must be relative, without `..`, and resolve (symlinks included)
+/// inside `base`. The final component is opened without following a symlink
+/// and without blocking (a FIFO cannot stall the host); the handle's own
+/// metadata must be a regular file no larger than `max`, and the read is
+/// bounded by `max` too, so a file that grows meanwhile is still refused.
+pub(crate) fn open(base: &Path, path: &str, max: u64) -> Result<Opened, LoadError> {
+    let resolved = resolve(base, path)?;
+    let unreadable = |e: std::io::Error| LoadError::Unreadable { plugin: path.to_string(), reason: e.to_string() };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let file = options.open(&resolved).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(LoadError::Unreadable { plugin: path.to_string(), reason: "not a regular file".into() });
+    }
+    if meta.len() > max {
+        return Err(LoadError::TooLarge { plugin: path.to_string(), size: meta.len(), max });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, max.saturating_add(1)), &mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > max {
+        return Err(LoadError::TooLarge { plugin: path.to_string(), size: bytes.len() as u64, max });
+    }
+    Ok(Opened { resolved, bytes })
+}
+
 /// Resolves `path` inside `base`: relative, no `..`, and no symlink escaping `base`.
-pub(crate) fn resolve(base: &Path, path: &str) -> Result<PathBuf, LoadError> {
+fn resolve(base: &Path, path: &str) -> Result<PathBuf, LoadError> {
     let forbidden = |reason: &str| LoadError::ForbiddenPath { path: path.to_string(), reason: reason.to_string() };
     let rel = Path::new(path);
     if path.is_empty() {
@@ -36,19 +74,6 @@ pub(crate) fn resolve(base: &Path, path: &str) -> Result<PathBuf, LoadError> {
         return Err(forbidden(&format!("it resolves to {}, outside the base directory {}", resolved.display(), base.display())));
     }
     Ok(resolved)
-}
-
-/// Reads the file, refusing one larger than `max` before reading it.
-pub(crate) fn read(path: &str, resolved: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
-    let unreadable = |e: std::io::Error| LoadError::Unreadable { plugin: path.to_string(), reason: e.to_string() };
-    let meta = std::fs::metadata(resolved).map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(LoadError::Unreadable { plugin: path.to_string(), reason: "not a regular file".into() });
-    }
-    if meta.len() > max {
-        return Err(LoadError::TooLarge { plugin: path.to_string(), size: meta.len(), max });
-    }
-    std::fs::read(resolved).map_err(unreadable)
 }
 
 /// Compiles component bytes, telling a core module and garbage apart from a component.
@@ -123,7 +148,25 @@ mod tests {
             let err = resolve(&dir, "escape.wasm").unwrap_err();
             assert!(err.to_string().contains("outside the base directory"), "{err}");
         }
-        let big = read("sub/p.wasm", &dir.join("sub/p.wasm"), 0).unwrap_err();
+        let big = open(&dir, "sub/p.wasm", 0).err().unwrap();
         assert!(matches!(big, LoadError::TooLarge { size: 1, max: 0, .. }));
+        assert_eq!(open(&dir, "sub/p.wasm", 1).ok().unwrap().bytes, b"x");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_is_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("camel-wasm-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe.wasm");
+        let _ = std::fs::remove_file(&fifo);
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let err = open(&dir, "pipe.wasm", 1 << 20).err().unwrap();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.wasm")).ok();
+        let err = open(&dir, "zero.wasm", 1 << 20).err().unwrap();
+        assert!(matches!(err, LoadError::ForbiddenPath { .. }), "{err}");
     }
 }

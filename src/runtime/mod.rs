@@ -9,7 +9,8 @@ mod load;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -17,7 +18,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::error::{LoadError, WasmError};
 use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
-use crate::pool::{Pool, World};
+use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use disk_cache::{Cached, DiskCache};
 use store::StoreState;
 
@@ -32,6 +33,7 @@ pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
     max_instances: u32,
     memory_ceiling: u64,
+    idle_timeout: Duration,
 }
 
 impl Default for RuntimeBuilder {
@@ -43,9 +45,15 @@ impl Default for RuntimeBuilder {
             cache_dir: None,
             max_instances: 256,
             memory_ceiling: 1 << 30,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
+
+/// The most core instances, memories or tables one guest may have (`max-instances`, `max-tables`).
+pub(crate) const COMPONENT_PARTS_CEILING: u32 = 64;
+/// The most elements one table may have (`max-table-elements`, per table in the pooling allocator).
+pub(crate) const TABLE_ELEMENTS_CEILING: u64 = 100_000;
 
 impl RuntimeBuilder {
     /// Directory that plugin paths are resolved against (default: the current directory).
@@ -75,6 +83,15 @@ impl RuntimeBuilder {
     /// Largest `max-memory` any plugin may ask for (sizes each pooled memory; default 1 GiB).
     pub fn memory_ceiling(mut self, bytes: u64) -> Self {
         self.memory_ceiling = bytes;
+        self
+    }
+
+    /// How long a warm instance may sit unused before it is dropped (default 60 s).
+    ///
+    /// When the pooling allocator runs out of slots, the least recently used
+    /// idle instance of any endpoint is dropped first, whatever its age.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
         self
     }
 
@@ -109,6 +126,9 @@ impl RuntimeBuilder {
                 compiled: Mutex::default(),
                 disk,
                 memory_ceiling: self.memory_ceiling,
+                idle_timeout: self.idle_timeout,
+                pools: Mutex::default(),
+                last_sweep: Mutex::new(Instant::now()),
                 stats: Counters::default(),
                 pooling,
                 _ticker: ticker,
@@ -122,11 +142,17 @@ fn pool_config(max_instances: u32, memory_ceiling: u64) -> PoolingAllocationConf
     let mut pool = PoolingAllocationConfig::default();
     // A Rust guest component has a few core instances (guest, WASI adapter,
     // shims), two memories and a couple of tables.
+    // Each guest is further held to its own max-instances / max-tables /
+    // max-table-elements / max-memory by the store's limiter.
     pool.total_component_instances(max_instances)
         .total_core_instances(max_instances.saturating_mul(8))
         .total_memories(max_instances.saturating_mul(2))
         .total_tables(max_instances.saturating_mul(4))
         .total_stacks(max_instances)
+        .max_core_instances_per_component(COMPONENT_PARTS_CEILING)
+        .max_memories_per_component(COMPONENT_PARTS_CEILING)
+        .max_tables_per_component(COMPONENT_PARTS_CEILING)
+        .table_elements(TABLE_ELEMENTS_CEILING as usize)
         .max_memory_size(usize::try_from(memory_ceiling).unwrap_or(usize::MAX))
         .linear_memory_keep_resident(2 << 20);
     pool
@@ -164,6 +190,10 @@ struct Inner {
     compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Arc<Compiled>>>,
     disk: Option<DiskCache>,
     memory_ceiling: u64,
+    idle_timeout: Duration,
+    /// Every endpoint's pool, weakly, for evicting idle instances across endpoints.
+    pools: Mutex<Vec<Weak<dyn IdleInstances>>>,
+    last_sweep: Mutex<Instant>,
     stats: Counters,
     pooling: bool,
     _ticker: epoch::Ticker,
@@ -241,18 +271,38 @@ impl Runtime {
         self.inner.compiled.lock().unwrap().len()
     }
 
-    /// Compiles (or finds already compiled) the file at `path`, checked against `limits`.
-    pub(crate) fn compile(&self, path: &str, limits: &Limits) -> Result<Arc<Compiled>, LoadError> {
+    /// Checks `limits` against this runtime's ceilings.
+    fn check_limits(&self, limits: &Limits) -> Result<(), LoadError> {
         limits.validate()?;
-        if limits.max_memory > self.inner.memory_ceiling {
-            return Err(LoadError::Config(crate::limits::ConfigError::InvalidValue {
-                name: "max-memory".into(),
-                value: limits.max_memory.to_string(),
-                reason: format!("above the runtime's memory ceiling of {} bytes", self.inner.memory_ceiling),
-            }));
+        let above = |name: &str, value: u64, reason: String| {
+            LoadError::Config(crate::limits::ConfigError::InvalidValue { name: name.into(), value: value.to_string(), reason })
+        };
+        let parts = COMPONENT_PARTS_CEILING;
+        let ceiling = self.inner.memory_ceiling;
+        if limits.max_memory > ceiling {
+            return Err(above("max-memory", limits.max_memory, format!("above the runtime's memory ceiling of {ceiling} bytes")));
         }
-        let resolved = load::resolve(&self.inner.base_dir, path)?;
-        let bytes = load::read(path, &resolved, limits.max_wasm_size)?;
+        if limits.max_instances > parts {
+            let reason = format!("above the ceiling of {parts} core instances per guest");
+            return Err(above("max-instances", limits.max_instances.into(), reason));
+        }
+        if limits.max_tables > parts {
+            return Err(above("max-tables", limits.max_tables.into(), format!("above the ceiling of {parts} tables per guest")));
+        }
+        if limits.max_table_elements > TABLE_ELEMENTS_CEILING {
+            let reason = format!("above the ceiling of {TABLE_ELEMENTS_CEILING} table elements");
+            return Err(above("max-table-elements", limits.max_table_elements, reason));
+        }
+        Ok(())
+    }
+
+    /// Compiles (or finds already compiled) the file at `path`, checked against `limits`.
+    ///
+    /// The file is opened once and read through that handle; Cranelift runs
+    /// off the async worker threads (see [`off_async_workers`]).
+    pub(crate) fn compile(&self, path: &str, limits: &Limits) -> Result<Arc<Compiled>, LoadError> {
+        self.check_limits(limits)?;
+        let load::Opened { resolved, bytes } = load::open(&self.inner.base_dir, path, limits.max_wasm_size)?;
         let key = (resolved, blake3::hash(&bytes));
         if let Some(found) = self.inner.compiled.lock().unwrap().get(&key) {
             return Ok(found.clone());
@@ -276,7 +326,7 @@ impl Runtime {
         let stats = &self.inner.stats;
         let compile = || {
             stats.compiled.fetch_add(1, Ordering::Relaxed);
-            load::compile(engine, name, bytes)
+            off_async_workers(|| load::compile(engine, name, bytes))
         };
         let Some(disk) = &self.inner.disk else {
             return compile();
@@ -318,16 +368,64 @@ impl Runtime {
             .clone()
     }
 
-    /// A pool for an endpoint of world `W` on `path`.
+    /// A pool for an endpoint of world `W` on `path`, known to the runtime for eviction.
     pub(crate) fn pool<W: World>(
         &self,
         path: &str,
         limits: Limits,
         config: Vec<(String, String)>,
-    ) -> Result<Pool<W>, WasmError> {
+    ) -> Result<Arc<Pool<W>>, WasmError> {
         let compiled = self.compile(path, &limits)?;
         let pre = self.pre::<W>(&compiled)?;
-        Ok(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config))
+        let pool = Arc::new(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config));
+        let weak: Weak<dyn IdleInstances> = Arc::downgrade(&pool) as Weak<dyn IdleInstances>;
+        let mut pools = self.inner.pools.lock().unwrap();
+        pools.retain(|p| p.strong_count() > 0);
+        pools.push(weak);
+        Ok(pool)
+    }
+
+    /// Like [`pool`](Self::pool), with reading and compiling on a blocking thread.
+    pub(crate) async fn pool_async<W: World>(
+        &self,
+        path: &str,
+        limits: Limits,
+        config: Vec<(String, String)>,
+    ) -> Result<Arc<Pool<W>>, WasmError> {
+        let (runtime, path) = (self.clone(), path.to_string());
+        match tokio::task::spawn_blocking(move || runtime.pool::<W>(&path, limits, config)).await {
+            Ok(result) => result,
+            Err(join) => Err(WasmError::Runtime { plugin: "<runtime>".into(), message: format!("loading failed: {join}") }),
+        }
+    }
+
+    /// The live pools.
+    fn pools(&self) -> Vec<Arc<dyn IdleInstances>> {
+        self.inner.pools.lock().unwrap().iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Drops instances idle for longer than the idle timeout, at most once a second.
+    pub(crate) fn evict_idle_instances(&self) {
+        let now = Instant::now();
+        {
+            let mut last = self.inner.last_sweep.lock().unwrap();
+            if now.duration_since(*last) < Duration::from_secs(1) {
+                return;
+            }
+            *last = now;
+        }
+        if let Some(cutoff) = now.checked_sub(self.inner.idle_timeout) {
+            for pool in self.pools() {
+                pool.evict_idle_before(cutoff);
+            }
+        }
+    }
+
+    /// Drops the least recently used idle instance of any endpoint; false when none is idle.
+    pub(crate) fn evict_least_recently_used(&self) -> bool {
+        let pools = self.pools();
+        let oldest = pools.iter().filter_map(|p| p.oldest_idle().map(|t| (t, p))).min_by_key(|(t, _)| *t);
+        oldest.is_some_and(|(_, pool)| pool.evict_oldest())
     }
 
     /// Parses a `wasm:` URI into its path and limits.
@@ -336,12 +434,32 @@ impl Runtime {
     }
 
     /// Describes the component at `path`: its imports, exports and the worlds it fits.
+    ///
+    /// Only the file size is checked, against the default `max-wasm-size`.
     pub fn inspect(&self, path: &str) -> Result<ComponentInfo, WasmError> {
-        let compiled = self.compile(path, &Limits::default())?;
+        self.inspect_with(path, &Limits::default())
+    }
+
+    /// Like [`inspect`](Self::inspect), with `limits`' `max-wasm-size`.
+    pub fn inspect_with(&self, path: &str, limits: &Limits) -> Result<ComponentInfo, WasmError> {
+        let limits = Limits { max_memory: limits.max_memory.min(self.inner.memory_ceiling), ..limits.clone() };
+        let compiled = self.compile(path, &limits)?;
         Ok(load::describe(self, &compiled))
     }
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+}
+
+/// Runs `work` (Cranelift, file reads) so it does not hold up an async worker
+/// thread: through `block_in_place` on a multi-threaded tokio runtime, inline
+/// elsewhere. Async loads use [`Runtime::pool_async`] (a blocking thread) instead.
+fn off_async_workers<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }

@@ -97,14 +97,35 @@ impl AsyncWrite for CapturedOutput {
     }
 }
 
-/// The panic message in a Rust guest's stderr, if it panicked.
+/// The longest panic message reported, in bytes; the rest is cut with a note.
+pub(crate) const PANIC_MESSAGE_BYTES: usize = 1024;
+
+/// The panic message in a Rust guest's stderr, if it panicked, at most
+/// [`PANIC_MESSAGE_BYTES`] long. `stderr` holds only this call's output
+/// (the capture is cleared when a call starts).
 pub(crate) fn panic_message(stderr: &str) -> Option<String> {
     let start = stderr.rfind("panicked at ")?;
     let after = &stderr[start..];
     let body = after.split_once(":\n").map_or(after, |(_, rest)| rest);
     let message: Vec<&str> = body.lines().take_while(|l| !l.starts_with("note: ")).collect();
     let message = message.join("\n").trim().to_string();
-    Some(if message.is_empty() { after.trim().to_string() } else { message })
+    let message = if message.is_empty() { after.trim().to_string() } else { message };
+    Some(truncate(message, PANIC_MESSAGE_BYTES))
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, with a note when cut.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let total = text.len();
+    text.truncate(end);
+    text.push_str(&format!("... [cut: {total} bytes]"));
+    text
 }
 
 #[cfg(test)]
@@ -125,5 +146,13 @@ mod tests {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:7:9:\npanicker: deliberate panic\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(panic_message(stderr).as_deref(), Some("panicker: deliberate panic"));
         assert_eq!(panic_message("nothing here"), None);
+    }
+
+    #[test]
+    fn a_long_panic_message_is_cut_to_one_kib() {
+        let stderr = format!("thread 'x' panicked at a.rs:1:1:\n{}\n", "é".repeat(4000));
+        let message = panic_message(&stderr).unwrap();
+        assert!(message.len() <= PANIC_MESSAGE_BYTES + 32, "{}", message.len());
+        assert!(message.ends_with("... [cut: 8000 bytes]"), "{message}");
     }
 }

@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::output::CapturedOutput;
 use crate::host::{HostCtx, HostView};
+use crate::limits::Limits;
 
 /// How many bytes of each guest output stream are kept.
 const CAPTURE_BYTES: usize = 16 * 1024;
@@ -17,7 +18,7 @@ pub(crate) struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) host: HostCtx,
-    pub(crate) memory: MemoryLimiter,
+    pub(crate) memory: GuestLimiter,
     pub(crate) stderr: CapturedOutput,
     pub(crate) stdout: CapturedOutput,
     /// When the current call (or instantiation) must end.
@@ -28,7 +29,7 @@ pub(crate) struct StoreState {
 
 impl StoreState {
     /// A fresh state: clocks, random and captured stdio; no files, sockets or environment.
-    pub(crate) fn new(host: HostCtx, max_memory: u64) -> Self {
+    pub(crate) fn new(host: HostCtx, limiter: GuestLimiter) -> Self {
         let stdout = CapturedOutput::new(CAPTURE_BYTES);
         let stderr = CapturedOutput::new(CAPTURE_BYTES);
         let wasi = WasiCtx::builder()
@@ -42,7 +43,7 @@ impl StoreState {
             wasi,
             table: ResourceTable::new(),
             host,
-            memory: MemoryLimiter { max_bytes: max_memory, refused: false },
+            memory: limiter,
             stderr,
             stdout,
             deadline: Instant::now(),
@@ -91,22 +92,152 @@ impl HostView for StoreState {
     }
 }
 
-/// Refuses linear-memory growth past `max_bytes` and remembers that it did.
-pub(crate) struct MemoryLimiter {
+/// Bounds the whole guest, not each memory on its own: the bytes of all its
+/// linear memories and tables together stay within `max-memory`, and the
+/// counts of its core instances, memories, tables and table elements within
+/// their knobs. Remembers when it refused, so the call is reported as out of memory.
+pub(crate) struct GuestLimiter {
     max_bytes: u64,
+    max_instances: usize,
+    max_tables: usize,
+    max_table_elements: u64,
+    /// Bytes of all linear memories now.
+    memory_bytes: u64,
+    /// Elements of all tables now.
+    table_elements: u64,
     pub(crate) refused: bool,
 }
 
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.max_bytes {
-            self.refused = true;
-            return Ok(false);
+/// Bytes one table element takes in wasmtime (a pointer), charged against `max-memory`.
+const TABLE_ELEMENT_BYTES: u64 = std::mem::size_of::<usize>() as u64;
+
+impl GuestLimiter {
+    /// A limiter for one store under `limits`.
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            max_bytes: limits.max_memory,
+            max_instances: usize::try_from(limits.max_instances).unwrap_or(usize::MAX),
+            max_tables: usize::try_from(limits.max_tables).unwrap_or(usize::MAX),
+            max_table_elements: limits.max_table_elements,
+            memory_bytes: 0,
+            table_elements: 0,
+            refused: false,
         }
+    }
+
+    /// Bytes the guest holds now: all memories, plus all tables at a pointer per element.
+    #[cfg(test)]
+    pub(crate) fn used_bytes(&self) -> u64 {
+        self.memory_bytes.saturating_add(self.table_elements.saturating_mul(TABLE_ELEMENT_BYTES))
+    }
+
+    fn refuse(&mut self) -> wasmtime::Result<bool> {
+        self.refused = true;
+        Ok(false)
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let memory_bytes = (self.memory_bytes + desired as u64).saturating_sub(current as u64);
+        let total = memory_bytes.saturating_add(self.table_elements.saturating_mul(TABLE_ELEMENT_BYTES));
+        if total > self.max_bytes {
+            return self.refuse();
+        }
+        self.memory_bytes = memory_bytes;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The growth we counted did not happen; the store is discarded after
+        // a failed instantiation, and a failed `memory.grow` is rare enough
+        // that over-counting it only makes the limit stricter.
+        Ok(())
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let elements = (self.table_elements + desired as u64).saturating_sub(current as u64);
+        let total = self.memory_bytes.saturating_add(elements.saturating_mul(TABLE_ELEMENT_BYTES));
+        if elements > self.max_table_elements || total > self.max_bytes {
+            return self.refuse();
+        }
+        self.table_elements = elements;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.max_tables
+    }
+
+    fn memories(&self) -> usize {
+        self.max_instances
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{CallAllowlist, Endpoints, StateStore};
+    use crate::runtime::Runtime;
+    use std::sync::Arc;
+    use wasmtime::component::{Component, Linker};
+
+    /// A component of `instances` core instances, each with its own 1 MiB memory and a 100-element table.
+    fn many_memories(instances: usize) -> Vec<u8> {
+        let mut wat = String::from("(component (core module $m (memory 16) (table 100 funcref))");
+        for i in 0..instances {
+            wat.push_str(&format!(" (core instance $i{i} (instantiate $m))"));
+        }
+        wat.push(')');
+        wat::parse_str(&wat).unwrap()
+    }
+
+    async fn instantiate(pooling: bool, instances: usize, limits: &Limits) -> (wasmtime::Result<()>, GuestLimiter) {
+        let runtime = Runtime::builder().pooling(pooling).memory_ceiling(64 << 20).build().unwrap();
+        assert_eq!(runtime.uses_pooling(), pooling);
+        let engine = runtime.engine();
+        let component = Component::new(engine, many_memories(instances)).unwrap();
+        let host = HostCtx::new(Endpoints::new(), Arc::new(CallAllowlist::none()), StateStore::default(), Default::default());
+        let mut store = new_store(engine, StoreState::new(host, GuestLimiter::new(limits)));
+        store.data_mut().arm(Instant::now() + std::time::Duration::from_secs(10));
+        let linker = Linker::<StoreState>::new(engine);
+        let outcome = linker.instantiate_async(&mut store, &component).await.map(drop);
+        let state = store.into_data();
+        (outcome, state.memory)
+    }
+
+    #[tokio::test]
+    async fn max_memory_covers_every_memory_and_table_of_the_guest() {
+        for pooling in [false, true] {
+            let limits = Limits { max_memory: 4 << 20, ..Limits::default() };
+            // Each 1 MiB memory is under the limit; eight of them are not.
+            let (outcome, limiter) = instantiate(pooling, 8, &limits).await;
+            assert!(outcome.is_err(), "pooling={pooling}: eight 1 MiB memories exceed 4 MiB");
+            assert!(limiter.refused, "pooling={pooling}: reported as out of memory");
+            let (outcome, limiter) = instantiate(pooling, 3, &limits).await;
+            outcome.unwrap();
+            assert!(!limiter.refused);
+            assert_eq!(limiter.used_bytes(), 3 * ((1 << 20) + 100 * TABLE_ELEMENT_BYTES), "pooling={pooling}");
+        }
+    }
+
+    #[tokio::test]
+    async fn instance_table_and_element_counts_are_bounded() {
+        for pooling in [false, true] {
+            let few = Limits { max_instances: 4, ..Limits::default() };
+            let (outcome, _) = instantiate(pooling, 6, &few).await;
+            let err = outcome.unwrap_err();
+            assert!(format!("{err:#}").contains("instance"), "pooling={pooling}: {err:#}");
+            let tables = Limits { max_tables: 2, ..Limits::default() };
+            assert!(instantiate(pooling, 3, &tables).await.0.is_err(), "pooling={pooling}");
+            let elements = Limits { max_table_elements: 250, ..Limits::default() };
+            let (outcome, limiter) = instantiate(pooling, 3, &elements).await;
+            assert!(outcome.is_err() && limiter.refused, "pooling={pooling}");
+            instantiate(pooling, 2, &elements).await.0.unwrap();
+        }
     }
 }

@@ -98,11 +98,11 @@ impl Bean {
         limits: Limits,
         config: Vec<(String, String)>,
     ) -> Result<Self, WasmError> {
-        let pool = runtime.pool::<BeanWorld>(path, limits, config)?;
+        let pool = runtime.pool_async::<BeanWorld>(path, limits, config).await?;
         let methods = pool
             .with_fresh_instance(async |bindings, store| bindings.call_methods(store).await)
             .await?;
-        Ok(Self { pool: Arc::new(pool), methods: methods.into() })
+        Ok(Self { pool, methods: methods.into() })
     }
 
     /// The plugin's name (its path).

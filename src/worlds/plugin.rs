@@ -94,7 +94,7 @@ impl Plugin {
     /// instances and its own `host-store` state.
     pub fn load(runtime: &Runtime, path: &str, limits: Limits) -> Result<Self, WasmError> {
         let pool = runtime.pool::<PluginWorld>(path, limits, Vec::new())?;
-        Ok(Self { pool: Arc::new(pool) })
+        Ok(Self { pool })
     }
 
     /// Loads the endpoint a `wasm:path?knobs` URI names.

@@ -40,6 +40,8 @@ impl PolicyWorld {
 
 impl World for PolicyWorld {
     const NAME: &'static str = Self::NAME_STR;
+    /// Authorization policies may never call, whatever `allow-call` says.
+    const MAY_CALL: bool = false;
     type Pre = Pre;
     type Bindings = bindings::AuthorizationPolicy;
     type Input = WasmExchange;
@@ -73,6 +75,9 @@ impl World for PolicyWorld {
         bindings.call_evaluate(store, &input).await
     }
 }
+
+/// The prefix of the properties that describe the authenticated principal.
+const AUTH_PREFIX: &str = "camel.auth.";
 
 /// What a policy decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,7 +176,7 @@ impl Policy {
     /// then serves evaluations, so what `init` keeps is there when it evaluates.
     pub fn load(runtime: &Runtime, path: &str, limits: Limits, config: Vec<(String, String)>) -> Result<Self, WasmError> {
         let pool = runtime.pool::<PolicyWorld>(path, limits, config)?;
-        Ok(Self { pool: Arc::new(pool) })
+        Ok(Self { pool })
     }
 
     /// The plugin's name (its path).
@@ -190,9 +195,13 @@ impl Policy {
         }
     }
 
-    /// Sets `principal`'s `camel.auth.*` properties on `exchange`, then evaluates it.
+    /// Replaces every `camel.auth.*` property of `exchange` with `principal`'s, then evaluates it.
+    ///
+    /// An issuer or audience the incoming exchange carried never survives
+    /// next to a principal that has none.
     pub async fn authorize(&self, exchange: &Exchange, principal: &Principal) -> Result<Decision, WasmError> {
         let mut exchange = exchange.clone();
+        exchange.properties.retain(|key, _| !key.starts_with(AUTH_PREFIX));
         exchange.properties.extend(principal.auth_properties());
         self.evaluate(&exchange).await
     }

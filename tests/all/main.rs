@@ -9,5 +9,6 @@ mod cli;
 mod hardening;
 mod mapping;
 mod plugin;
+mod safety;
 mod pooling;
 mod policy;

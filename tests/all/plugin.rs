@@ -11,6 +11,12 @@ fn load(name: &str) -> Plugin {
     Plugin::load(runtime(), &guest(name), Limits::default()).expect("load")
 }
 
+/// `name` allowed to call the test endpoints (and `nosuch:` and `wasm:`, to see how those fail).
+fn load_calling(name: &str) -> Plugin {
+    let limits = Limits { allow_call: "echo,queue,slow,fail,nosuch,nested,wasm".parse().unwrap(), ..Limits::default() };
+    Plugin::load(runtime(), &guest(name), limits).expect("load")
+}
+
 fn sample() -> Exchange {
     let mut ex = Exchange::new("hello camel")
         .with_header("s42", "42")
@@ -113,7 +119,7 @@ async fn counter_keeps_state_per_endpoint_and_the_file_is_compiled_once() {
 
 #[tokio::test]
 async fn forward_calls_registered_endpoints() {
-    let plugin = load("forward");
+    let plugin = load_calling("forward");
     let out = plugin.process(Exchange::new("ping").with_header("forward-to", "echo:audit")).await.unwrap();
     assert_eq!(out.input.body, Body::Text("echo(echo:audit): ping".into()));
     snapshots(|| insta::assert_json_snapshot!("forward", out));
@@ -121,7 +127,7 @@ async fn forward_calls_registered_endpoints() {
 
 #[tokio::test]
 async fn camel_poll_dispatches_in_the_pull_model_and_honours_its_timeout() {
-    let plugin = load("forward");
+    let plugin = load_calling("forward");
     let polled = Exchange::new("").with_header("forward-to", "queue:orders").with_header("poll-timeout-ms", 200);
     let out = plugin.process(polled).await.unwrap();
     assert_eq!(out.input.body.as_text(), Some("message from queue:orders"));
@@ -134,7 +140,7 @@ async fn camel_poll_dispatches_in_the_pull_model_and_honours_its_timeout() {
 
 #[tokio::test]
 async fn forward_gets_wasm_errors_not_traps() {
-    let plugin = load("forward");
+    let plugin = load_calling("forward");
     let cases = [
         ("nosuch:x", "no endpoint registered for scheme 'nosuch'"),
         ("fail:x", "downstream refused"),
@@ -167,7 +173,7 @@ async fn a_wasm_call_from_inside_a_guest_call_is_refused_at_any_depth() {
                 .map_err(|e| camel_wasm::CallError::Failed { uri: req.uri, message: e.to_string() })
         }
     });
-    let err = load("forward")
+    let err = load_calling("forward")
         .process(Exchange::new("p").with_header("forward-to", "nested:upper"))
         .await
         .unwrap_err();

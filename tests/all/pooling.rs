@@ -45,7 +45,7 @@ async fn instances_are_recycled_after_n_calls_and_after_a_trap() {
 
 #[tokio::test]
 async fn a_waiting_caller_is_served_when_a_slot_frees() {
-    let uri = format!("wasm:{}?max-concurrent=1", guest("slow-call"));
+    let uri = format!("wasm:{}?max-concurrent=1&allow-call=hold,echo", guest("slow-call"));
     let plugin = Plugin::from_uri(runtime(), &uri).unwrap();
     let order = Arc::new(AtomicUsize::new(0));
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
-use camel_wasm::{Bean, Body, Decision, Exchange, Limits, Runtime, WasmError};
+use camel_wasm::{Bean, Body, CallRequest, Decision, Exchange, Limits, Runtime, WasmError};
 use target::{Outcome, Target};
 
 #[derive(Parser)]
@@ -127,6 +127,25 @@ struct LimitArgs {
     /// Longest host-store value, in bytes.
     #[arg(long)]
     state_max_value_bytes: Option<String>,
+    /// Endpoints the guest may call: schemes or scheme:path prefixes, comma-separated (default: none).
+    /// The CLI provides `log:`, which prints the payload to stderr and replies with it.
+    #[arg(long, value_name = "SCHEMES")]
+    allow_call: Option<String>,
+    /// Most properties a guest may set in one call.
+    #[arg(long)]
+    max_properties: Option<String>,
+    /// Most bytes of properties a guest may set in one call.
+    #[arg(long)]
+    max_property_bytes: Option<String>,
+    /// Most core instances in the guest.
+    #[arg(long)]
+    max_instances: Option<String>,
+    /// Most tables in the guest.
+    #[arg(long)]
+    max_tables: Option<String>,
+    /// Most table elements in the guest.
+    #[arg(long)]
+    max_table_elements: Option<String>,
 }
 
 impl LimitArgs {
@@ -142,6 +161,12 @@ impl LimitArgs {
             ("state-max-entries", &self.state_max_entries),
             ("state-max-key-bytes", &self.state_max_key_bytes),
             ("state-max-value-bytes", &self.state_max_value_bytes),
+            ("allow-call", &self.allow_call),
+            ("max-properties", &self.max_properties),
+            ("max-property-bytes", &self.max_property_bytes),
+            ("max-instances", &self.max_instances),
+            ("max-tables", &self.max_tables),
+            ("max-table-elements", &self.max_table_elements),
         ];
         for (name, value) in flags {
             if let Some(value) = value {
@@ -165,11 +190,17 @@ fn main() -> ExitCode {
 }
 
 /// A runtime rooted at the file's directory, and the file's name within it.
+///
+/// It has one endpoint, `log:`, for guests that call out (if `--allow-call` lets them).
 fn open(file: &str) -> Result<(Runtime, String), String> {
     let path = Path::new(file);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| format!("'{file}' names no file"))?.to_string_lossy().into_owned();
     let runtime = Runtime::builder().base_dir(dir).build().map_err(|e| e.to_string())?;
+    runtime.endpoints().register_fn("log", |req: CallRequest| async move {
+        eprintln!("[{}] {}", req.uri, req.payload);
+        Ok(req.payload)
+    });
     Ok((runtime, name))
 }
 

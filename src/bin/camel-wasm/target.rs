@@ -31,7 +31,8 @@ impl Target {
         config: Vec<(String, String)>,
     ) -> Result<Self, String> {
         let text = |e: WasmError| e.to_string();
-        let info = runtime.inspect(name).map_err(text)?;
+        // The size bound applies before anything is compiled.
+        let info = runtime.inspect_with(name, &limits).map_err(text)?;
         match info.worlds.first().copied() {
             Some("plugin") => Ok(Target::Plugin(Plugin::load(runtime, name, limits).map_err(text)?)),
             Some("bean") => {
