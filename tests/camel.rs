@@ -255,7 +255,12 @@ async fn a_guest_camel_call_reaches_a_direct_route() {
         })
         .build()
         .unwrap();
-    let forward = RouteBuilder::from("direct:fwd").route_id("fwd").to("wasm:forward.wasm").to("mock:fwd-out").build().unwrap();
+    let forward = RouteBuilder::from("direct:fwd")
+        .route_id("fwd")
+        .to("wasm:forward.wasm?allow-call=direct,mock,wasm,nowhere")
+        .to("mock:fwd-out")
+        .build()
+        .unwrap();
     for route in [shout, binary, forward] {
         h.ctx.add_route_definition(route).await.unwrap();
     }
@@ -289,6 +294,41 @@ async fn a_guest_camel_call_reaches_a_direct_route() {
     exchange.input.set_header("forward-to", "nowhere:at-all");
     let err = h.send("direct:fwd", exchange).await.unwrap_err().to_string();
     assert!(err.contains("no endpoint registered for scheme 'nowhere'"), "{err}");
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Every component of the context is bridged, but a guest reaches only what
+/// its endpoint's `allow-call` names: a header cannot turn it into a
+/// server-side request forgery.
+async fn a_guest_reaches_only_the_schemes_its_endpoint_allows() {
+    let mut h = harness().await;
+    let open = RouteBuilder::from("direct:ssrf").route_id("ssrf").to("wasm:forward.wasm").build().unwrap();
+    let narrow = RouteBuilder::from("direct:narrow")
+        .route_id("narrow")
+        .to("wasm:forward.wasm?allow-call=direct:audit")
+        .build()
+        .unwrap();
+    let audit = RouteBuilder::from("direct:audit").route_id("audit").to("mock:audited").build().unwrap();
+    for route in [open, narrow, audit] {
+        h.ctx.add_route_definition(route).await.unwrap();
+    }
+    h.ctx.start().await.unwrap();
+    for target in ["http://169.254.169.254/latest/meta-data/", "mock:secrets", "direct:audit"] {
+        let mut exchange = text_exchange("x");
+        exchange.input.set_header("forward-to", target);
+        let err = h.send("direct:ssrf", exchange).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("call to '{target}' denied")), "default is deny-all: {err}");
+    }
+    let mut exchange = text_exchange("x");
+    exchange.input.set_header("forward-to", "http://169.254.169.254/latest/meta-data/");
+    let err = h.send("direct:narrow", exchange).await.unwrap_err().to_string();
+    assert!(err.contains("scheme 'http' is not in this endpoint's allow-call"), "{err}");
+    let mut exchange = text_exchange("audited");
+    exchange.input.set_header("forward-to", "direct:audit");
+    assert_eq!(h.send("direct:narrow", exchange).await.unwrap().input.body.as_text(), Some("audited"));
+    assert_eq!(h.received("audited").await.len(), 1, "only the allowed route was reached");
+    assert!(h.mock.get_endpoint("secrets").is_none(), "the denied mock endpoint was never created");
     h.ctx.stop().await.unwrap();
 }
 
@@ -393,7 +433,7 @@ routes:
   - id: yaml-forward
     from: direct:y-fwd
     steps:
-      - to: wasm:forward.wasm
+      - to: wasm:forward.wasm?allow-call=direct:y-shout
       - to: mock:y-fwd-out
   - id: yaml-shout
     from: direct:y-shout
@@ -507,7 +547,7 @@ async fn a_guest_camel_poll_reaches_a_polling_consumer() {
     // Registered after the wasm component: bridged when the next wasm endpoint is created.
     let queue = QueueComponent::default();
     h.ctx.register_component(queue.clone());
-    let route = RouteBuilder::from("direct:poll").route_id("poll").to("wasm:forward.wasm").build().unwrap();
+    let route = RouteBuilder::from("direct:poll").route_id("poll").to("wasm:forward.wasm?allow-call=queue").build().unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     h.ctx.start().await.unwrap();
 
@@ -539,7 +579,7 @@ async fn a_guest_camel_poll_reaches_a_polling_consumer() {
 async fn a_route_a_guest_calls_cannot_run_a_guest_itself() {
     let mut h = harness().await;
     let inner = RouteBuilder::from("direct:inner-wasm").route_id("inner-wasm").to("wasm:upper.wasm").build().unwrap();
-    let outer = RouteBuilder::from("direct:outer").route_id("outer").to("wasm:forward.wasm").build().unwrap();
+    let outer = RouteBuilder::from("direct:outer").route_id("outer").to("wasm:forward.wasm?allow-call=direct").build().unwrap();
     h.ctx.add_route_definition(inner).await.unwrap();
     h.ctx.add_route_definition(outer).await.unwrap();
     h.ctx.start().await.unwrap();

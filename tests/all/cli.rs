@@ -79,3 +79,51 @@ fn failures_exit_non_zero_with_one_clear_line() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_guest_calling_log_is_refused_by_default_and_served_with_allow_call_log() {
+    let args = ["call", &path("forward"), "--header", "forward-to=log:x", "--body", "to the log"];
+    let out = camel_wasm(&args);
+    assert!(!out.status.success(), "refused by default");
+    let err = stderr(&out);
+    assert!(err.contains("scheme 'log'") && err.contains("allow-call=log"), "{err}");
+
+    let out = camel_wasm(&[&args[..], &["--allow-call", "log"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[log:x] to the log"), "the log endpoint prints the payload: {}", stderr(&out));
+    assert!(stdout(&out).contains(r#""text": "to the log""#), "and replies with it: {}", stdout(&out));
+
+    let other = ["call", &path("forward"), "--header", "forward-to=echo:x", "--allow-call", "log"];
+    let err = stderr(&camel_wasm(&other));
+    assert!(err.contains("scheme 'echo'") && err.contains("denied"), "any other scheme stays refused: {err}");
+}
+
+/// Peak resident memory of the children this process has waited for, in bytes.
+fn children_peak_rss() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    usage.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn a_set_property_flood_fails_typed_within_bounded_memory() {
+    let out = camel_wasm(&["call", &path("prop-flood"), "--max-memory", "16777216"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("plugin 'prop-flood.wasm' went over max-property-bytes (1048576)"), "{err}");
+    let peak = children_peak_rss();
+    assert!(peak < 300 << 20, "the CLI stayed under 300 MB resident (peak of any child: {} MiB)", peak >> 20);
+}
+
+#[test]
+fn huge_knob_values_do_not_crash_the_cli() {
+    let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--timeout", "1e19"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--max-concurrent", "18446744073709551615"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("'max-concurrent'") && err.contains("at most"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--max-wasm-size", "100"]);
+    assert!(stderr(&out).contains("over the max-wasm-size limit of 100 bytes"), "{}", stderr(&out));
+}
