@@ -1,11 +1,30 @@
 //! Compiled components on disk, so a restart does not recompile.
 //!
-//! A file is keyed by the content hash of the `.wasm` and the engine's
-//! compatibility hash, and sealed with a keyed BLAKE3 MAC (the key lives in
-//! the cache directory, readable by its owner only). A file whose MAC does not
-//! match, or that wasmtime refuses, is recompiled and rewritten, never loaded.
+//! An entry is named after the BLAKE3 hash of the `.wasm` and the engine's
+//! compatibility hash, and sealed with a keyed BLAKE3 MAC over a format tag,
+//! both hashes, the artifact's length and the artifact itself. An entry that
+//! does not verify (corrupt, tampered, written for another plugin or another
+//! engine), that is not a regular file of ours, or that wasmtime refuses, is
+//! removed, recompiled and rewritten, never loaded.
+//!
+//! Trust model. The directory must belong to the process user and have mode
+//! 0700 (a new one is created so; an existing looser one is refused, never
+//! `chmod`-ed), and its key `cache.key` must belong to that user, have mode
+//! 0600, be exactly 32 bytes and not be a link: otherwise [`DiskCache::open`]
+//! fails. So only the process user (and root) can write the directory. Files
+//! are opened without following symbolic links, checked on the open handle
+//! (regular file, owner, not writable by group or others), read up to
+//! [`MAX_ENTRY_BYTES`], and written to a fresh private temporary file renamed
+//! into place. A valid MAC proves the entry was written by a process holding
+//! the key, for this exact `.wasm` content and this engine configuration. It
+//! does not protect against an attacker running as the same user (or root):
+//! they can read the key and do anything the process can anyway.
+//!
+//! Unix only: on other systems [`DiskCache::open`] reports the cache as unsupported.
 
+use std::fs::{File, Metadata};
 use std::hash::{Hash, Hasher};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
@@ -14,11 +33,32 @@ use wasmtime::component::Component;
 /// Length of the MAC stored before the serialized component.
 const MAC_LEN: usize = 32;
 
+/// Length of the MAC key, and so of `cache.key`.
+const KEY_LEN: usize = 32;
+
+/// File name of the MAC key inside the cache directory.
+const KEY_FILE: &str = "cache.key";
+
+/// Domain separation and format version of the MAC input; bump it when the
+/// layout of an entry or of the MAC input changes, so old entries fail to verify.
+const FORMAT_TAG: &[u8] = b"camel-wasm compiled cache entry v2\0";
+
+/// Largest entry file (MAC plus artifact) read or written, in bytes.
+pub(crate) const MAX_ENTRY_BYTES: u64 = 512 << 20;
+
 /// A directory of precompiled components.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct DiskCache {
     dir: PathBuf,
-    key: [u8; 32],
+    key: [u8; KEY_LEN],
+    /// The user that must own every file the cache reads.
+    uid: u32,
+}
+
+impl std::fmt::Debug for DiskCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskCache").field("dir", &self.dir).field("key", &"<redacted>").finish()
+    }
 }
 
 /// What a cache lookup found.
@@ -27,73 +67,415 @@ pub(crate) enum Cached {
     Hit(Component),
     /// Nothing stored for this key.
     Miss,
-    /// A file was there but failed verification; it will be replaced.
+    /// A file was there but failed verification; it has been removed and will be replaced.
     Rejected(String),
 }
 
 impl DiskCache {
-    /// Opens (creating if needed) the cache in `dir`.
-    pub(crate) fn open(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        let key_path = dir.join("cache.key");
-        let key = match std::fs::read(&key_path) {
-            Ok(bytes) if bytes.len() == 32 => bytes.try_into().expect("32 bytes"),
-            _ => {
-                let mut key = [0u8; 32];
-                key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-                key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-                write_private(&key_path, &key)?;
-                key
-            }
-        };
-        Ok(Self { dir: dir.to_path_buf(), key })
+    /// Opens (creating if needed, mode 0700) the cache in `dir`, and reads or
+    /// creates its key. Fails if the directory or the key is not private to the
+    /// process user: see the trust model in the module documentation.
+    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+        if !cfg!(unix) {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "the compiled cache needs a Unix file system"));
+        }
+        os::create_private_dir(dir)?;
+        // A link the operator configured as the directory is followed; its target is what gets checked.
+        let meta = std::fs::metadata(dir)?;
+        if !meta.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "it is not a directory"));
+        }
+        let mode = os::mode(&meta);
+        if mode & 0o077 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "its mode {mode:04o} lets group or others in; a compiled cache directory must be mode 0700 \
+                     (it is not changed automatically: chmod it, or choose another directory)"
+                ),
+            ));
+        }
+        let uid = os::effective_uid()?;
+        if os::uid(&meta) != uid {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("it is owned by uid {}, not by this process's user (uid {uid})", os::uid(&meta)),
+            ));
+        }
+        let key = load_or_create_key(dir, uid)?;
+        Ok(Self { dir: dir.to_path_buf(), key, uid })
     }
 
-    fn path(&self, engine: &Engine, content: &blake3::Hash) -> PathBuf {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!("{}-{:016x}.cwasm", content.to_hex(), hasher.finish()))
+    fn path(&self, content: &blake3::Hash, engine: &blake3::Hash) -> PathBuf {
+        self.dir.join(format!("{}-{}.cwasm", content.to_hex(), &engine.to_hex()[..16]))
+    }
+
+    /// The MAC of an entry: binds the artifact to this key, this content and this engine.
+    fn mac(&self, content: &blake3::Hash, engine: &blake3::Hash, artifact: &[u8]) -> blake3::Hash {
+        let mut mac = blake3::Hasher::new_keyed(&self.key);
+        mac.update(FORMAT_TAG)
+            .update(content.as_bytes())
+            .update(engine.as_bytes())
+            .update(&(artifact.len() as u64).to_le_bytes())
+            .update(artifact);
+        mac.finalize()
     }
 
     /// The verified component compiled from content `content`, if stored.
     pub(crate) fn load(&self, engine: &Engine, content: &blake3::Hash) -> Cached {
-        let Ok(bytes) = std::fs::read(self.path(engine, content)) else {
-            return Cached::Miss;
+        let engine_hash = engine_hash(engine);
+        let path = self.path(content, &engine_hash);
+        let verdict = match self.read_entry(&path) {
+            Ok(None) => return Cached::Miss,
+            Ok(Some(bytes)) => self.verify(engine, content, &engine_hash, &bytes),
+            Err(why) => Err(why),
         };
+        match verdict {
+            Ok(component) => Cached::Hit(component),
+            Err(why) => {
+                // Unlinks a link itself, never its target. Best effort: `store` replaces it anyway.
+                let _ = std::fs::remove_file(&path);
+                Cached::Rejected(why)
+            }
+        }
+    }
+
+    /// The bytes of the entry at `path`: `None` if there is none, `Err` with the
+    /// reason if there is something that must not be trusted.
+    fn read_entry(&self, path: &Path) -> Result<Option<Vec<u8>>, String> {
+        let before = match std::fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("it cannot be examined: {e}")),
+        };
+        if before.file_type().is_symlink() {
+            return Err("it is a symbolic link".into());
+        }
+        if !before.file_type().is_file() {
+            return Err("it is not a regular file".into());
+        }
+        let file = match os::open_nofollow(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("it cannot be opened: {e}")),
+        };
+        let meta = check_opened(&file, &before, self.uid, 0o022, "writable by group or others")?;
+        read_bounded(file, &meta, MAX_ENTRY_BYTES).map(Some).map_err(|e| e.to_string())
+    }
+
+    fn verify(
+        &self,
+        engine: &Engine,
+        content: &blake3::Hash,
+        engine_hash: &blake3::Hash,
+        bytes: &[u8],
+    ) -> Result<Component, String> {
         if bytes.len() < MAC_LEN {
-            return Cached::Rejected("the file is truncated".into());
+            return Err("the file is truncated".into());
         }
         let (mac, artifact) = bytes.split_at(MAC_LEN);
-        if blake3::keyed_hash(&self.key, artifact) != *<&[u8; 32]>::try_from(mac).expect("32 bytes") {
-            return Cached::Rejected("its MAC does not match: corrupt or tampered".into());
+        let mac = blake3::Hash::from_bytes(mac.try_into().expect("MAC_LEN bytes"));
+        // `blake3::Hash` compares in constant time.
+        if mac != self.mac(content, engine_hash, artifact) {
+            return Err("its MAC does not match: corrupt, tampered, or written for another plugin or engine".into());
         }
-        // SAFETY: the bytes were produced by `Component::serialize` on an engine
-        // with the same compatibility hash and are authenticated by our MAC.
-        match unsafe { Component::deserialize(engine, artifact) } {
-            Ok(component) => Cached::Hit(component),
-            Err(e) => Cached::Rejected(format!("wasmtime refused it: {e:#}")),
-        }
+        // SAFETY: the MAC proves these bytes were written by `store` in a process
+        // holding our key, from `Component::serialize` of this very content on an
+        // engine with this compatibility hash.
+        unsafe { Component::deserialize(engine, artifact) }.map_err(|e| format!("wasmtime refused it: {e:#}"))
     }
 
     /// Stores `component`, compiled from content `content`.
-    pub(crate) fn store(&self, engine: &Engine, content: &blake3::Hash, component: &Component) -> std::io::Result<()> {
-        let artifact = component.serialize().map_err(std::io::Error::other)?;
-        let mac = blake3::keyed_hash(&self.key, &artifact);
-        let mut bytes = Vec::with_capacity(MAC_LEN + artifact.len());
-        bytes.extend_from_slice(mac.as_bytes());
-        bytes.extend_from_slice(&artifact);
-        let path = self.path(engine, content);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        write_private(&tmp, &bytes)?;
-        std::fs::rename(tmp, path)
+    pub(crate) fn store(&self, engine: &Engine, content: &blake3::Hash, component: &Component) -> io::Result<()> {
+        let artifact = component.serialize().map_err(io::Error::other)?;
+        if (MAC_LEN + artifact.len()) as u64 > MAX_ENTRY_BYTES {
+            return Err(io::Error::other(format!(
+                "the compiled component ({} bytes) exceeds the cache's entry bound of {MAX_ENTRY_BYTES} bytes",
+                artifact.len()
+            )));
+        }
+        let engine_hash = engine_hash(engine);
+        let mac = self.mac(content, &engine_hash, &artifact);
+        let path = self.path(content, &engine_hash);
+        let tmp = self.dir.join(temp_name("entry"));
+        let written = (|| {
+            let mut file = os::create_private(&tmp)?;
+            file.write_all(mac.as_bytes())?;
+            file.write_all(&artifact)?;
+            drop(file);
+            // Replaces whatever is at `path`, a link included, atomically.
+            std::fs::rename(&tmp, &path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+/// The engine's compatibility hash, as a stable 32-byte BLAKE3 digest.
+fn engine_hash(engine: &Engine) -> blake3::Hash {
+    struct Blake3Hasher(blake3::Hasher);
+    impl Hasher for Blake3Hasher {
+        fn finish(&self) -> u64 {
+            let hash = self.0.finalize();
+            u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = Blake3Hasher(blake3::Hasher::new());
+    hasher.0.update(b"camel-wasm engine compatibility\0");
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.0.finalize()
+}
+
+/// A file name in the cache directory no other process or call uses.
+fn temp_name(what: &str) -> String {
+    format!(".{what}.{}-{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple())
+}
+
+/// Checks an opened file against what `symlink_metadata` saw before opening
+/// it: the same regular file, owned by `uid`, with none of the `forbidden` mode bits.
+fn check_opened(file: &File, before: &Metadata, uid: u32, forbidden: u32, meaning: &str) -> Result<Metadata, String> {
+    let meta = file.metadata().map_err(|e| format!("it cannot be examined: {e}"))?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if !os::same_file(&meta, before) {
+        return Err("it was replaced while being opened".into());
+    }
+    if os::uid(&meta) != uid {
+        return Err(format!("it is owned by uid {}, not by this process's user (uid {uid})", os::uid(&meta)));
+    }
+    let mode = os::mode(&meta);
+    if mode & forbidden != 0 {
+        return Err(format!("its mode {mode:04o} is {meaning}"));
+    }
+    Ok(meta)
+}
+
+/// Reads `file` whole, refusing more than `bound` bytes whatever its size claims.
+fn read_bounded(file: File, meta: &Metadata, bound: u64) -> io::Result<Vec<u8>> {
+    if meta.len() > bound {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is {} bytes, over the bound of {bound}", meta.len()),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(bound + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > bound {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("it grew over the bound of {bound} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// Reads `dir/cache.key`, or creates it if there is none. Two processes racing
+/// on a new directory both succeed and end up with the same key: the key is
+/// written to a private temporary file, then hard-linked to its name, which
+/// fails for the loser, who then reads the winner's key.
+fn load_or_create_key(dir: &Path, uid: u32) -> io::Result<[u8; KEY_LEN]> {
+    let path = dir.join(KEY_FILE);
+    match read_key(&path, uid) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        found => return found,
+    }
+    let mut key = [0u8; KEY_LEN];
+    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let tmp = dir.join(temp_name(KEY_FILE));
+    let created = (|| {
+        let mut file = os::create_private(&tmp)?;
+        file.write_all(&key)?;
+        // The key is complete on disk before it has its name, even after a crash.
+        file.sync_all()?;
+        drop(file);
+        std::fs::hard_link(&tmp, &path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    match created {
+        Ok(()) => Ok(key),
+        // Another process created it first: use theirs, with the same checks.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_key(&path, uid),
+        Err(e) => Err(io::Error::new(e.kind(), format!("cannot create {KEY_FILE}: {e}"))),
+    }
+}
+
+/// The key in `path`; `NotFound` if there is none; an error naming the problem
+/// if the file is not a private, regular, 32-byte file of `uid`.
+fn read_key(path: &Path, uid: u32) -> io::Result<[u8; KEY_LEN]> {
+    let refused =
+        |why: String| io::Error::new(io::ErrorKind::PermissionDenied, format!("{KEY_FILE}: {why}; refusing it"));
+    let before = std::fs::symlink_metadata(path)?;
+    if before.file_type().is_symlink() {
+        return Err(refused("it is a symbolic link".into()));
+    }
+    if !before.file_type().is_file() {
+        return Err(refused("it is not a regular file".into()));
+    }
+    let file = os::open_nofollow(path)?;
+    let meta = check_opened(&file, &before, uid, 0o077, "open to group or others; it must be 0600").map_err(refused)?;
+    let wrong_length = |len: usize| refused(format!("it is {len} bytes, a key is exactly {KEY_LEN} bytes"));
+    if meta.len() != KEY_LEN as u64 {
+        return Err(wrong_length(meta.len() as usize));
+    }
+    let bytes = read_bounded(file, &meta, KEY_LEN as u64).map_err(|e| refused(e.to_string()))?;
+    bytes.try_into().map_err(|bytes: Vec<u8>| wrong_length(bytes.len()))
+}
+
+/// The file system calls that need Unix.
+#[cfg(unix)]
+mod os {
+    use std::fs::{File, Metadata, OpenOptions};
+    use std::io;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    use std::path::Path;
+
+    use libc::O_NOFOLLOW;
+
+    /// Creates `dir` with mode 0700 if it does not exist (its parents with the
+    /// default mode). An existing directory is left as it is, to be checked.
+    pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens `path` for reading, failing if its last component is a symbolic link.
+    pub(super) fn open_nofollow(path: &Path) -> io::Result<File> {
+        OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(path)
+    }
+
+    /// Creates `path`, which must not exist (`O_CREAT|O_EXCL`), mode 0600, for writing.
+    pub(super) fn create_private(path: &Path) -> io::Result<File> {
+        OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(O_NOFOLLOW).open(path)
+    }
+
+    pub(super) fn uid(meta: &Metadata) -> u32 {
+        meta.uid()
+    }
+
+    pub(super) fn mode(meta: &Metadata) -> u32 {
+        meta.mode() & 0o7777
+    }
+
+    pub(super) fn same_file(a: &Metadata, b: &Metadata) -> bool {
+        (a.dev(), a.ino()) == (b.dev(), b.ino())
+    }
+
+    /// The process's effective uid: the owner of every file it creates.
+    pub(super) fn effective_uid() -> io::Result<u32> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        Ok(unsafe { libc::geteuid() })
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn o_nofollow_refuses_a_link() {
+        let dir = std::env::temp_dir().join(format!("camel-wasm-nofollow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.join("file"), dir.join("link")).unwrap();
+        assert!(open_nofollow(&dir.join("file")).is_ok());
+        assert!(open_nofollow(&dir.join("link")).is_err(), "O_NOFOLLOW refuses a link");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Stubs for systems without Unix permissions: `DiskCache::open` refuses before using them.
+#[cfg(not(unix))]
+mod os {
+    use std::fs::{File, Metadata};
+    use std::io;
+    use std::path::Path;
+
+    fn unsupported() -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, "the compiled cache needs a Unix file system")
+    }
+    pub(super) fn create_private_dir(_: &Path) -> io::Result<()> {
+        Err(unsupported())
+    }
+    pub(super) fn open_nofollow(_: &Path) -> io::Result<File> {
+        Err(unsupported())
+    }
+    pub(super) fn create_private(_: &Path) -> io::Result<File> {
+        Err(unsupported())
+    }
+    pub(super) fn uid(_: &Metadata) -> u32 {
+        u32::MAX
+    }
+    pub(super) fn mode(_: &Metadata) -> u32 {
+        0o7777
+    }
+    pub(super) fn same_file(_: &Metadata, _: &Metadata) -> bool {
+        false
+    }
+    pub(super) fn effective_uid() -> io::Result<u32> {
+        Err(unsupported())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn fresh_dir(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("camel-wasm-disk-cache-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn many_processes_racing_on_a_new_directory_agree_on_one_key() {
+        for round in 0..20 {
+            let dir = fresh_dir(&format!("race-{round}"));
+            let barrier = std::sync::Barrier::new(16);
+            let keys: Vec<[u8; KEY_LEN]> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..16)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            DiskCache::open(&dir).expect("open").key
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(keys.iter().all(|k| *k == keys[0]), "round {round}: every opener has the same key");
+            assert_eq!(std::fs::read(dir.join(KEY_FILE)).unwrap(), keys[0]);
+            let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names, [KEY_FILE], "round {round}: no temporary file is left");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn an_oversized_file_is_not_read_past_the_bound() {
+        let dir = fresh_dir("bound");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big");
+        std::fs::write(&path, vec![0u8; 100]).unwrap();
+        let file = os::open_nofollow(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        assert!(read_bounded(file, &meta, 99).is_err());
+        let file = os::open_nofollow(&path).unwrap();
+        assert_eq!(read_bounded(file, &meta, 100).unwrap().len(), 100);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_debug_output_does_not_show_the_key() {
+        let dir = fresh_dir("debug");
+        let cache = DiskCache::open(&dir).unwrap();
+        let shown = format!("{cache:?}");
+        assert!(shown.contains("redacted") && !shown.contains(&format!("{:?}", cache.key)), "{shown}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
