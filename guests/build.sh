@@ -4,7 +4,7 @@
 #
 # Toolchain: an installed rustup wasm32-wasip2 target if there is one;
 # otherwise Debian 12's matched rustc-web 1.96 + library source, building std
-# for the target (-Zbuild-std). See /work/shared/guest-toolchain.md.
+# for the target (-Zbuild-std). See the guest toolchain notes, guest-toolchain.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
