@@ -32,7 +32,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Largest linear memory a guest may grow to, in bytes (`max-memory`).
     pub max_memory: u64,
-    /// Calls in flight at once; more callers wait (`max-concurrent`).
+    /// Calls in flight at once; more callers wait (`max-concurrent`, rust-camel's `max-concurrent-calls`).
+    #[serde(alias = "max-concurrent-calls")]
     pub max_concurrent: usize,
     /// Largest `.wasm` file accepted, in bytes (`max-wasm-size`).
     pub max_wasm_size: u64,
@@ -40,11 +41,14 @@ pub struct Limits {
     pub isolation: Isolation,
     /// Calls after which a warm instance is replaced (`recycle-after`).
     pub recycle_after: u64,
-    /// Most keys in the endpoint's `host-store` state (`state-max-entries`).
+    /// Most keys in the endpoint's `host-store` state (`state-max-entries`, rust-camel's `max-kv-entries`).
+    #[serde(alias = "max-kv-entries")]
     pub state_max_entries: usize,
-    /// Longest `host-store` key, in bytes (`state-max-key-bytes`).
+    /// Longest `host-store` key, in bytes (`state-max-key-bytes`, rust-camel's `max-key-bytes`).
+    #[serde(alias = "max-key-bytes")]
     pub state_max_key_bytes: usize,
-    /// Longest `host-store` value, in bytes (`state-max-value-bytes`).
+    /// Longest `host-store` value, in bytes (`state-max-value-bytes`, rust-camel's `max-value-bytes`).
+    #[serde(alias = "max-value-bytes")]
     pub state_max_value_bytes: usize,
     /// Endpoints `camel-call` / `camel-poll` may reach (`allow-call=log,direct:audit`); empty denies all.
     pub allow_call: CallAllowlist,
@@ -110,6 +114,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The same knob was given twice, possibly under its rust-camel name.
+    #[error("parameter '{name}' is given twice (as '{first}' and as '{name}')")]
+    DuplicateParameter {
+        /// The second spelling given.
+        name: String,
+        /// The first spelling given.
+        first: String,
+    },
     /// The URI is not of the form `wasm:path?k=v&...`.
     #[error("invalid wasm endpoint uri '{uri}': {reason}")]
     InvalidUri {
@@ -145,7 +157,20 @@ impl Limits {
         "max-table-elements",
     ];
 
-    /// Sets the knob `name` from its text form, as in a URI query or a CLI flag.
+    /// rust-camel 0.64's names for knobs this host spells differently: `(theirs, ours)`.
+    pub const ALIASES: &'static [(&'static str, &'static str)] = &[
+        ("max-concurrent-calls", "max-concurrent"),
+        ("max-kv-entries", "state-max-entries"),
+        ("max-key-bytes", "state-max-key-bytes"),
+        ("max-value-bytes", "state-max-value-bytes"),
+    ];
+
+    /// This host's name for parameter `name` (itself, or the knob a rust-camel alias names).
+    pub fn canonical_name(name: &str) -> &str {
+        Self::ALIASES.iter().find(|(theirs, _)| *theirs == name).map_or(name, |(_, ours)| ours)
+    }
+
+    /// Sets the knob `name` (or its rust-camel alias) from its text form, as in a URI query or a CLI flag.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let invalid = |reason: &str| ConfigError::InvalidValue {
             name: name.to_string(),
@@ -161,7 +186,7 @@ impl Limits {
         };
         let to_usize = |n: u64| usize::try_from(n).map_err(|_| invalid("too large"));
         let to_u32 = |n: u64| u32::try_from(n).map_err(|_| invalid("too large (at most 4294967295)"));
-        match name {
+        match Self::canonical_name(name) {
             "timeout" => {
                 let secs: f64 = value.trim().parse().map_err(|_| invalid("expected seconds, such as 5 or 0.5"))?;
                 if !(secs > 0.0) {
@@ -281,8 +306,14 @@ impl std::str::FromStr for EndpointUri {
             return Err(bad("no module path"));
         }
         let mut limits = Limits::default();
+        let mut seen: Vec<(&str, &str)> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| bad(&format!("parameter '{pair}' has no value")))?;
+            let canonical = Limits::canonical_name(name);
+            if let Some((first, _)) = seen.iter().find(|(_, c)| *c == canonical) {
+                return Err(ConfigError::DuplicateParameter { name: name.to_string(), first: first.to_string() });
+            }
+            seen.push((name, canonical));
             limits.set(name, value)?;
         }
         Ok(Self { path: path.to_string(), limits })
@@ -319,6 +350,21 @@ mod tests {
         let err = "wasm:t.wasm?max-memory=lots".parse::<EndpointUri>().unwrap_err();
         assert!(err.to_string().contains("'lots' for parameter 'max-memory'"), "{err}");
         assert!("file:t.wasm".parse::<EndpointUri>().is_err());
+    }
+
+    #[test]
+    fn rust_camel_names_are_aliases_and_a_knob_given_twice_is_an_error() {
+        let uri: EndpointUri =
+            "wasm:p.wasm?max-concurrent-calls=2&max-kv-entries=9&max-key-bytes=10&max-value-bytes=11&allow-call=log"
+                .parse()
+                .unwrap();
+        assert_eq!(uri.limits.max_concurrent, 2);
+        assert_eq!(uri.limits.state_bounds(), StateBounds { max_entries: 9, max_key_bytes: 10, max_value_bytes: 11 });
+        assert!(uri.limits.allow_call.allows("log:x"));
+        let err = "wasm:p.wasm?max-concurrent=1&max-concurrent-calls=2".parse::<EndpointUri>().unwrap_err();
+        assert_eq!(err.to_string(), "parameter 'max-concurrent-calls' is given twice (as 'max-concurrent' and as 'max-concurrent-calls')");
+        assert!("wasm:p.wasm?timeout=1&timeout=2".parse::<EndpointUri>().is_err());
+        assert!(matches!("wasm:p.wasm?max-kv=1".parse::<EndpointUri>(), Err(ConfigError::UnknownParameter { .. })));
     }
 
     #[test]
