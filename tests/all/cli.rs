@@ -127,3 +127,21 @@ fn huge_knob_values_do_not_crash_the_cli() {
     let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--max-wasm-size", "100"]);
     assert!(stderr(&out).contains("over the max-wasm-size limit of 100 bytes"), "{}", stderr(&out));
 }
+
+#[test]
+fn call_takes_a_wasm_uri_with_rust_camel_parameter_names() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_camel-wasm")).current_dir(guests_dir()).args(args).output().expect("run")
+    };
+    let out = run(&["call", "wasm:upper.wasm?timeout=5&max-concurrent-calls=2", "--body", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(r#""text": "HI""#), "{}", stdout(&out));
+    let out = run(&["call", "wasm:forward.wasm?allow-call=log", "--header", "forward-to=log:x", "--body", "uri"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["call", "wasm:upper.wasm?timeout=5", "--timeout", "2", "--body", "hi"]);
+    assert!(stderr(&out).contains("'timeout' is given both in the wasm: URI and as --timeout"), "{}", stderr(&out));
+    let out = run(&["call", "wasm:upper.wasm?max-concurrent=1&max-concurrent-calls=2", "--body", "hi"]);
+    assert!(stderr(&out).contains("given twice"), "{}", stderr(&out));
+    let out = run(&["call", "wasm:upper.wasm?colour=blue", "--body", "hi"]);
+    assert!(stderr(&out).contains("unknown parameter 'colour'"), "{}", stderr(&out));
+}

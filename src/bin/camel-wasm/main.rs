@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
-use camel_wasm::{Bean, Body, CallRequest, Decision, Exchange, Limits, Runtime, WasmError};
+use camel_wasm::{Bean, Body, CallRequest, Decision, EndpointUri, Exchange, Limits, Runtime, WasmError};
 use target::{Outcome, Target};
 
 #[derive(Parser)]
@@ -50,7 +50,7 @@ struct BenchArgs {
 /// Which guest to load, and how.
 #[derive(Args)]
 struct TargetArgs {
-    /// The component file.
+    /// The component file, or a `wasm:path?knobs` URI (path relative to the current directory).
     file: String,
     /// Bean method to invoke.
     #[arg(long)]
@@ -65,9 +65,8 @@ struct TargetArgs {
 impl TargetArgs {
     /// Loads the guest; a bean called without `--method` is an error when `method_required`.
     async fn load(&self, method_required: bool) -> Result<(Target, String), String> {
-        let limits = self.limits.to_limits()?;
         let config = self.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
-        let (runtime, name) = open(&self.file)?;
+        let (runtime, name, limits) = self.open()?;
         let target = Target::load(&runtime, &name, limits, self.method.as_deref(), config).await?;
         if let (true, None, Target::Bean(bean, _)) = (method_required, &self.method, &target) {
             return Err(format!("'{name}' is a bean: pass --method (one of: {})", bean.methods().join(", ")));
@@ -150,7 +149,11 @@ struct LimitArgs {
 
 impl LimitArgs {
     fn to_limits(&self) -> Result<Limits, String> {
-        let mut limits = Limits::default();
+        self.over(Limits::default(), &[])
+    }
+
+    /// `base` with every flag given set on it; a flag for a knob in `from_uri` is an error.
+    fn over(&self, mut limits: Limits, from_uri: &[String]) -> Result<Limits, String> {
         let flags = [
             ("timeout", &self.timeout),
             ("max-memory", &self.max_memory),
@@ -170,6 +173,9 @@ impl LimitArgs {
         ];
         for (name, value) in flags {
             if let Some(value) = value {
+                if from_uri.iter().any(|k| k == name) {
+                    return Err(format!("'{name}' is given both in the wasm: URI and as --{name}; give it once"));
+                }
                 limits.set(name, value).map_err(|e| e.to_string())?;
             }
         }
@@ -189,6 +195,28 @@ fn main() -> ExitCode {
     }
 }
 
+impl TargetArgs {
+    /// The runtime, the plugin's name in it, and its limits: from FILE and
+    /// the flags, or from a `wasm:path?knobs` URI (path relative to the
+    /// current directory) and the flags for knobs the URI does not set.
+    fn open(&self) -> Result<(Runtime, String, Limits), String> {
+        if !self.file.starts_with("wasm:") {
+            let limits = self.limits.to_limits()?;
+            let (runtime, name) = open(&self.file)?;
+            return Ok((runtime, name, limits));
+        }
+        let uri: EndpointUri = self.file.parse().map_err(|e: camel_wasm::ConfigError| e.to_string())?;
+        let query = self.file.split_once('?').map_or("", |(_, q)| q);
+        let in_uri: Vec<String> = query
+            .split('&')
+            .filter_map(|p| p.split_once('=').map(|(k, _)| Limits::canonical_name(k).to_string()))
+            .collect();
+        let limits = self.limits.over(uri.limits, &in_uri)?;
+        let runtime = runtime_in(Path::new("."))?;
+        Ok((runtime, uri.path, limits))
+    }
+}
+
 /// A runtime rooted at the file's directory, and the file's name within it.
 ///
 /// It has one endpoint, `log:`, for guests that call out (if `--allow-call` lets them).
@@ -196,12 +224,17 @@ fn open(file: &str) -> Result<(Runtime, String), String> {
     let path = Path::new(file);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| format!("'{file}' names no file"))?.to_string_lossy().into_owned();
+    Ok((runtime_in(dir)?, name))
+}
+
+/// A runtime over `dir` with the CLI's `log:` endpoint.
+fn runtime_in(dir: &Path) -> Result<Runtime, String> {
     let runtime = Runtime::builder().base_dir(dir).build().map_err(|e| e.to_string())?;
     runtime.endpoints().register_fn("log", |req: CallRequest| async move {
         eprintln!("[{}] {}", req.uri, req.payload);
         Ok(req.payload)
     });
-    Ok((runtime, name))
+    Ok(runtime)
 }
 
 fn key_value(pair: &str, what: &str) -> Result<(String, String), String> {
@@ -266,7 +299,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     let started = std::time::Instant::now();
     let (target, name) = args.target.load(false).await?;
     let load = started.elapsed();
-    let isolation = format!("{:?}", args.target.limits.to_limits()?.isolation).to_lowercase();
+    let isolation = format!("{:?}", args.target.open()?.2.isolation).to_lowercase();
     let exchange = Exchange::new("x".repeat(args.body_size));
     let warmup = (args.calls / 10).clamp(1, 500);
     let text = |e: WasmError| e.to_string();
