@@ -9,15 +9,15 @@
 //! with replacement characters. A `wasm:` target is refused by camel-wasm
 //! before it gets here.
 //!
-//! Ownership, so that dropping the context frees the runtime: the services
-//! registered in a runtime's [`Endpoints`] are owned by that runtime, so they
-//! hold nothing that holds a runtime. They reach the context's registry
-//! weakly, and the producer cache (whose producers may hold a runtime, as a
-//! `wasm:` producer does) only weakly: the cache is owned by the
-//! [`CamelEndpoints`] handles, among them the `WasmComponent`'s, which lives
-//! in the context's registry. A strong cache reference in a call service
-//! would close the cycle runtime → endpoints → call service → cache →
-//! producer → runtime, and nothing would free it.
+//! Ownership, so that dropping the context frees the camel-wasm runtime: the
+//! services registered in a runtime's [`Endpoints`] are owned by that
+//! runtime, so they hold nothing that holds a camel-wasm runtime. They reach
+//! the context's registry weakly, and the producer cache (whose producers may
+//! hold a runtime, as a `wasm:` producer does) only weakly: the cache is
+//! owned by the [`CamelEndpoints`] handles, among them the `WasmComponent`'s,
+//! which lives in the context's registry. A strong cache reference in a call
+//! service would close the cycle runtime → endpoints → call service → cache
+//! → producer → runtime, and nothing would free it.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
