@@ -593,6 +593,38 @@ async fn a_route_a_guest_calls_cannot_run_a_guest_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The guard travels with the exchange a guest sends: a route that hands it
+/// to another task still cannot run a guest with it.
+async fn a_guest_call_handed_to_another_task_still_cannot_run_a_guest() {
+    let mut h = harness().await;
+    let inner = RouteBuilder::from("direct:inner-wasm").route_id("inner-wasm").to("wasm:upper.wasm").build().unwrap();
+    let endpoints = h.wasm.camel_endpoints().unwrap().clone();
+    let handoff = RouteBuilder::from("direct:handoff")
+        .route_id("handoff")
+        .process(move |ex: Exchange| {
+            let endpoints = endpoints.clone();
+            async move {
+                let spawned = tokio::spawn(async move { endpoints.send("direct:inner-wasm", ex).await });
+                spawned.await.unwrap().map_err(|e| CamelError::ProcessorError(e.to_string()))
+            }
+        })
+        .build()
+        .unwrap();
+    let outer = RouteBuilder::from("direct:outer").route_id("outer").to("wasm:forward.wasm?allow-call=direct").build().unwrap();
+    for route in [inner, handoff, outer] {
+        h.ctx.add_route_definition(route).await.unwrap();
+    }
+    h.ctx.start().await.unwrap();
+    let reply = h.send("direct:handoff", text_exchange("from rust")).await.unwrap();
+    assert_eq!(reply.input.body.as_text(), Some("FROM RUST"), "reached from Rust, the hand-off runs the guest");
+    let mut exchange = text_exchange("nested");
+    exchange.input.set_header("forward-to", "direct:handoff");
+    let err = h.send("direct:outer", exchange).await.unwrap_err().to_string();
+    assert!(err.contains("plugin 'upper.wasm': recursive wasm calls not supported"), "{err}");
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_over_the_bound_fails_the_route_with_a_clear_error() {
     let mut ctx = CamelContext::builder().build().await.unwrap();
     ctx.register_component(DirectComponent::new());

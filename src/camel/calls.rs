@@ -35,6 +35,11 @@ use super::error::CamelWasmError;
 use super::mapping::ExchangeMapping;
 use crate::{CallError, CallKind, CallRequest, Endpoints};
 
+/// Set on every exchange a guest's `camel-call` sends: a `wasm:` producer
+/// refuses such an exchange as a recursive call, even when a component handed
+/// it to another task (where the task-local guard does not reach).
+pub const GUEST_CALL_PROPERTY: &str = "CamelWasmGuestCall";
+
 /// Producers kept per URI before the cache is emptied and refilled.
 const MAX_CACHED_PRODUCERS: usize = 256;
 
@@ -199,7 +204,7 @@ impl CamelEndpoints {
     /// input message as the endpoint left it. A reply whose bytes are not
     /// UTF-8 is [`CamelWasmError::NonUtf8Reply`].
     pub async fn request_text(&self, uri: &str, payload: impl Into<String>) -> Result<String, CamelWasmError> {
-        self.shared.request_text(uri, payload.into(), Some(&self.producers)).await
+        self.shared.request_text(uri, payload.into(), false, Some(&self.producers)).await
     }
 
     /// Takes one message from the endpoint `uri` names, waiting at most
@@ -234,13 +239,19 @@ impl Shared {
             .map_err(|source| CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) })
     }
 
+    /// Sends `payload` in-out; `from_guest` marks the exchange with the
+    /// recursion guard ([`GUEST_CALL_PROPERTY`]), which travels with it across tasks.
     async fn request_text(
         &self,
         uri: &str,
         payload: String,
+        from_guest: bool,
         producers: Option<&ProducerCache>,
     ) -> Result<String, CamelWasmError> {
-        let exchange = CamelExchange::new_in_out(CamelMessage::new(CamelBody::Text(payload)));
+        let mut exchange = CamelExchange::new_in_out(CamelMessage::new(CamelBody::Text(payload)));
+        if from_guest {
+            exchange.set_property(GUEST_CALL_PROPERTY, true);
+        }
         let mut reply = self.send(uri, exchange, producers).await?;
         if let Some(source) = reply.error.take() {
             return Err(CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) });
@@ -331,7 +342,7 @@ impl Shared {
             });
         }
         let outcome = match request.kind {
-            CallKind::Call => self.request_text(&uri, request.payload, producers).await,
+            CallKind::Call => self.request_text(&uri, request.payload, request.guard.is_some(), producers).await,
             CallKind::Poll { timeout } => match self.poll_text(&uri, timeout).await {
                 Ok(Some(text)) => Ok(text),
                 Ok(None) => return Err(CallError::Timeout { uri }),

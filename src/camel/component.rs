@@ -135,6 +135,13 @@ fn uri_options() -> Vec<UriOption> {
         int("state-max-entries", "most host-store keys", defaults.state_max_entries.to_string()),
         int("state-max-key-bytes", "longest host-store key, in bytes", defaults.state_max_key_bytes.to_string()),
         int("state-max-value-bytes", "longest host-store value, in bytes", defaults.state_max_value_bytes.to_string()),
+        UriOption::new("allow-call", "endpoints camel-call/camel-poll may reach: schemes or scheme:path prefixes", OptionKind::String)
+            .with_default(""),
+        int("max-properties", "most properties a guest may set in one call", defaults.max_properties.to_string()),
+        int("max-property-bytes", "most bytes of properties set in one call", defaults.max_property_bytes.to_string()),
+        int("max-instances", "most core instances in one guest", defaults.max_instances.to_string()),
+        int("max-tables", "most tables in one guest", defaults.max_tables.to_string()),
+        int("max-table-elements", "most table elements in one guest", defaults.max_table_elements.to_string()),
     ]
 }
 

@@ -34,7 +34,7 @@ mod policy;
 mod producer;
 
 pub use bean::WasmBean;
-pub use calls::{CamelCallService, CamelEndpoints};
+pub use calls::{CamelCallService, CamelEndpoints, GUEST_CALL_PROPERTY};
 pub use component::{WasmComponent, WasmComponentBuilder};
 pub use endpoint::WasmEndpoint;
 pub use error::CamelWasmError;

@@ -7,9 +7,10 @@ use std::task::{Context, Poll};
 use camel_api::{CamelError, Exchange as CamelExchange};
 use tower::Service;
 
+use super::calls::GUEST_CALL_PROPERTY;
 use super::error::wasm_to_camel;
 use super::mapping::ExchangeMapping;
-use crate::{Plugin, PluginService};
+use crate::{Plugin, PluginService, WasmError};
 
 /// Runs camel exchanges through a plugin guest.
 ///
@@ -19,6 +20,7 @@ use crate::{Plugin, PluginService};
 /// the plugin (its instances and bound) but not a reserved slot.
 #[derive(Clone)]
 pub struct WasmProducer {
+    plugin: std::sync::Arc<str>,
     service: PluginService,
     mapping: ExchangeMapping,
     route_id: Option<String>,
@@ -33,7 +35,7 @@ impl std::fmt::Debug for WasmProducer {
 impl WasmProducer {
     /// A producer on `plugin`, handing the guest `route_id` when known.
     pub fn new(plugin: &Plugin, mapping: ExchangeMapping, route_id: Option<String>) -> Self {
-        Self { service: plugin.service(), mapping, route_id }
+        Self { plugin: plugin.name().into(), service: plugin.service(), mapping, route_id }
     }
 }
 
@@ -47,6 +49,10 @@ impl Service<CamelExchange> for WasmProducer {
     }
 
     fn call(&mut self, mut exchange: CamelExchange) -> Self::Future {
+        if exchange.property(GUEST_CALL_PROPERTY).is_some_and(|v| v != &serde_json::Value::Bool(false)) {
+            let err = WasmError::Recursive { plugin: self.plugin.to_string() };
+            return Box::pin(std::future::ready(Err(wasm_to_camel(err))));
+        }
         // The service polled ready holds the call slot: take it, leave a fresh clone.
         let fresh = self.service.clone();
         let mut ready = std::mem::replace(&mut self.service, fresh);
