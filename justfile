@@ -1,4 +1,6 @@
 # camel-wasm tasks. `just test` builds the guests and runs every test.
+# Without just: `cargo demo` and `cargo test-all` (aliases in .cargo/config.toml)
+# install it with `cargo install just --locked`, then run `just demo` / `just test`.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -18,8 +20,8 @@ test: guests
     bash guests/test-sdk.sh
     cargo test --release --all-targets {{features}}
     cargo test --release --doc {{features}}
-    cargo check --release --lib --quiet
-    @echo "core library builds without the rust-camel feature"
+    cargo check --release --lib --no-default-features --quiet
+    @echo "core library builds without the cli and rust-camel features"
 
 # The main job: exchanges through guests of every world, then the same pipeline in a CamelContext.
 demo: guests
@@ -30,6 +32,7 @@ demo: guests
 bench: guests
     cargo bench {{features}} --bench suite
 
-# Create a guest crate from the template: just new-guest NAME plugin|bean|policy
+# (For a standalone guest crate anywhere: camel-wasm new DIR --world plugin|bean|policy.)
+# Create a guest crate in the guest workspace: just new-guest NAME plugin|bean|policy
 new-guest name world:
     bash guests/new-guest.sh {{name}} {{world}}

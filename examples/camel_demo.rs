@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .bean("text", "reverse")
         .process(show("3. after bean text.reverse"))
         .set_header("forward-to", "direct:audit")
-        .to("wasm:forward.wasm")
+        .to("wasm:forward.wasm?allow-call=direct:audit")
         .process(show("5. after wasm:forward.wasm"))
         .build()?;
     let audit = RouteBuilder::from("direct:audit")

@@ -20,7 +20,8 @@ async fn main() -> Result<(), WasmError> {
     let upper = Plugin::from_uri(&runtime, "wasm:upper.wasm?timeout=5")?;
     let props = Plugin::load(&runtime, "props.wasm", Limits::default())?;
     let counter = Plugin::load(&runtime, "counter.wasm", Limits::default())?;
-    let forward = Plugin::load(&runtime, "forward.wasm", Limits::default())?;
+    // Guests may call nothing unless allowed: this one may reach `audit:` only.
+    let forward = Plugin::from_uri(&runtime, "wasm:forward.wasm?allow-call=audit")?;
     let enrich = Plugin::load(&runtime, "json-enrich.wasm", Limits::default())?;
     let text_utils = Bean::load(&runtime, "text-utils.wasm", Limits::default(), vec![("suffix".into(), " ✓".into())]).await?;
     let gate = Policy::load(&runtime, "role-check.wasm", Limits::default(), vec![("role".into(), "admin".into())])?;

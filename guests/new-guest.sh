@@ -3,23 +3,26 @@
 #
 #     guests/new-guest.sh NAME WORLD        WORLD: plugin | bean | policy
 #
-# `guests/build.sh` then builds it to guests/dist/NAME.wasm.
+# `guests/build.sh` then builds it to guests/dist/NAME.wasm. The src/lib.rs
+# templates are the CLI's (src/bin/camel-wasm/templates), which
+# `camel-wasm new` uses for standalone guest crates.
 set -euo pipefail
 
 usage() {
     echo "usage: $0 NAME plugin|bean|policy" >&2
-    echo "  NAME: lower-case letters, digits and '-', starting with a letter" >&2
+    echo "  NAME: lower-case letters, digits and single '-', starting with a letter" >&2
     exit 2
 }
 
 [[ $# -eq 2 ]] || usage
 name=$1
 world=$2
-[[ $name =~ ^[a-z][a-z0-9-]*$ && $name != *- ]] || usage
+[[ $name =~ ^[a-z][a-z0-9]*(-[a-z0-9]+)*$ ]] || usage
 case $world in plugin | bean | policy) ;; *) usage ;; esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dir="$here/$name"
+templates="$here/../src/bin/camel-wasm/templates"
 if [[ -e $dir ]]; then
     echo "$0: $dir already exists" >&2
     exit 1
@@ -49,69 +52,9 @@ crate-type = ["cdylib"]
 camel-wasm-guest.workspace = true
 TOML
 
-case $world in
-plugin)
-    cat >"$dir/src/lib.rs" <<RUST
-//! Plugin \`$name\`: marks the exchange with header \`x-processed-by\`.
-
-use camel_wasm_guest::prelude::*;
-
-struct $type_name;
-
-impl Plugin for $type_name {
-    async fn process(mut ex: Exchange) -> Result<Exchange, Error> {
-        ex.set_header("x-processed-by", "$name");
-        Ok(ex)
-    }
-}
-
-export_plugin!($type_name);
-RUST
-    ;;
-bean)
-    cat >"$dir/src/lib.rs" <<RUST
-//! Bean \`$name\`: method \`echo\` returns the exchange unchanged.
-
-use camel_wasm_guest::prelude::*;
-
-struct $type_name;
-
-impl $type_name {
-    async fn echo(ex: Exchange) -> Result<Exchange, Error> {
-        Ok(ex)
-    }
-}
-
-impl Bean for $type_name {
-    const METHODS: &'static [Method] = bean_methods! {
-        "echo" => Self::echo,
-    };
-}
-
-export_bean!($type_name);
-RUST
-    ;;
-policy)
-    cat >"$dir/src/lib.rs" <<RUST
-//! Authorization policy \`$name\`: grants callers with a subject.
-
-use camel_wasm_guest::prelude::*;
-
-struct $type_name;
-
-impl Policy for $type_name {
-    fn evaluate(ex: &Exchange) -> Result<Decision, Error> {
-        Ok(match ex.property_str("camel.auth.subject") {
-            Some(_) => Decision::Grant,
-            None => Decision::deny("$name: no subject"),
-        })
-    }
-}
-
-export_policy!($type_name);
-RUST
-    ;;
-esac
+# src/lib.rs from the template `camel-wasm new` uses too.
+sed -e "s/{{name}}/$name/g" -e "s/{{Type}}/$type_name/g" \
+    "$templates/$world.rs" >"$dir/src/lib.rs"
 
 # Append the crate to the workspace's `members = [ ... ]` list.
 manifest="$here/Cargo.toml"

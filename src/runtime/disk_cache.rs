@@ -197,7 +197,7 @@ impl DiskCache {
         let engine_hash = engine_hash(engine);
         let mac = self.mac(content, &engine_hash, &artifact);
         let path = self.path(content, &engine_hash);
-        let tmp = self.dir.join(temp_name("entry"));
+        let tmp = self.dir.join(temp_name("entry")?);
         let written = (|| {
             let mut file = os::create_private(&tmp)?;
             file.write_all(mac.as_bytes())?;
@@ -232,8 +232,10 @@ fn engine_hash(engine: &Engine) -> blake3::Hash {
 }
 
 /// A file name in the cache directory no other process or call uses.
-fn temp_name(what: &str) -> String {
-    format!(".{what}.{}-{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple())
+fn temp_name(what: &str) -> io::Result<String> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(io::Error::other)?;
+    Ok(format!(".{what}.{}-{:032x}.tmp", std::process::id(), u128::from_le_bytes(random)))
 }
 
 /// Checks an opened file against what `symlink_metadata` saw before opening
@@ -283,9 +285,8 @@ fn load_or_create_key(dir: &Path, uid: u32) -> io::Result<[u8; KEY_LEN]> {
         found => return found,
     }
     let mut key = [0u8; KEY_LEN];
-    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    let tmp = dir.join(temp_name(KEY_FILE));
+    getrandom::fill(&mut key).map_err(io::Error::other)?;
+    let tmp = dir.join(temp_name(KEY_FILE)?);
     let created = (|| {
         let mut file = os::create_private(&tmp)?;
         file.write_all(&key)?;

@@ -8,6 +8,7 @@ mod cache;
 mod cli;
 mod hardening;
 mod mapping;
+mod packaging;
 mod plugin;
 mod safety;
 mod pooling;

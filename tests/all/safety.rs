@@ -252,3 +252,4 @@ async fn inspect_works_under_a_small_memory_ceiling() {
     let info = runtime.inspect(&guest("upper")).unwrap();
     assert_eq!(info.worlds, vec!["plugin"]);
 }
+

@@ -18,7 +18,7 @@ mod shared {
                 import camel:plugin/host@1.0.0;
             }
         ",
-        path: "../../wit",
+        path: "wit",
         world: "camel:guest-sdk/shared",
         runtime_path: "::camel_wasm_guest::__private::wit_bindgen::rt",
         generate_all,
@@ -33,7 +33,7 @@ macro_rules! world {
         #[doc = concat!("The `", $world, "` world's exports.")]
         pub mod $module {
             wit_bindgen::generate!({
-                path: "../../wit",
+                path: "wit",
                 world: $world,
                 with: {
                     "camel:plugin/types@1.0.0": ::camel_wasm_guest::bindings::types,

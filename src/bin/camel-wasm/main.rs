@@ -1,9 +1,11 @@
-//! `camel-wasm`: run an exchange through a guest component, inspect one, or measure one.
+//! `camel-wasm`: run an exchange through a guest component, inspect one,
+//! measure one, or create a new guest crate.
 
 mod measure;
+mod new;
 mod target;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -30,6 +32,17 @@ enum Command {
     },
     /// Measure a guest: load time, median and p99 latency, calls per second.
     Bench(BenchArgs),
+    /// Create a standalone guest crate NAME (a directory) that depends on the guest SDK, camel-wasm-guest.
+    New {
+        /// The directory to create; its last component names the crate.
+        name: PathBuf,
+        /// The world the guest implements.
+        #[arg(long, value_enum, default_value = "plugin")]
+        world: new::World,
+        /// Take the SDK from this checkout (`[patch.crates-io]`), e.g. camel-wasm's guests/sdk.
+        #[arg(long, value_name = "PATH")]
+        sdk_path: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -288,6 +301,10 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Call(args) => call(args).await,
         Command::Bench(args) => bench(args).await,
+        Command::New { name, world, sdk_path } => {
+            println!("{}", new::create(&name, world, sdk_path.as_deref())?);
+            Ok(())
+        }
     }
 }
 
