@@ -17,7 +17,8 @@ use crate::{EndpointUri, Limits, Plugin, Runtime};
 /// The rust-camel component for the `wasm` scheme.
 ///
 /// `wasm:upper.wasm?timeout=5&max-memory=10485760` loads `upper.wasm`
-/// (relative to the [`Runtime`]'s base directory) with those [`Limits`]; an
+/// (relative to the [`Runtime`]'s base directory) with those [`Limits`] (over
+/// [`WasmComponentBuilder::default_limits`], [`Limits::default`] unless set); an
 /// unknown parameter or a bad value fails endpoint creation with an error
 /// naming both. Cheap to clone; clones share the runtime and health checks.
 #[derive(Clone)]
@@ -28,6 +29,7 @@ pub struct WasmComponent {
 struct Inner {
     runtime: Runtime,
     mapping: ExchangeMapping,
+    defaults: Limits,
     calls: Option<CamelEndpoints>,
     health: Mutex<HashMap<String, WasmHealthCheck>>,
 }
@@ -46,6 +48,7 @@ impl std::fmt::Debug for WasmComponent {
 pub struct WasmComponentBuilder {
     runtime: Runtime,
     mapping: ExchangeMapping,
+    defaults: Limits,
     context: Option<ContextParts>,
 }
 
@@ -53,6 +56,19 @@ impl WasmComponentBuilder {
     /// Routes guests' `camel-call` / `camel-poll` to `context`'s components.
     pub fn context(mut self, context: &CamelContext) -> Self {
         self.context = Some(ContextParts::of(context));
+        self
+    }
+
+    /// The limits a `wasm:` URI starts from (default [`Limits::default`]);
+    /// the URI's parameters override them one by one.
+    pub fn default_limits(mut self, limits: Limits) -> Self {
+        self.defaults = limits;
+        self
+    }
+
+    /// Like [`context`](Self::context), from parts captured earlier.
+    pub(crate) fn context_parts(mut self, parts: ContextParts) -> Self {
+        self.context = Some(parts);
         self
     }
 
@@ -73,6 +89,7 @@ impl WasmComponentBuilder {
             inner: Arc::new(Inner {
                 runtime: self.runtime,
                 mapping: self.mapping,
+                defaults: self.defaults,
                 calls,
                 health: Mutex::default(),
             }),
@@ -88,7 +105,7 @@ impl WasmComponent {
 
     /// Starts configuring a component on `runtime`.
     pub fn builder(runtime: Runtime) -> WasmComponentBuilder {
-        WasmComponentBuilder { runtime, mapping: ExchangeMapping::default(), context: None }
+        WasmComponentBuilder { runtime, mapping: ExchangeMapping::default(), defaults: Limits::default(), context: None }
     }
 
     /// Registers a component on `runtime` in `context`, guests' calls routed to
@@ -114,14 +131,31 @@ impl WasmComponent {
         self.inner.health.lock().unwrap_or_else(|e| e.into_inner()).get(path).cloned()
     }
 
+    /// The limits URIs start from.
+    pub fn default_limits(&self) -> &Limits {
+        &self.inner.defaults
+    }
+
+    /// The limits of `uri` (already parsed into `parsed`): its parameters over the defaults.
+    fn limits_of(&self, uri: &str, parsed: EndpointUri) -> Result<Limits, crate::ConfigError> {
+        if self.inner.defaults == Limits::default() {
+            return Ok(parsed.limits);
+        }
+        let mut limits = self.inner.defaults.clone();
+        let query = uri.split_once('?').map_or("", |(_, query)| query);
+        for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            limits.set(name, value)?;
+        }
+        Ok(limits)
+    }
+
     fn health_for(&self, path: &str) -> WasmHealthCheck {
         let mut health = self.inner.health.lock().unwrap_or_else(|e| e.into_inner());
         health.entry(path.to_string()).or_insert_with(|| WasmHealthCheck::new(format!("wasm:{path}"), LoadState::Loading)).clone()
     }
 }
 
-fn uri_options() -> Vec<UriOption> {
-    let defaults = Limits::default();
+fn uri_options(defaults: &Limits) -> Vec<UriOption> {
     let int = |name: &str, desc: &str, default: String| UriOption::new(name, desc, OptionKind::Int).with_default(&default);
     vec![
         UriOption::new("timeout", "wall-clock deadline of a call, in seconds", OptionKind::Float)
@@ -154,7 +188,7 @@ impl Component for WasmComponent {
         let mut metadata = ComponentMetadata::minimal("wasm")
             .with_description("Runs a WebAssembly component (camel:plugin world) as a message processor")
             .with_capabilities(ComponentCapabilities { supports_producer: true, ..Default::default() })
-            .with_uri_options(uri_options());
+            .with_uri_options(uri_options(&self.inner.defaults));
         metadata.version = env!("CARGO_PKG_VERSION").to_string();
         metadata.uri_syntax = "wasm:path?options".to_string();
         metadata
@@ -165,9 +199,11 @@ impl Component for WasmComponent {
         if let Some(calls) = &self.inner.calls {
             calls.try_bridge(self.inner.runtime.endpoints());
         }
-        let health = self.health_for(&parsed.path);
+        let path = parsed.path.clone();
+        let limits = self.limits_of(uri, parsed).map_err(|e| CamelError::InvalidUri(e.to_string()))?;
+        let health = self.health_for(&path);
         ctx.register_current_route_health_check(Arc::new(health.clone()));
-        match Plugin::load(&self.inner.runtime, &parsed.path, parsed.limits) {
+        match Plugin::load(&self.inner.runtime, &path, limits) {
             Ok(plugin) => {
                 health.set_state(LoadState::Loaded);
                 Ok(Box::new(WasmEndpoint::new(uri, plugin, self.inner.mapping, health)))

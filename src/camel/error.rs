@@ -59,6 +59,19 @@ pub enum CamelWasmError {
         /// The URI asked for.
         uri: String,
     },
+    /// An entry of a rust-camel `Camel.toml` could not be used: names the entry and the cause.
+    #[error("Camel.toml {entry}: {source}")]
+    CamelToml {
+        /// The entry: `bean 'text'`, `permission provider 'roles'`, `security policy 'corp'` or `[components.wasm]`.
+        entry: String,
+        /// The cause: a bad limit naming the field ([`Config`](Self::Config)), a load
+        /// error naming the path ([`Wasm`](Self::Wasm)), or [`InvalidEntry`](Self::InvalidEntry).
+        source: Box<CamelWasmError>,
+    },
+    /// A `Camel.toml` entry that does not parse or cannot be registered (an
+    /// unknown key, a wrong type, a missing `path`, a bean name already taken).
+    #[error("{0}")]
+    InvalidEntry(String),
     /// The camel endpoint failed (creating it, or processing the exchange).
     #[error("endpoint '{uri}' failed: {source}")]
     Endpoint {
@@ -73,6 +86,7 @@ impl From<CamelWasmError> for CamelError {
     fn from(err: CamelWasmError) -> Self {
         match err {
             CamelWasmError::Config(e) => CamelError::InvalidUri(e.to_string()),
+            err @ (CamelWasmError::CamelToml { .. } | CamelWasmError::InvalidEntry(_)) => CamelError::Config(err.to_string()),
             CamelWasmError::InvalidUri(uri) => CamelError::InvalidUri(format!("expected 'scheme:path', got '{uri}'")),
             CamelWasmError::UnknownScheme { scheme, .. } => CamelError::ComponentNotFound(scheme),
             CamelWasmError::Endpoint { source, .. } => *source,

@@ -22,10 +22,15 @@
 //! - [`CamelEndpoints`]: a guest's `camel-call` / `camel-poll` through the
 //!   context's components, and the same from Rust.
 //! - [`ExchangeMapping`]: the lossless camel ⇄ camel-wasm exchange mapping.
+//! - [`register_camel_toml`] / [`WasmRegistration`] (feature `camel-toml`):
+//!   everything WASM a rust-camel `Camel.toml` declares; [`WasmBundle`] is the
+//!   `[components.wasm]` table, [`TomlLimits`] a `limits` table.
 
 mod bean;
 mod calls;
 mod component;
+#[cfg(feature = "camel-toml")]
+mod config;
 mod endpoint;
 mod error;
 mod health;
@@ -36,6 +41,8 @@ mod producer;
 pub use bean::WasmBean;
 pub use calls::{CamelCallService, CamelEndpoints, GUEST_CALL_PROPERTY};
 pub use component::{WasmComponent, WasmComponentBuilder};
+#[cfg(feature = "camel-toml")]
+pub use config::{DEFAULT_PLUGINS_DIR, TomlLimits, WasmBundle, WasmBundleConfig, WasmRegistration, register_camel_toml};
 pub use endpoint::WasmEndpoint;
 pub use error::CamelWasmError;
 pub use health::{LoadState, WasmHealthCheck};

@@ -150,7 +150,8 @@ async fn one_endpoint_cannot_starve_another_of_instance_slots() {
     let runtime = Runtime::builder().base_dir(guests_dir()).max_instances(256).memory_ceiling(64 << 20).build().unwrap();
     assert!(runtime.uses_pooling(), "this test is about the pooling allocator");
     runtime.endpoints().register_fn("hold", |_req: CallRequest| async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Long enough that all 256 calls overlap even on a loaded machine.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         Ok("held".to_string())
     });
     let a = Plugin::from_uri(&runtime, "wasm:slow-call.wasm?allow-call=hold&max-concurrent=256&timeout=30&max-memory=8388608")
