@@ -4,8 +4,8 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# One feature set for every recipe, so the build is shared.
-features := "--features rust-camel"
+# One feature set for every recipe, so the build is shared (camel-toml includes rust-camel).
+features := "--features camel-toml"
 
 # List the recipes.
 default:
@@ -27,6 +27,7 @@ test: guests
 demo: guests
     cargo run --release --quiet {{features}} --example demo
     cargo run --release --quiet {{features}} --example camel_demo
+    cargo run --release --quiet {{features}} --example camel_toml
 
 # Benchmarks: medians and p99s of per-call latency, loads, throughput and memory (writes benches/results.md).
 bench: guests

@@ -67,6 +67,7 @@ impl WasmComponentBuilder {
     }
 
     /// Like [`context`](Self::context), from parts captured earlier.
+    #[cfg(feature = "camel-toml")]
     pub(crate) fn context_parts(mut self, parts: ContextParts) -> Self {
         self.context = Some(parts);
         self
@@ -137,7 +138,7 @@ impl WasmComponent {
     }
 
     /// The limits of `uri` (already parsed into `parsed`): its parameters over the defaults.
-    fn limits_of(&self, uri: &str, parsed: EndpointUri) -> Result<Limits, crate::ConfigError> {
+    pub(crate) fn limits_of(&self, uri: &str, parsed: EndpointUri) -> Result<Limits, crate::ConfigError> {
         if self.inner.defaults == Limits::default() {
             return Ok(parsed.limits);
         }

@@ -1,0 +1,233 @@
+//! The `[components.wasm]` table and the `wasm` [`ComponentBundle`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use camel_api::CamelError;
+use camel_component_api::{ComponentBundle, ComponentRegistrar};
+use camel_config::{CamelConfig, WasmLimitsConfig};
+use camel_core::CamelContext;
+use serde::Deserialize;
+
+use super::limits::TomlLimits;
+use crate::camel::calls::ContextParts;
+use crate::camel::{CamelWasmError, WasmComponent};
+use crate::{ConfigError, Runtime};
+
+/// Where plugins are looked for when `plugins-dir` is not set (rust-camel's default too).
+pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
+
+/// The `[components.wasm]` table (`[default.components.wasm]` in a profiled Camel.toml).
+///
+/// ```toml
+/// [default.components.wasm]
+/// plugins-dir = "plugins"      # or rust-camel's `plugins_dir`
+/// allow-call = "log,direct"    # default allowlist of every guest that may call
+/// [default.components.wasm.limits]
+/// timeout-secs = 10            # any WasmLimitsConfig key
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WasmBundleConfig {
+    /// The directory every plugin path is relative to (`plugins-dir`, also
+    /// `plugins_dir`), itself relative to the bundle's root; default [`DEFAULT_PLUGINS_DIR`].
+    #[serde(default, alias = "plugins_dir")]
+    pub plugins_dir: Option<PathBuf>,
+    /// Endpoints guests may call unless their own limits say otherwise
+    /// (`allow-call = "log,direct:audit"`); absent or empty denies all. The
+    /// same as `limits.allow-call-schemes`: give one or the other.
+    #[serde(default)]
+    pub allow_call: Option<String>,
+    /// Defaults of every `wasm:` endpoint, bean, permission provider and policy.
+    #[serde(default)]
+    pub limits: WasmLimitsConfig,
+}
+
+impl WasmBundleConfig {
+    /// The defaults this table sets, over [`TomlLimits::default`].
+    pub fn defaults(&self) -> Result<TomlLimits, ConfigError> {
+        if let (Some(_), Some(_)) = (&self.allow_call, &self.limits.allow_call_schemes) {
+            return Err(ConfigError::DuplicateParameter {
+                name: "allow-call".into(),
+                first: "limits.allow-call-schemes".into(),
+            });
+        }
+        let mut defaults = TomlLimits::default().overlay(&self.limits)?;
+        if let Some(list) = &self.allow_call {
+            defaults.limits.set("allow-call", list)?;
+        }
+        Ok(defaults)
+    }
+}
+
+/// The `wasm` component bundle: builds one [`Runtime`] on the plugins
+/// directory and registers a [`WasmComponent`] whose `wasm:` URIs start
+/// from the table's defaults.
+///
+/// Unlike rust-camel's, [`from_toml`](ComponentBundle::from_toml) works. A
+/// relative `plugins-dir` is resolved against [`root`](Self::root) (the
+/// Camel.toml's directory; default the current one). Give it the context
+/// with [`context`](Self::context) so guests' `camel-call` reaches the
+/// context's components: `register_all` only gets a registrar.
+#[derive(Clone)]
+pub struct WasmBundle {
+    config: WasmBundleConfig,
+    defaults: TomlLimits,
+    root: PathBuf,
+    runtime: Option<Runtime>,
+    context: Option<ContextParts>,
+}
+
+impl std::fmt::Debug for WasmBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmBundle")
+            .field("plugins_dir", &self.plugins_dir())
+            .field("defaults", &self.defaults)
+            .field("runtime", &self.runtime)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The entry name errors of the `[components.wasm]` table carry.
+pub(super) const ENTRY: &str = "[components.wasm]";
+
+fn entry_error(source: CamelWasmError) -> CamelWasmError {
+    CamelWasmError::CamelToml { entry: ENTRY.into(), source: Box::new(source) }
+}
+
+impl WasmBundle {
+    /// A bundle for `config`; a bad limit is an error naming the field.
+    pub fn new(config: WasmBundleConfig) -> Result<Self, CamelWasmError> {
+        let defaults = config.defaults().map_err(|e| entry_error(e.into()))?;
+        Ok(Self { config, defaults, root: PathBuf::from("."), runtime: None, context: None })
+    }
+
+    /// The bundle for a `[components.wasm]` table; an unknown key or a bad value is an error naming it.
+    pub fn from_value(value: toml::Value) -> Result<Self, CamelWasmError> {
+        let config: WasmBundleConfig =
+            value.try_into().map_err(|e: toml::de::Error| entry_error(CamelWasmError::InvalidEntry(e.message().to_string())))?;
+        Self::new(config)
+    }
+
+    /// The bundle for `config`'s `[components.wasm]` table (the defaults when there is none).
+    pub fn from_camel_config(config: &CamelConfig) -> Result<Self, CamelWasmError> {
+        match config.components.raw.get(<Self as ComponentBundle>::config_key()) {
+            Some(table) => Self::from_value(table.clone()),
+            None => Self::new(WasmBundleConfig::default()),
+        }
+    }
+
+    /// The directory a relative `plugins-dir` is resolved against: the Camel.toml's.
+    pub fn root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.root = dir.into();
+        self
+    }
+
+    /// Loads everything on `runtime` instead of a new one (whose base directory then wins over `plugins-dir`).
+    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Routes guests' `camel-call` / `camel-poll` to `context`'s components.
+    pub fn context(mut self, context: &CamelContext) -> Self {
+        self.context = Some(ContextParts::of(context));
+        self
+    }
+
+    /// The table as parsed.
+    pub fn config(&self) -> &WasmBundleConfig {
+        &self.config
+    }
+
+    /// The plugins directory: `plugins-dir` (default [`DEFAULT_PLUGINS_DIR`]) under the root.
+    pub fn plugins_dir(&self) -> PathBuf {
+        let dir = self.config.plugins_dir.as_deref().unwrap_or(Path::new(DEFAULT_PLUGINS_DIR));
+        self.root.join(dir)
+    }
+
+    /// The defaults of every `wasm:` endpoint, bean, permission provider and policy.
+    pub fn defaults(&self) -> &TomlLimits {
+        &self.defaults
+    }
+
+    /// The runtime given to [`with_runtime`](Self::with_runtime), or a new one on the plugins directory.
+    pub fn runtime(&self) -> Result<Runtime, CamelWasmError> {
+        match &self.runtime {
+            Some(runtime) => Ok(runtime.clone()),
+            None => Runtime::builder().base_dir(self.plugins_dir()).build().map_err(|e| entry_error(e.into())),
+        }
+    }
+
+    /// The `wasm` component on `runtime`, with the table's defaults (and the context, when given).
+    pub fn component(&self, runtime: Runtime) -> WasmComponent {
+        let mut builder = WasmComponent::builder(runtime)
+            .default_limits(self.defaults.limits.clone())
+            .stream_limit(self.defaults.stream_limit);
+        if let Some(parts) = &self.context {
+            builder = builder.context_parts(parts.clone());
+        }
+        builder.build()
+    }
+}
+
+impl ComponentBundle for WasmBundle {
+    fn config_key() -> &'static str {
+        "wasm"
+    }
+
+    fn from_toml(value: toml::Value) -> Result<Self, CamelError> {
+        Self::from_value(value).map_err(CamelError::from)
+    }
+
+    /// Registers the `wasm` component. The runtime is built here; if that
+    /// fails (the engine cannot be created) the error is logged and no
+    /// component is registered, so `wasm:` routes fail to resolve.
+    fn register_all(self, ctx: &mut dyn ComponentRegistrar) {
+        match self.runtime() {
+            Ok(runtime) => ctx.register_component_dyn(Arc::new(self.component(runtime))),
+            Err(err) => tracing::error!(error = %err, "the wasm component was not registered"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::EndpointUri;
+
+    fn bundle(table: &str) -> Result<WasmBundle, CamelWasmError> {
+        WasmBundle::from_value(toml::from_str(table).unwrap())
+    }
+
+    #[test]
+    fn uri_parameters_override_the_table_defaults_one_by_one() {
+        let b = bundle("plugins_dir = \"p\"\nallow-call = \"log\"\n[limits]\ntimeout-secs = 7\nmax-concurrent-calls = 3\nmax-stream-bytes = 99").unwrap();
+        assert_eq!(b.plugins_dir(), Path::new("./p"));
+        assert_eq!(b.defaults().stream_limit, 99);
+        let component = b.component(Runtime::new().unwrap());
+        let uri = "wasm:upper.wasm?max-concurrent-calls=2";
+        let limits = component.limits_of(uri, uri.parse::<EndpointUri>().unwrap()).unwrap();
+        assert_eq!(limits.max_concurrent, 2, "the URI wins");
+        assert_eq!(limits.timeout, Duration::from_secs(7), "the table's default stays");
+        assert!(limits.allow_call.allows("log:x"));
+        assert_eq!(component.default_limits().max_concurrent, 3);
+    }
+
+    #[test]
+    fn table_errors_name_the_key() {
+        let err = bundle("[limits]\nfuel = 1").unwrap_err().to_string();
+        assert!(err.starts_with("Camel.toml [components.wasm]: unknown field `fuel`"), "{err}");
+        let err = bundle("plugin-dir = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("unknown field `plugin-dir`"), "{err}");
+        let err = bundle("[limits]\nmax-memory = 0").unwrap_err().to_string();
+        assert!(err.contains("invalid value '0' for parameter 'max-memory'"), "{err}");
+        let err = bundle("allow-call = \"log\"\n[limits]\nallow-call-schemes = \"direct\"").unwrap_err().to_string();
+        assert!(err.contains("'allow-call' is given twice"), "{err}");
+        let err = <WasmBundle as ComponentBundle>::from_toml(toml::Value::Integer(1)).unwrap_err();
+        assert!(matches!(err, CamelError::Config(_)), "{err:?}");
+        assert!(<WasmBundle as ComponentBundle>::from_toml(toml::Value::Table(Default::default())).is_ok());
+    }
+}

@@ -1,0 +1,216 @@
+//! camel-config's `WasmLimitsConfig` as camel-wasm [`Limits`] plus the stream bound.
+
+use camel_config::WasmLimitsConfig;
+
+use crate::camel::DEFAULT_STREAM_LIMIT;
+use crate::{ConfigError, Limits};
+
+/// What a Camel.toml `limits` table configures: the guest's [`Limits`] and
+/// the largest stream body read into memory for it.
+///
+/// Every field of camel-config's `WasmLimitsConfig` lands somewhere:
+///
+/// | `WasmLimitsConfig` | here |
+/// |---|---|
+/// | `timeout-secs` | `limits.timeout` |
+/// | `max-memory`, `max-wasm-size` | `limits.max_memory`, `limits.max_wasm_size` |
+/// | `max-concurrent-calls` | `limits.max_concurrent` |
+/// | `allow-call-schemes` | `limits.allow_call` (comma list; empty denies all) |
+/// | `max-instances`, `max-tables`, `max-table-elements` | the same `limits` fields |
+/// | `max-kv-entries`, `max-key-bytes`, `max-value-bytes` | `limits.state_max_entries`, `limits.state_max_key_bytes`, `limits.state_max_value_bytes` |
+/// | `max-stream-bytes` | `stream_limit`: the exchange mapping's bound ([`ExchangeMapping`](crate::camel::ExchangeMapping)) |
+#[derive(Debug, Clone, PartialEq)]
+pub struct TomlLimits {
+    /// The guest's limits.
+    pub limits: Limits,
+    /// The largest stream body read into memory for the guest, in bytes (`max-stream-bytes`).
+    pub stream_limit: usize,
+}
+
+impl Default for TomlLimits {
+    /// [`Limits::default`] and [`DEFAULT_STREAM_LIMIT`].
+    fn default() -> Self {
+        Self { limits: Limits::default(), stream_limit: DEFAULT_STREAM_LIMIT }
+    }
+}
+
+impl TomlLimits {
+    /// `table` over these limits: a field that is set replaces its knob, a `None` keeps this value.
+    ///
+    /// Each value is checked by [`Limits::set`], as a `wasm:` URI parameter
+    /// is (zero is refused, for one); an error names the table's field
+    /// (`max-concurrent-calls`, `timeout-secs`) and the value.
+    pub fn overlay(&self, table: &WasmLimitsConfig) -> Result<Self, ConfigError> {
+        // No `..`: a field camel-config adds fails to compile here instead of being ignored.
+        let WasmLimitsConfig {
+            timeout_secs,
+            max_memory,
+            max_concurrent_calls,
+            max_wasm_size,
+            allow_call_schemes,
+            max_stream_bytes,
+            max_instances,
+            max_tables,
+            max_table_elements,
+            max_kv_entries,
+            max_key_bytes,
+            max_value_bytes,
+        } = table;
+        let mut out = self.clone();
+        let limits = &mut out.limits;
+        set(limits, "timeout-secs", "timeout", timeout_secs)?;
+        set(limits, "max-memory", "max-memory", max_memory)?;
+        set(limits, "max-concurrent-calls", "max-concurrent", max_concurrent_calls)?;
+        set(limits, "max-wasm-size", "max-wasm-size", max_wasm_size)?;
+        set(limits, "allow-call-schemes", "allow-call", allow_call_schemes)?;
+        set(limits, "max-instances", "max-instances", max_instances)?;
+        set(limits, "max-tables", "max-tables", max_tables)?;
+        set(limits, "max-table-elements", "max-table-elements", max_table_elements)?;
+        set(limits, "max-kv-entries", "state-max-entries", max_kv_entries)?;
+        set(limits, "max-key-bytes", "state-max-key-bytes", max_key_bytes)?;
+        set(limits, "max-value-bytes", "state-max-value-bytes", max_value_bytes)?;
+        if let Some(bytes) = *max_stream_bytes {
+            out.stream_limit = stream_bytes(bytes)?;
+        }
+        Ok(out)
+    }
+}
+
+impl TryFrom<&WasmLimitsConfig> for TomlLimits {
+    type Error = ConfigError;
+
+    /// The table over [`TomlLimits::default`].
+    fn try_from(table: &WasmLimitsConfig) -> Result<Self, ConfigError> {
+        Self::default().overlay(table)
+    }
+}
+
+impl TryFrom<&WasmLimitsConfig> for Limits {
+    type Error = ConfigError;
+
+    /// The table over [`Limits::default`]. `max-stream-bytes` bounds the
+    /// exchange mapping, which `Limits` does not hold: it is refused here
+    /// (convert into [`TomlLimits`] to keep it), never dropped.
+    fn try_from(table: &WasmLimitsConfig) -> Result<Self, ConfigError> {
+        if let Some(bytes) = table.max_stream_bytes {
+            return Err(ConfigError::InvalidValue {
+                name: "max-stream-bytes".into(),
+                value: bytes.to_string(),
+                reason: "bounds the exchange mapping, not the guest's Limits; convert into TomlLimits to keep it".into(),
+            });
+        }
+        Ok(TomlLimits::try_from(table)?.limits)
+    }
+}
+
+/// Sets knob `knob` from the field `field`, when set; an error names `field`.
+fn set<T: ToString>(limits: &mut Limits, field: &str, knob: &str, value: &Option<T>) -> Result<(), ConfigError> {
+    let Some(value) = value else { return Ok(()) };
+    limits.set(knob, &value.to_string()).map_err(|err| match err {
+        ConfigError::InvalidValue { value, reason, .. } => ConfigError::InvalidValue { name: field.into(), value, reason },
+        other => other,
+    })
+}
+
+fn stream_bytes(bytes: u64) -> Result<usize, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidValue {
+        name: "max-stream-bytes".into(),
+        value: bytes.to_string(),
+        reason: reason.into(),
+    };
+    match usize::try_from(bytes) {
+        Ok(0) => Err(invalid("must be greater than zero")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(invalid("too large")),
+    }
+}
+
+/// Refuses, for a policy guest, what a policy cannot honour: it may never
+/// call an endpoint, and (`reads_bodies == false`, a permission evaluator)
+/// never sees a body.
+pub(super) fn check_policy_table(table: &WasmLimitsConfig, reads_bodies: bool) -> Result<(), ConfigError> {
+    if let Some(schemes) = table.allow_call_schemes.as_deref().filter(|s| !s.trim().is_empty()) {
+        return Err(ConfigError::InvalidValue {
+            name: "allow-call-schemes".into(),
+            value: schemes.into(),
+            reason: "a policy guest may never call an endpoint; leave it out (or empty)".into(),
+        });
+    }
+    if let (Some(bytes), false) = (table.max_stream_bytes, reads_bodies) {
+        return Err(ConfigError::InvalidValue {
+            name: "max-stream-bytes".into(),
+            value: bytes.to_string(),
+            reason: "a permission evaluator's guest never sees a body; leave it out".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn every_field_lands_on_its_knob() {
+        let table = WasmLimitsConfig {
+            timeout_secs: Some(5),
+            max_memory: Some(1 << 20),
+            max_concurrent_calls: Some(2),
+            max_wasm_size: Some(1 << 22),
+            allow_call_schemes: Some("log,direct".into()),
+            max_stream_bytes: Some(4096),
+            max_instances: Some(8),
+            max_tables: Some(9),
+            max_table_elements: Some(1000),
+            max_kv_entries: Some(10),
+            max_key_bytes: Some(11),
+            max_value_bytes: Some(12),
+        };
+        let out = TomlLimits::try_from(&table).unwrap();
+        let l = &out.limits;
+        assert_eq!(l.timeout, Duration::from_secs(5));
+        assert_eq!((l.max_memory, l.max_concurrent, l.max_wasm_size), (1 << 20, 2, 1 << 22));
+        assert!(l.allow_call.allows("log:x") && l.allow_call.allows("direct:a") && !l.allow_call.allows("mock:a"));
+        assert_eq!((l.max_instances, l.max_tables, l.max_table_elements), (8, 9, 1000));
+        assert_eq!((l.state_max_entries, l.state_max_key_bytes, l.state_max_value_bytes), (10, 11, 12));
+        assert_eq!(out.stream_limit, 4096);
+        assert!(Limits::try_from(&table).unwrap_err().to_string().contains("'max-stream-bytes'"));
+    }
+
+    #[test]
+    fn none_keeps_the_base_and_empty_schemes_deny_all() {
+        let base = TomlLimits { limits: Limits { max_concurrent: 3, ..Limits::default() }, stream_limit: 7 };
+        let out = base.overlay(&WasmLimitsConfig::default()).unwrap();
+        assert_eq!(out, base);
+        let mut open = base.clone();
+        open.limits.allow_call = "log".parse().unwrap();
+        let table = WasmLimitsConfig { allow_call_schemes: Some(String::new()), ..Default::default() };
+        assert!(open.overlay(&table).unwrap().limits.allow_call.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let zero = WasmLimitsConfig { max_concurrent_calls: Some(0), ..Default::default() };
+        assert_eq!(
+            TomlLimits::try_from(&zero).unwrap_err().to_string(),
+            "invalid value '0' for parameter 'max-concurrent-calls': must be greater than zero"
+        );
+        let zero = WasmLimitsConfig { timeout_secs: Some(0), ..Default::default() };
+        assert!(TomlLimits::try_from(&zero).unwrap_err().to_string().contains("parameter 'timeout-secs'"));
+        let zero = WasmLimitsConfig { max_stream_bytes: Some(0), ..Default::default() };
+        assert!(TomlLimits::try_from(&zero).unwrap_err().to_string().contains("parameter 'max-stream-bytes'"));
+        let bad = WasmLimitsConfig { allow_call_schemes: Some("ht tp".into()), ..Default::default() };
+        assert!(TomlLimits::try_from(&bad).unwrap_err().to_string().contains("parameter 'allow-call-schemes'"));
+    }
+
+    #[test]
+    fn policies_refuse_what_they_cannot_honour() {
+        let calls = WasmLimitsConfig { allow_call_schemes: Some("log".into()), ..Default::default() };
+        assert!(check_policy_table(&calls, true).unwrap_err().to_string().contains("'allow-call-schemes'"));
+        let stream = WasmLimitsConfig { max_stream_bytes: Some(10), ..Default::default() };
+        assert!(check_policy_table(&stream, true).is_ok());
+        assert!(check_policy_table(&stream, false).unwrap_err().to_string().contains("'max-stream-bytes'"));
+    }
+}
