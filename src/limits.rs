@@ -62,6 +62,9 @@ pub struct Limits {
     pub max_tables: u32,
     /// Most elements of all a guest's tables together (`max-table-elements`).
     pub max_table_elements: u64,
+    /// Largest stream body read into memory for the guest, in bytes
+    /// (`max-stream-bytes`; the rust-camel integration's `Body::Stream`).
+    pub max_stream_bytes: u64,
 }
 
 impl Default for Limits {
@@ -82,6 +85,7 @@ impl Default for Limits {
             max_instances: 32,
             max_tables: 32,
             max_table_elements: 20_000,
+            max_stream_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -155,6 +159,7 @@ impl Limits {
         "max-instances",
         "max-tables",
         "max-table-elements",
+        "max-stream-bytes",
     ];
 
     /// rust-camel 0.64's names for knobs this host spells differently: `(theirs, ours)`.
@@ -212,6 +217,7 @@ impl Limits {
             "max-instances" => self.max_instances = to_u32(positive(value)?)?,
             "max-tables" => self.max_tables = to_u32(positive(value)?)?,
             "max-table-elements" => self.max_table_elements = positive(value)?,
+            "max-stream-bytes" => self.max_stream_bytes = positive(value)?,
             "max-wasm-size" => self.max_wasm_size = positive(value)?,
             "recycle-after" => self.recycle_after = positive(value)?,
             "state-max-entries" => self.state_max_entries = to_usize(positive(value)?)?,
@@ -243,7 +249,7 @@ impl Limits {
                 reason: format!("too large (at most {})", Self::MAX_CONCURRENT),
             });
         }
-        let checks: [(&str, bool); 13] = [
+        let checks: [(&str, bool); 14] = [
             ("timeout", self.timeout.is_zero()),
             ("max-memory", self.max_memory == 0),
             ("max-concurrent", self.max_concurrent == 0),
@@ -257,6 +263,7 @@ impl Limits {
             ("max-instances", self.max_instances == 0),
             ("max-tables", self.max_tables == 0),
             ("max-table-elements", self.max_table_elements == 0),
+            ("max-stream-bytes", self.max_stream_bytes == 0),
         ];
         match checks.iter().find(|(_, is_zero)| *is_zero) {
             Some((name, _)) => Err(zero(name)),

@@ -372,7 +372,7 @@ async fn a_stream_body_is_read_up_to_the_bound() {
     let mut exchange = Exchange::new(Message::new(stream_of(9)));
     let err = mapping.to_wasm(&mut exchange, None).await.unwrap_err();
     assert!(matches!(err, CamelWasmError::StreamTooLarge { what: "input", limit: 8 }), "{err:?}");
-    assert_eq!(err.to_string(), "the input body is a stream larger than the 8-byte limit (raise it with `stream_limit`)");
+    assert_eq!(err.to_string(), "the input body is a stream larger than the 8-byte limit (raise it with max-stream-bytes)");
 }
 
 #[tokio::test]
@@ -621,6 +621,21 @@ async fn a_guest_call_handed_to_another_task_still_cannot_run_a_guest() {
     exchange.input.set_header("forward-to", "direct:handoff");
     let err = h.send("direct:outer", exchange).await.unwrap_err().to_string();
     assert!(err.contains("plugin 'upper.wasm': recursive wasm calls not supported"), "{err}");
+    h.ctx.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_over_the_uri_max_stream_bytes_fails_the_route() {
+    let mut h = harness().await;
+    let route = RouteBuilder::from("direct:bounded").route_id("bounded").to("wasm:props.wasm?max-stream-bytes=4").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+    let small = Exchange::new_in_out(Message::new(stream_of(4)));
+    let out = h.send("direct:bounded", small).await.unwrap();
+    assert_eq!(out.input.body, Body::Bytes(bytes::Bytes::from_static(b"xxxx")), "read whole, passed on as bytes");
+    let big = Exchange::new_in_out(Message::new(stream_of(5)));
+    let err = h.send("direct:bounded", big).await.unwrap_err().to_string();
+    assert!(err.contains("4-byte limit"), "{err}");
     h.ctx.stop().await.unwrap();
 }
 

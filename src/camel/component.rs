@@ -75,8 +75,11 @@ impl WasmComponentBuilder {
 
     /// The largest stream body read into memory for a guest or a reply, in
     /// bytes (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)).
+    ///
+    /// It is also the endpoints' default `max-stream-bytes`.
     pub fn stream_limit(mut self, bytes: usize) -> Self {
         self.mapping = ExchangeMapping::new(bytes);
+        self.defaults.max_stream_bytes = bytes as u64;
         self
     }
 
@@ -177,6 +180,7 @@ fn uri_options(defaults: &Limits) -> Vec<UriOption> {
         int("max-instances", "most core instances in one guest", defaults.max_instances.to_string()),
         int("max-tables", "most tables in one guest", defaults.max_tables.to_string()),
         int("max-table-elements", "most table elements in one guest", defaults.max_table_elements.to_string()),
+        int("max-stream-bytes", "largest stream body read into memory for the guest", defaults.max_stream_bytes.to_string()),
     ]
 }
 
@@ -204,10 +208,11 @@ impl Component for WasmComponent {
         let limits = self.limits_of(uri, parsed).map_err(|e| CamelError::InvalidUri(e.to_string()))?;
         let health = self.health_for(&path);
         ctx.register_current_route_health_check(Arc::new(health.clone()));
+        let mapping = ExchangeMapping::new(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX));
         match Plugin::load(&self.inner.runtime, &path, limits) {
             Ok(plugin) => {
                 health.set_state(LoadState::Loaded);
-                Ok(Box::new(WasmEndpoint::new(uri, plugin, self.inner.mapping, health)))
+                Ok(Box::new(WasmEndpoint::new(uri, plugin, mapping, health)))
             }
             Err(err) => {
                 let cause = err.to_string();

@@ -16,7 +16,7 @@ pub enum CamelWasmError {
     #[error(transparent)]
     Wasm(#[from] WasmError),
     /// A stream body is larger than the bound it may be read into memory up to.
-    #[error("the {what} body is a stream larger than the {limit}-byte limit (raise it with `stream_limit`)")]
+    #[error("the {what} body is a stream larger than the {limit}-byte limit (raise it with max-stream-bytes)")]
     StreamTooLarge {
         /// Which body: `input`, `output` or `reply`.
         what: &'static str,

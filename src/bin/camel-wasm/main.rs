@@ -158,6 +158,9 @@ struct LimitArgs {
     /// Most table elements in the guest.
     #[arg(long)]
     max_table_elements: Option<String>,
+    /// Largest stream body read into memory for the guest, in bytes.
+    #[arg(long)]
+    max_stream_bytes: Option<String>,
 }
 
 impl LimitArgs {
@@ -183,6 +186,7 @@ impl LimitArgs {
             ("max-instances", &self.max_instances),
             ("max-tables", &self.max_tables),
             ("max-table-elements", &self.max_table_elements),
+            ("max-stream-bytes", &self.max_stream_bytes),
         ];
         for (name, value) in flags {
             if let Some(value) = value {

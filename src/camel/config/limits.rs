@@ -71,6 +71,7 @@ impl TomlLimits {
         set(limits, "max-value-bytes", "state-max-value-bytes", max_value_bytes)?;
         if let Some(bytes) = *max_stream_bytes {
             out.stream_limit = stream_bytes(bytes)?;
+            out.limits.max_stream_bytes = bytes;
         }
         Ok(out)
     }
@@ -88,17 +89,8 @@ impl TryFrom<&WasmLimitsConfig> for TomlLimits {
 impl TryFrom<&WasmLimitsConfig> for Limits {
     type Error = ConfigError;
 
-    /// The table over [`Limits::default`]. `max-stream-bytes` bounds the
-    /// exchange mapping, which `Limits` does not hold: it is refused here
-    /// (convert into [`TomlLimits`] to keep it), never dropped.
+    /// The table over [`Limits::default`] (`max-stream-bytes` included).
     fn try_from(table: &WasmLimitsConfig) -> Result<Self, ConfigError> {
-        if let Some(bytes) = table.max_stream_bytes {
-            return Err(ConfigError::InvalidValue {
-                name: "max-stream-bytes".into(),
-                value: bytes.to_string(),
-                reason: "bounds the exchange mapping, not the guest's Limits; convert into TomlLimits to keep it".into(),
-            });
-        }
         Ok(TomlLimits::try_from(table)?.limits)
     }
 }
@@ -176,7 +168,7 @@ mod tests {
         assert_eq!((l.max_instances, l.max_tables, l.max_table_elements), (8, 9, 1000));
         assert_eq!((l.state_max_entries, l.state_max_key_bytes, l.state_max_value_bytes), (10, 11, 12));
         assert_eq!(out.stream_limit, 4096);
-        assert!(Limits::try_from(&table).unwrap_err().to_string().contains("'max-stream-bytes'"));
+        assert_eq!(Limits::try_from(&table).unwrap().max_stream_bytes, 4096);
     }
 
     #[test]
