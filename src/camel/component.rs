@@ -28,7 +28,6 @@ pub struct WasmComponent {
 
 struct Inner {
     runtime: Runtime,
-    mapping: ExchangeMapping,
     defaults: Limits,
     calls: Option<CamelEndpoints>,
     health: Mutex<HashMap<String, WasmHealthCheck>>,
@@ -92,7 +91,6 @@ impl WasmComponentBuilder {
         WasmComponent {
             inner: Arc::new(Inner {
                 runtime: self.runtime,
-                mapping: self.mapping,
                 defaults: self.defaults,
                 calls,
                 health: Mutex::default(),
