@@ -159,7 +159,7 @@ fn main() {
 
         // Memory: a loaded plugin, then 16 warm instances.
         let before_load = resident_bytes();
-        let slow = Plugin::load(&runtime, "slow-call.wasm", Limits::default()).unwrap();
+        let slow = Plugin::from_uri(&runtime, "wasm:slow-call.wasm?allow-call=hold").unwrap();
         let loaded = resident_bytes();
         runtime.endpoints().register_fn("hold", |_req: camel_wasm::CallRequest| async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
