@@ -231,10 +231,10 @@ impl<W: World> Pool<W> {
                 Err(e) if e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
                     attempt += 1;
                     if !self.runtime.evict_least_recently_used() {
-                        return Err(e.context(format!(
+                        return Err(e.context(
                             "every instance slot of the runtime is in use by calls in flight \
-                             (raise RuntimeBuilder::max_instances, or lower max-concurrent)"
-                        )));
+                             (raise RuntimeBuilder::max_instances, or lower max-concurrent)",
+                        ));
                     }
                 }
                 other => return other,

@@ -55,8 +55,7 @@ async fn calls_are_denied_unless_allow_call_covers_them() {
 
 #[tokio::test]
 async fn an_authorization_policy_can_never_call() {
-    let mut limits = Limits::default();
-    limits.allow_call = "echo".parse().unwrap();
+    let limits = Limits { allow_call: "echo".parse().unwrap(), ..Limits::default() };
     let policy = Policy::load(runtime(), &guest("auth-probe"), limits, Vec::new()).unwrap();
     let mut exchange = Exchange::new("");
     exchange.properties.insert("call-uri".into(), "echo:x".into());
@@ -103,11 +102,10 @@ async fn huge_knob_values_saturate_or_are_refused_never_panic() {
     let err = Plugin::from_uri(runtime(), &format!("wasm:{}?max-concurrent=18446744073709551615", guest("upper")))
         .unwrap_err();
     assert!(err.to_string().contains("'max-concurrent'") && err.to_string().contains("at most"), "{err}");
-    let mut limits = Limits::default();
-    limits.max_concurrent = usize::MAX;
+    let limits = Limits { max_concurrent: usize::MAX, ..Limits::default() };
     let err = Plugin::load(runtime(), &guest("upper"), limits).unwrap_err();
     assert!(err.to_string().contains("max-concurrent"), "{err}");
-    limits = Limits { timeout: Duration::MAX, ..Limits::default() };
+    let limits = Limits { timeout: Duration::MAX, ..Limits::default() };
     let upper = Plugin::load(runtime(), &guest("upper"), limits).unwrap();
     assert!(upper.process(Exchange::new("x")).await.is_ok());
 }
