@@ -23,7 +23,7 @@ use camel_component_mock::MockComponent;
 use camel_config::CamelConfig;
 use camel_core::CamelContext;
 use camel_dsl::SecurityCompileContext;
-use camel_wasm::camel::{CamelWasmError, WasmComponent, WasmRegistration, register_camel_toml};
+use camel_wasm::camel::{CamelWasmError, WasmComponent, WasmRegistration, load_camel_toml, register_camel_toml};
 use camel_wasm::{ConfigError, WasmError};
 use serde_json::json;
 
@@ -456,6 +456,28 @@ async fn a_missing_plugin_names_the_bean_and_the_path() {
 /// camel-config 0.64 keys permission providers as `[security.permissions.<name>]`;
 /// the `providers.<name>` spelling some of rust-camel's docs use does not load.
 #[tokio::test]
+/// rust-camel's README writes providers as `[security.permissions.providers.<name>]`,
+/// which camel-config itself refuses; `load_camel_toml` accepts it too.
+async fn the_readme_provider_shape_loads_through_load_camel_toml() {
+    let readme = CAMEL_TOML.replace("[default.security.permissions.roles", "[default.security.permissions.providers.roles");
+    let project = Project::new("readme-providers", &readme, ROUTES);
+    assert!(project.load().is_err(), "camel-config alone refuses this shape");
+    let config = load_camel_toml(project.dir.join("Camel.toml"), Some("default")).expect("loads");
+    let beans = Arc::new(Mutex::new(BeanRegistry::new()));
+    let mut ctx = CamelContext::builder().beans(beans.clone()).build().await.unwrap();
+    let registration = register_camel_toml(&config, &project.dir, &mut ctx, &beans).await.expect("registers");
+    let roles = registration.permission_evaluators().get("roles").expect("registered by name");
+    assert_eq!(roles.evaluate(permission("alice", &["admin"])).await.unwrap(), PermissionDecision::Granted);
+    assert!(matches!(roles.evaluate(permission("bob", &["ops"])).await.unwrap(), PermissionDecision::Denied { .. }));
+    let leftovers: Vec<_> = std::fs::read_dir(&project.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".camel-wasm-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the rewritten copy is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_providers_are_keyed_by_name_directly() {
     let toml = "[default.security.permissions.providers.roles]\nprovider = \"wasm\"\npath = \"role-check.wasm\"\n";
     let project = Project::new("providers-shape", toml, ROUTES);

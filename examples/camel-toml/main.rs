@@ -20,15 +20,15 @@ use camel_auth::native_auth::{NativeCredential, NativeCredentialSecret, NativeCr
 use camel_auth::{ProviderEntry, ProviderRegistry, StaticTokenAuthenticator, install_carrier, kernel_authenticate};
 use camel_bean::BeanRegistry;
 use camel_component_direct::DirectComponent;
-use camel_config::CamelConfig;
 use camel_core::CamelContext;
 use camel_dsl::SecurityCompileContext;
-use camel_wasm::camel::register_camel_toml;
+use camel_wasm::camel::{load_camel_toml, register_camel_toml};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/camel-toml");
-    let config = CamelConfig::from_file_with_profile(&dir.join("Camel.toml").display().to_string(), Some("default"))?;
+    // camel-config's loader, also taking rust-camel README's provider shape.
+    let config = load_camel_toml(dir.join("Camel.toml"), Some("default"))?;
 
     // The context reads beans from this registry when a route is added.
     let beans = Arc::new(Mutex::new(BeanRegistry::new()));

@@ -29,7 +29,7 @@
 //! use std::sync::{Arc, Mutex};
 //! use camel_wasm::camel::register_camel_toml;
 //!
-//! let config = camel_config::CamelConfig::from_file("app/Camel.toml")?;
+//! let config = camel_wasm::camel::load_camel_toml("app/Camel.toml", None)?;
 //! let beans = Arc::new(Mutex::new(camel_bean::BeanRegistry::new()));
 //! let mut context = camel_core::CamelContext::builder().beans(beans.clone()).build().await?;
 //! // Before or after other components; before the routes that use what it registers.
@@ -42,11 +42,14 @@
 //! - [`TomlLimits`]: a `limits` table (`WasmLimitsConfig`) as [`Limits`](crate::Limits) plus the stream bound.
 //! - [`WasmBundle`] / [`WasmBundleConfig`]: the `[components.wasm]` table, a rust-camel `ComponentBundle`.
 //! - [`WasmRegistration`] / [`register_camel_toml`]: everything WASM a `CamelConfig` declares.
+//! - [`load_camel_toml`]: camel-config's loader, also taking the README's `[security.permissions.providers.<name>]`.
 
 mod bundle;
 mod limits;
+mod load;
 mod registration;
 
 pub use bundle::{DEFAULT_PLUGINS_DIR, WasmBundle, WasmBundleConfig};
 pub use limits::TomlLimits;
+pub use load::load_camel_toml;
 pub use registration::{WasmRegistration, register_camel_toml};

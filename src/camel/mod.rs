@@ -42,7 +42,9 @@ pub use bean::WasmBean;
 pub use calls::{CamelCallService, CamelEndpoints, GUEST_CALL_PROPERTY};
 pub use component::{WasmComponent, WasmComponentBuilder};
 #[cfg(feature = "camel-toml")]
-pub use config::{DEFAULT_PLUGINS_DIR, TomlLimits, WasmBundle, WasmBundleConfig, WasmRegistration, register_camel_toml};
+pub use config::{
+    DEFAULT_PLUGINS_DIR, TomlLimits, WasmBundle, WasmBundleConfig, WasmRegistration, load_camel_toml, register_camel_toml,
+};
 pub use endpoint::WasmEndpoint;
 pub use error::CamelWasmError;
 pub use health::{LoadState, WasmHealthCheck};
