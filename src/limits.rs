@@ -206,9 +206,7 @@ impl Limits {
             "max-memory" => self.max_memory = positive(value)?,
             "max-concurrent" => {
                 let n = to_usize(positive(value)?)?;
-                if n > Self::MAX_CONCURRENT {
-                    return Err(invalid(&format!("too large (at most {})", Self::MAX_CONCURRENT)));
-                }
+                Self::check_max_concurrent(n, name, value)?;
                 self.max_concurrent = n;
             }
             "allow-call" => self.allow_call = value.parse().map_err(|e: String| invalid(&e))?,
@@ -242,13 +240,7 @@ impl Limits {
             value: "0".into(),
             reason: "must be greater than zero".into(),
         };
-        if self.max_concurrent > Self::MAX_CONCURRENT {
-            return Err(ConfigError::InvalidValue {
-                name: "max-concurrent".into(),
-                value: self.max_concurrent.to_string(),
-                reason: format!("too large (at most {})", Self::MAX_CONCURRENT),
-            });
-        }
+        Self::check_max_concurrent(self.max_concurrent, "max-concurrent", &self.max_concurrent.to_string())?;
         let checks: [(&str, bool); 14] = [
             ("timeout", self.timeout.is_zero()),
             ("max-memory", self.max_memory == 0),
@@ -269,6 +261,18 @@ impl Limits {
             Some((name, _)) => Err(zero(name)),
             None => Ok(()),
         }
+    }
+
+    /// Refuses a `max-concurrent` tokio's semaphore cannot hold (`name` and `value` as given).
+    fn check_max_concurrent(n: usize, name: &str, value: &str) -> Result<(), ConfigError> {
+        if n <= Self::MAX_CONCURRENT {
+            return Ok(());
+        }
+        Err(ConfigError::InvalidValue {
+            name: name.into(),
+            value: value.to_string(),
+            reason: format!("too large (at most {})", Self::MAX_CONCURRENT),
+        })
     }
 
     /// The `set-property` bounds these limits set.
@@ -299,12 +303,22 @@ pub struct EndpointUri {
     pub path: String,
     /// Limits from the query, over the defaults.
     pub limits: Limits,
+    /// The knobs the query set, by this host's names, in order.
+    pub given: Vec<String>,
 }
 
 impl std::str::FromStr for EndpointUri {
     type Err = ConfigError;
 
+    /// The URI over [`Limits::default`].
     fn from_str(uri: &str) -> Result<Self, ConfigError> {
+        Self::parse_over(uri, Limits::default())
+    }
+}
+
+impl EndpointUri {
+    /// Parses `uri`, its query's parameters set one by one over `base`.
+    pub fn parse_over(uri: &str, base: Limits) -> Result<Self, ConfigError> {
         let bad = |reason: &str| ConfigError::InvalidUri { uri: uri.to_string(), reason: reason.to_string() };
         let rest = uri.strip_prefix("wasm:").ok_or_else(|| bad("must start with 'wasm:'"))?;
         let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -312,7 +326,7 @@ impl std::str::FromStr for EndpointUri {
         if path.is_empty() {
             return Err(bad("no module path"));
         }
-        let mut limits = Limits::default();
+        let mut limits = base;
         let mut seen: Vec<(&str, &str)> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').ok_or_else(|| bad(&format!("parameter '{pair}' has no value")))?;
@@ -323,7 +337,8 @@ impl std::str::FromStr for EndpointUri {
             seen.push((name, canonical));
             limits.set(name, value)?;
         }
-        Ok(Self { path: path.to_string(), limits })
+        let given = seen.into_iter().map(|(_, canonical)| canonical.to_string()).collect();
+        Ok(Self { path: path.to_string(), limits, given })
     }
 }
 
@@ -368,6 +383,8 @@ mod tests {
         assert_eq!(uri.limits.max_concurrent, 2);
         assert_eq!(uri.limits.state_bounds(), StateBounds { max_entries: 9, max_key_bytes: 10, max_value_bytes: 11 });
         assert!(uri.limits.allow_call.allows("log:x"));
+        let given = ["max-concurrent", "state-max-entries", "state-max-key-bytes", "state-max-value-bytes", "allow-call"];
+        assert_eq!(uri.given, given, "the knobs set, by this host's names");
         let err = "wasm:p.wasm?max-concurrent=1&max-concurrent-calls=2".parse::<EndpointUri>().unwrap_err();
         assert_eq!(err.to_string(), "parameter 'max-concurrent-calls' is given twice (as 'max-concurrent' and as 'max-concurrent-calls')");
         assert!("wasm:p.wasm?timeout=1&timeout=2".parse::<EndpointUri>().is_err());

@@ -20,9 +20,9 @@ pub struct WasmBean {
 }
 
 impl WasmBean {
-    /// Wraps a loaded [`Bean`].
+    /// Wraps a loaded [`Bean`]; stream bodies are read up to its `max-stream-bytes`.
     pub fn new(bean: Bean) -> Self {
-        Self { bean, mapping: ExchangeMapping::default() }
+        Self { mapping: ExchangeMapping::for_limits(bean.limits()), bean }
     }
 
     /// Loads the bean at `path` (relative to the runtime's base directory);
@@ -37,7 +37,7 @@ impl WasmBean {
         Ok(Self::load(runtime, &uri.path, uri.limits, config).await?)
     }
 
-    /// Reads stream bodies up to `bytes` (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)).
+    /// Reads stream bodies up to `bytes` instead of the limits' `max-stream-bytes`.
     pub fn with_stream_limit(mut self, bytes: usize) -> Self {
         self.mapping = ExchangeMapping::new(bytes);
         self

@@ -59,8 +59,10 @@ impl WasmComponentBuilder {
     }
 
     /// The limits a `wasm:` URI starts from (default [`Limits::default`]);
-    /// the URI's parameters override them one by one.
+    /// the URI's parameters override them one by one. Their `max-stream-bytes`
+    /// also bounds the replies of guests' calls.
     pub fn default_limits(mut self, limits: Limits) -> Self {
+        self.mapping = ExchangeMapping::for_limits(&limits);
         self.defaults = limits;
         self
     }
@@ -138,17 +140,9 @@ impl WasmComponent {
         &self.inner.defaults
     }
 
-    /// The limits of `uri` (already parsed into `parsed`): its parameters over the defaults.
-    pub(crate) fn limits_of(&self, uri: &str, parsed: EndpointUri) -> Result<Limits, crate::ConfigError> {
-        if self.inner.defaults == Limits::default() {
-            return Ok(parsed.limits);
-        }
-        let mut limits = self.inner.defaults.clone();
-        let query = uri.split_once('?').map_or("", |(_, query)| query);
-        for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
-            limits.set(name, value)?;
-        }
-        Ok(limits)
+    /// `uri` parsed over the defaults: its parameters override them one by one.
+    pub(crate) fn endpoint_uri(&self, uri: &str) -> Result<EndpointUri, crate::ConfigError> {
+        EndpointUri::parse_over(uri, self.inner.defaults.clone())
     }
 
     fn health_for(&self, path: &str) -> WasmHealthCheck {
@@ -198,15 +192,13 @@ impl Component for WasmComponent {
     }
 
     fn create_endpoint(&self, uri: &str, ctx: &dyn ComponentContext) -> Result<Box<dyn Endpoint>, CamelError> {
-        let parsed: EndpointUri = uri.parse().map_err(|e: crate::ConfigError| CamelError::InvalidUri(e.to_string()))?;
+        let EndpointUri { path, limits, .. } = self.endpoint_uri(uri).map_err(|e| CamelError::InvalidUri(e.to_string()))?;
         if let Some(calls) = &self.inner.calls {
             calls.try_bridge(self.inner.runtime.endpoints());
         }
-        let path = parsed.path.clone();
-        let limits = self.limits_of(uri, parsed).map_err(|e| CamelError::InvalidUri(e.to_string()))?;
         let health = self.health_for(&path);
         ctx.register_current_route_health_check(Arc::new(health.clone()));
-        let mapping = ExchangeMapping::new(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX));
+        let mapping = ExchangeMapping::for_limits(&limits);
         match Plugin::load(&self.inner.runtime, &path, limits) {
             Ok(plugin) => {
                 health.set_state(LoadState::Loaded);

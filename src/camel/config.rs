@@ -39,7 +39,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`TomlLimits`]: a `limits` table (`WasmLimitsConfig`) as [`Limits`](crate::Limits) plus the stream bound.
+//! - [`TomlLimits`]: a `limits` table (`WasmLimitsConfig`) as [`Limits`](crate::Limits), `max-stream-bytes` included.
 //! - [`WasmBundle`] / [`WasmBundleConfig`]: the `[components.wasm]` table, a rust-camel `ComponentBundle`.
 //! - [`WasmRegistration`] / [`register_camel_toml`]: everything WASM a `CamelConfig` declares.
 //! - [`load_camel_toml`]: camel-config's loader, also taking the README's `[security.permissions.providers.<name>]`.

@@ -41,6 +41,11 @@ impl ExchangeMapping {
         Self { stream_limit }
     }
 
+    /// The mapping an endpoint with `limits` uses: streams read up to its `max-stream-bytes`.
+    pub fn for_limits(limits: &crate::Limits) -> Self {
+        Self::new(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX))
+    }
+
     /// The largest stream body read into memory, in bytes.
     pub fn stream_limit(&self) -> usize {
         self.stream_limit

@@ -29,9 +29,9 @@ pub struct WasmSecurityPolicy {
 }
 
 impl WasmSecurityPolicy {
-    /// Wraps a loaded [`Policy`].
+    /// Wraps a loaded [`Policy`]; stream bodies are read up to its `max-stream-bytes`.
     pub fn new(policy: Policy) -> Self {
-        Self { policy, mapping: ExchangeMapping::default() }
+        Self { mapping: ExchangeMapping::for_limits(policy.limits()), policy }
     }
 
     /// Loads the policy at `path` (relative to the runtime's base directory);
@@ -46,7 +46,7 @@ impl WasmSecurityPolicy {
         Ok(Self::load(runtime, &uri.path, uri.limits, config)?)
     }
 
-    /// Reads stream bodies up to `bytes` (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)).
+    /// Reads stream bodies up to `bytes` instead of the limits' `max-stream-bytes`.
     pub fn with_stream_limit(mut self, bytes: usize) -> Self {
         self.mapping = ExchangeMapping::new(bytes);
         self

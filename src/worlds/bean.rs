@@ -110,6 +110,11 @@ impl Bean {
         self.pool.plugin()
     }
 
+    /// This endpoint's limits.
+    pub fn limits(&self) -> &Limits {
+        self.pool.limits()
+    }
+
     /// The methods the bean exports.
     pub fn methods(&self) -> &[String] {
         &self.methods

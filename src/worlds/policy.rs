@@ -184,6 +184,11 @@ impl Policy {
         self.pool.plugin()
     }
 
+    /// This endpoint's limits.
+    pub fn limits(&self) -> &Limits {
+        self.pool.limits()
+    }
+
     /// Asks the guest about `exchange`.
     pub async fn evaluate(&self, exchange: &Exchange) -> Result<Decision, WasmError> {
         let sent = wire::to_wire(exchange);

@@ -223,12 +223,7 @@ impl TargetArgs {
             return Ok((runtime, name, limits));
         }
         let uri: EndpointUri = self.file.parse().map_err(|e: camel_wasm::ConfigError| e.to_string())?;
-        let query = self.file.split_once('?').map_or("", |(_, q)| q);
-        let in_uri: Vec<String> = query
-            .split('&')
-            .filter_map(|p| p.split_once('=').map(|(k, _)| Limits::canonical_name(k).to_string()))
-            .collect();
-        let limits = self.limits.over(uri.limits, &in_uri)?;
+        let limits = self.limits.over(uri.limits, &uri.given)?;
         let runtime = runtime_in(Path::new("."))?;
         Ok((runtime, uri.path, limits))
     }
@@ -320,7 +315,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     let started = std::time::Instant::now();
     let (target, name) = args.target.load(false).await?;
     let load = started.elapsed();
-    let isolation = format!("{:?}", args.target.open()?.2.isolation).to_lowercase();
+    let isolation = format!("{:?}", target.limits().isolation).to_lowercase();
     let exchange = Exchange::new("x".repeat(args.body_size));
     let warmup = (args.calls / 10).clamp(1, 500);
     let text = |e: WasmError| e.to_string();

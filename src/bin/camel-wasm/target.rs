@@ -57,6 +57,15 @@ impl Target {
         }
     }
 
+    /// The limits it was loaded with.
+    pub fn limits(&self) -> &Limits {
+        match self {
+            Target::Plugin(p) => p.limits(),
+            Target::Bean(b, _) => b.limits(),
+            Target::Policy(p) => p.limits(),
+        }
+    }
+
     /// One call.
     pub async fn run(&self, exchange: Exchange) -> Result<Outcome, WasmError> {
         match self {

@@ -162,8 +162,7 @@ impl WasmBundle {
     /// The `wasm` component on `runtime`, with the table's defaults (and the context, when given).
     pub fn component(&self, runtime: Runtime) -> WasmComponent {
         let mut builder = WasmComponent::builder(runtime)
-            .default_limits(self.defaults.limits.clone())
-            .stream_limit(self.defaults.stream_limit);
+            .default_limits(self.defaults.limits.clone());
         if let Some(parts) = &self.context {
             builder = builder.context_parts(parts.clone());
         }
@@ -196,7 +195,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::EndpointUri;
 
     fn bundle(table: &str) -> Result<WasmBundle, CamelWasmError> {
         WasmBundle::from_value(toml::from_str(table).unwrap())
@@ -206,10 +204,10 @@ mod tests {
     fn uri_parameters_override_the_table_defaults_one_by_one() {
         let b = bundle("plugins_dir = \"p\"\nallow-call = \"log\"\n[limits]\ntimeout-secs = 7\nmax-concurrent-calls = 3\nmax-stream-bytes = 99").unwrap();
         assert_eq!(b.plugins_dir(), Path::new("./p"));
-        assert_eq!(b.defaults().stream_limit, 99);
+        assert_eq!(b.defaults().limits.max_stream_bytes, 99);
         let component = b.component(Runtime::new().unwrap());
         let uri = "wasm:upper.wasm?max-concurrent-calls=2";
-        let limits = component.limits_of(uri, uri.parse::<EndpointUri>().unwrap()).unwrap();
+        let limits = component.endpoint_uri(uri).unwrap().limits;
         assert_eq!(limits.max_concurrent, 2, "the URI wins");
         assert_eq!(limits.timeout, Duration::from_secs(7), "the table's default stays");
         assert!(limits.allow_call.allows("log:x"));

@@ -1,12 +1,10 @@
-//! camel-config's `WasmLimitsConfig` as camel-wasm [`Limits`] plus the stream bound.
+//! camel-config's `WasmLimitsConfig` as camel-wasm [`Limits`].
 
 use camel_config::WasmLimitsConfig;
 
-use crate::camel::DEFAULT_STREAM_LIMIT;
 use crate::{ConfigError, Limits};
 
-/// What a Camel.toml `limits` table configures: the guest's [`Limits`] and
-/// the largest stream body read into memory for it.
+/// What a Camel.toml `limits` table configures: the guest's [`Limits`].
 ///
 /// Every field of camel-config's `WasmLimitsConfig` lands somewhere:
 ///
@@ -18,20 +16,11 @@ use crate::{ConfigError, Limits};
 /// | `allow-call-schemes` | `limits.allow_call` (comma list; empty denies all) |
 /// | `max-instances`, `max-tables`, `max-table-elements` | the same `limits` fields |
 /// | `max-kv-entries`, `max-key-bytes`, `max-value-bytes` | `limits.state_max_entries`, `limits.state_max_key_bytes`, `limits.state_max_value_bytes` |
-/// | `max-stream-bytes` | `stream_limit`: the exchange mapping's bound ([`ExchangeMapping`](crate::camel::ExchangeMapping)) |
-#[derive(Debug, Clone, PartialEq)]
+/// | `max-stream-bytes` | `limits.max_stream_bytes`: the exchange mapping's bound ([`ExchangeMapping::for_limits`](crate::camel::ExchangeMapping::for_limits)) |
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TomlLimits {
     /// The guest's limits.
     pub limits: Limits,
-    /// The largest stream body read into memory for the guest, in bytes (`max-stream-bytes`).
-    pub stream_limit: usize,
-}
-
-impl Default for TomlLimits {
-    /// [`Limits::default`] and [`DEFAULT_STREAM_LIMIT`].
-    fn default() -> Self {
-        Self { limits: Limits::default(), stream_limit: DEFAULT_STREAM_LIMIT }
-    }
 }
 
 impl TomlLimits {
@@ -69,10 +58,7 @@ impl TomlLimits {
         set(limits, "max-kv-entries", "state-max-entries", max_kv_entries)?;
         set(limits, "max-key-bytes", "state-max-key-bytes", max_key_bytes)?;
         set(limits, "max-value-bytes", "state-max-value-bytes", max_value_bytes)?;
-        if let Some(bytes) = *max_stream_bytes {
-            out.stream_limit = stream_bytes(bytes)?;
-            out.limits.max_stream_bytes = bytes;
-        }
+        set(limits, "max-stream-bytes", "max-stream-bytes", max_stream_bytes)?;
         Ok(out)
     }
 }
@@ -102,19 +88,6 @@ fn set<T: ToString>(limits: &mut Limits, field: &str, knob: &str, value: &Option
         ConfigError::InvalidValue { value, reason, .. } => ConfigError::InvalidValue { name: field.into(), value, reason },
         other => other,
     })
-}
-
-fn stream_bytes(bytes: u64) -> Result<usize, ConfigError> {
-    let invalid = |reason: &str| ConfigError::InvalidValue {
-        name: "max-stream-bytes".into(),
-        value: bytes.to_string(),
-        reason: reason.into(),
-    };
-    match usize::try_from(bytes) {
-        Ok(0) => Err(invalid("must be greater than zero")),
-        Ok(n) => Ok(n),
-        Err(_) => Err(invalid("too large")),
-    }
 }
 
 /// Refuses, for a policy guest, what a policy cannot honour: it may never
@@ -167,13 +140,13 @@ mod tests {
         assert!(l.allow_call.allows("log:x") && l.allow_call.allows("direct:a") && !l.allow_call.allows("mock:a"));
         assert_eq!((l.max_instances, l.max_tables, l.max_table_elements), (8, 9, 1000));
         assert_eq!((l.state_max_entries, l.state_max_key_bytes, l.state_max_value_bytes), (10, 11, 12));
-        assert_eq!(out.stream_limit, 4096);
+        assert_eq!(out.limits.max_stream_bytes, 4096);
         assert_eq!(Limits::try_from(&table).unwrap().max_stream_bytes, 4096);
     }
 
     #[test]
     fn none_keeps_the_base_and_empty_schemes_deny_all() {
-        let base = TomlLimits { limits: Limits { max_concurrent: 3, ..Limits::default() }, stream_limit: 7 };
+        let base = TomlLimits { limits: Limits { max_concurrent: 3, max_stream_bytes: 7, ..Limits::default() } };
         let out = base.overlay(&WasmLimitsConfig::default()).unwrap();
         assert_eq!(out, base);
         let mut open = base.clone();

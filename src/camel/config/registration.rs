@@ -117,7 +117,6 @@ impl WasmRegistration {
         for (name, (path, limits, init)) in plan.beans {
             let error = entry_error(format!("bean '{name}'"));
             let bean = WasmBean::load(&runtime, &path, limits.limits, init).await.map_err(|e| error(e.into()))?;
-            let bean = bean.with_stream_limit(limits.stream_limit);
             bean_registry.register(name.clone(), bean.clone()).map_err(|e| error(CamelWasmError::InvalidEntry(e.to_string())))?;
             beans.insert(name, bean);
         }
@@ -136,7 +135,6 @@ impl WasmRegistration {
         for (name, (path, limits, init)) in plan.policies {
             let error = entry_error(format!("security policy '{name}'"));
             let policy = WasmSecurityPolicy::load(&runtime, &path, limits.limits, init).map_err(|e| error(e.into()))?;
-            let policy = policy.with_stream_limit(limits.stream_limit);
             policy_registry.register(name.clone(), Arc::new(policy.clone()));
             policies.insert(name, policy);
         }
