@@ -6,6 +6,7 @@
 //! under the deadline, and gives it back. An instance that trapped, timed out,
 //! ran out of memory or panicked is thrown away, off the caller's path.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -89,7 +90,7 @@ pub(crate) struct Pool<W: World> {
     config: Vec<(String, String)>,
     state: StateStore,
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
-    idle: Mutex<Vec<Instance<W>>>,
+    idle: Mutex<VecDeque<Instance<W>>>,
     permits: Arc<Semaphore>,
 }
 
@@ -108,7 +109,7 @@ impl<W: World> Pool<W> {
     pub(crate) fn new(plugin: Arc<str>, runtime: Runtime, pre: W::Pre, limits: Limits, config: Vec<(String, String)>) -> Self {
         let state = StateStore::new(limits.state_bounds());
         let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
-        let allowlist = Arc::new(if W::MAY_CALL { limits.allow_call.clone() } else { CallAllowlist::none() });
+        let allowlist = Arc::new(limits.allow_call.clone());
         Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits }
     }
 
@@ -214,8 +215,8 @@ impl<W: World> Pool<W> {
 
     fn new_store(&self, deadline: Instant) -> Store<StoreState> {
         let endpoints = self.runtime.endpoints().clone();
-        let mut host = HostCtx::new(endpoints, self.allowlist.clone(), self.state.clone(), self.limits.property_bounds());
-        host.may_call = W::MAY_CALL;
+        let (allowlist, bounds) = (self.allowlist.clone(), self.limits.property_bounds());
+        let host = HostCtx::new(endpoints, allowlist, W::MAY_CALL, self.state.clone(), bounds);
         let mut store = new_store(self.runtime.engine(), StoreState::new(host, GuestLimiter::new(&self.limits)));
         store.data_mut().arm(deadline);
         store
@@ -243,14 +244,14 @@ impl<W: World> Pool<W> {
     }
 
     fn checkout(&self) -> Option<Instance<W>> {
-        self.idle.lock().unwrap().pop()
+        self.idle.lock().unwrap().pop_back()
     }
 
     fn give_back(&self, mut instance: Instance<W>) {
         let reuse = self.limits.isolation == Isolation::Reuse && instance.calls < self.limits.recycle_after;
         if reuse {
             instance.idle_since = Instant::now();
-            self.idle.lock().unwrap().push(instance);
+            self.idle.lock().unwrap().push_back(instance);
         } else {
             discard(instance);
         }
@@ -323,14 +324,11 @@ impl<W: World> Pool<W> {
 
 impl<W: World> IdleInstances for Pool<W> {
     fn oldest_idle(&self) -> Option<Instant> {
-        self.idle.lock().unwrap().first().map(|i| i.idle_since)
+        self.idle.lock().unwrap().front().map(|i| i.idle_since)
     }
 
     fn evict_oldest(&self) -> bool {
-        let oldest = {
-            let mut idle = self.idle.lock().unwrap();
-            if idle.is_empty() { None } else { Some(idle.remove(0)) }
-        };
+        let oldest = self.idle.lock().unwrap().pop_front();
         // Dropped here, not off the path: the caller needs the slot back now.
         oldest.is_some()
     }

@@ -56,9 +56,16 @@ pub struct HostCtx {
 }
 
 impl HostCtx {
-    /// A context for one store, sharing the endpoint's registry, allowlist and state.
-    pub(crate) fn new(endpoints: Endpoints, allowlist: Arc<CallAllowlist>, state: StateStore, bounds: PropertyBounds) -> Self {
-        Self { endpoints, allowlist, may_call: true, state, properties: PropertyScope::new(bounds) }
+    /// A context for one store, sharing the endpoint's registry, allowlist and state;
+    /// `may_call` is false for worlds that may never call (authorization policies).
+    pub(crate) fn new(
+        endpoints: Endpoints,
+        allowlist: Arc<CallAllowlist>,
+        may_call: bool,
+        state: StateStore,
+        bounds: PropertyBounds,
+    ) -> Self {
+        Self { endpoints, allowlist, may_call, state, properties: PropertyScope::new(bounds) }
     }
 
     /// Starts a call: the guest sees `properties` through `get-property`.

@@ -201,7 +201,8 @@ mod tests {
         assert_eq!(runtime.uses_pooling(), pooling);
         let engine = runtime.engine();
         let component = Component::new(engine, many_memories(instances)).unwrap();
-        let host = HostCtx::new(Endpoints::new(), Arc::new(CallAllowlist::none()), StateStore::default(), Default::default());
+        let host =
+            HostCtx::new(Endpoints::new(), Arc::new(CallAllowlist::none()), true, StateStore::default(), Default::default());
         let mut store = new_store(engine, StoreState::new(host, GuestLimiter::new(limits)));
         store.data_mut().arm(Instant::now() + std::time::Duration::from_secs(10));
         let linker = Linker::<StoreState>::new(engine);
