@@ -7,13 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use camel_api::security_policy::{AccessMode, CredentialSource, Principal, RouteSecurityPlan, SecurityPolicyConfig, TransportId};
+use camel_api::security_policy::SecurityPolicyConfig;
 use camel_api::{Body, CamelError, Exchange, HealthStatus, Message, StreamBody};
-use camel_auth::credential_source::ExtractedToken;
-use camel_auth::native_auth::{NativeCredential, NativeCredentialSecret, NativeCredentialStore};
 use camel_auth::{
-    PermissionDecision, PermissionEvaluator, PermissionRequest, ProviderEntry, ProviderRegistry, SecurityPolicyRegistry,
-    StaticTokenAuthenticator, install_carrier, kernel_authenticate,
+    PermissionDecision, PermissionEvaluator, PermissionRequest, SecurityPolicyRegistry,
 };
 use camel_bean::BeanRegistry;
 use camel_builder::{RouteBuilder, StepAccumulator};
@@ -24,6 +21,10 @@ use camel_wasm::camel::{CamelWasmError, ExchangeMapping, LoadState, WasmBean, Wa
 use camel_wasm::{Limits, Plugin, Runtime};
 use serde_json::json;
 use tower::{Service, ServiceExt};
+
+#[path = "support/auth.rs"]
+mod auth;
+use auth::{authenticated, principal};
 
 fn dist() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/dist")
@@ -144,43 +145,6 @@ async fn a_wasm_bean_step_runs_a_method() {
     let err = h.send("direct:bean-fail", text_exchange("abc")).await.unwrap_err().to_string();
     assert!(err.contains("text-utils: fail was called"), "{err}");
     h.ctx.stop().await.unwrap();
-}
-
-fn principal(subject: &str, roles: &[&str]) -> Principal {
-    Principal {
-        subject: subject.into(),
-        issuer: "tests".into(),
-        audience: vec![],
-        scopes: vec![],
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        claims: json!({}),
-    }
-}
-
-/// An exchange carrying `principal` the way an authenticating transport leaves it:
-/// minted by camel-auth's kernel from a static token.
-async fn authenticated(body: &str, principal: Principal) -> Exchange {
-    let token = format!("token-of-{}", principal.subject);
-    let store = NativeCredentialStore::try_new(vec![NativeCredential {
-        secret: NativeCredentialSecret::Plaintext { value: token.clone().into() },
-        principal,
-    }])
-    .unwrap();
-    let providers = ProviderRegistry::new();
-    let authenticator = Arc::new(StaticTokenAuthenticator::new(store));
-    providers.register("static", ProviderEntry { authenticator, audience_binding: None });
-    let plan = RouteSecurityPlan {
-        access_mode: AccessMode::Authenticated,
-        provider_ref: Some("static".into()),
-        transport: TransportId::Http,
-        credential_sources: vec![CredentialSource::AuthorizationHeader],
-        audience_binding: None,
-    };
-    let credentials = ExtractedToken { token, source: CredentialSource::AuthorizationHeader };
-    let minted = kernel_authenticate(&plan, &providers, &credentials).await.unwrap();
-    let mut exchange = text_exchange(body);
-    install_carrier(&mut exchange, &minted);
-    exchange
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

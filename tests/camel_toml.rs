@@ -8,13 +8,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use camel_api::security_policy::{AccessMode, CredentialSource, Principal, RouteSecurityPlan, TransportId};
 use camel_api::{CamelError, Exchange, Message};
-use camel_auth::credential_source::ExtractedToken;
-use camel_auth::native_auth::{NativeCredential, NativeCredentialSecret, NativeCredentialStore};
 use camel_auth::{
-    PermissionDecision, PermissionRequest, ProviderEntry, ProviderRegistry, StaticTokenAuthenticator, install_carrier,
-    kernel_authenticate,
+    PermissionDecision, PermissionRequest,
 };
 use camel_bean::BeanRegistry;
 use camel_builder::{RouteBuilder, StepAccumulator};
@@ -26,6 +22,10 @@ use camel_dsl::SecurityCompileContext;
 use camel_wasm::camel::{CamelWasmError, WasmComponent, WasmRegistration, load_camel_toml, register_camel_toml};
 use camel_wasm::{ConfigError, WasmError};
 use serde_json::json;
+
+#[path = "support/auth.rs"]
+mod auth;
+use auth::{authenticated, principal};
 
 fn dist() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/dist")
@@ -203,41 +203,6 @@ impl App {
 
 fn text(body: &str) -> Exchange {
     Exchange::new_in_out(Message::new(body))
-}
-
-fn principal(subject: &str, roles: &[&str]) -> Principal {
-    Principal {
-        subject: subject.into(),
-        issuer: "tests".into(),
-        audience: vec![],
-        scopes: vec![],
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        claims: json!({}),
-    }
-}
-
-/// An exchange carrying `principal` as an authenticating transport leaves it.
-async fn authenticated(body: &str, principal: Principal) -> Exchange {
-    let token = format!("token-of-{}", principal.subject);
-    let store = NativeCredentialStore::try_new(vec![NativeCredential {
-        secret: NativeCredentialSecret::Plaintext { value: token.clone().into() },
-        principal,
-    }])
-    .unwrap();
-    let providers = ProviderRegistry::new();
-    providers.register("static", ProviderEntry { authenticator: Arc::new(StaticTokenAuthenticator::new(store)), audience_binding: None });
-    let plan = RouteSecurityPlan {
-        access_mode: AccessMode::Authenticated,
-        provider_ref: Some("static".into()),
-        transport: TransportId::Http,
-        credential_sources: vec![CredentialSource::AuthorizationHeader],
-        audience_binding: None,
-    };
-    let credentials = ExtractedToken { token, source: CredentialSource::AuthorizationHeader };
-    let minted = kernel_authenticate(&plan, &providers, &credentials).await.unwrap();
-    let mut exchange = text(body);
-    install_carrier(&mut exchange, &minted);
-    exchange
 }
 
 fn permission(subject: &str, roles: &[&str]) -> PermissionRequest {
