@@ -3,12 +3,15 @@
 //! Headers and properties hold JSON values; [`wire`] maps an exchange to and
 //! from the guest's `wasm-exchange` without losing their types.
 
+pub(crate) mod stream;
 pub(crate) mod wire;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use stream::{ByteStream, StreamBody, StreamError};
 
 /// A message exchange flowing through a route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +64,9 @@ pub enum Body {
     Json(Value),
     /// An XML document as text.
     Xml(String),
+    /// Bytes that arrive chunk by chunk ([`StreamBody`]); never serialized.
+    #[serde(skip)]
+    Stream(StreamBody),
 }
 
 /// Message exchange pattern.
@@ -118,6 +124,32 @@ impl Body {
             Body::Text(s) | Body::Xml(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// The stream of a `Stream` body.
+    pub fn as_stream(&self) -> Option<&StreamBody> {
+        match self {
+            Body::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The variant's name: `empty`, `text`, `bytes`, `json`, `xml` or `stream`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Empty => "empty",
+            Body::Text(_) => "text",
+            Body::Bytes(_) => "bytes",
+            Body::Json(_) => "json",
+            Body::Xml(_) => "xml",
+            Body::Stream(_) => "stream",
+        }
+    }
+}
+
+impl From<StreamBody> for Body {
+    fn from(s: StreamBody) -> Self {
+        Body::Stream(s)
     }
 }
 

@@ -27,10 +27,11 @@ mod limits;
 mod pool;
 mod runtime;
 mod service;
+mod stream;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
-pub use exchange::{Body, Exchange, Message, Pattern};
+pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
 pub use host::{
     CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError, StateBounds,
     StateStore,

@@ -62,9 +62,11 @@ pub struct Limits {
     pub max_tables: u32,
     /// Most elements of all a guest's tables together (`max-table-elements`).
     pub max_table_elements: u64,
-    /// Largest stream body read into memory for the guest, in bytes
-    /// (`max-stream-bytes`; the rust-camel integration's `Body::Stream`).
+    /// Most bytes one stream body may carry, in either direction (`max-stream-bytes`).
     pub max_stream_bytes: u64,
+    /// How long a stream may make no progress before it fails (`stream-idle-timeout`, seconds).
+    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
+    pub stream_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -85,7 +87,8 @@ impl Default for Limits {
             max_instances: 32,
             max_tables: 32,
             max_table_elements: 20_000,
-            max_stream_bytes: 10 * 1024 * 1024,
+            max_stream_bytes: 1024 * 1024 * 1024,
+            stream_idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -97,6 +100,20 @@ fn ser_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let secs = f64::deserialize(d)?;
     Duration::try_from_secs_f64(secs).map(|t| t.min(Limits::MAX_TIMEOUT)).map_err(serde::de::Error::custom)
+}
+
+/// A positive number of seconds; beyond [`Limits::MAX_TIMEOUT`] saturates.
+fn seconds(value: &str) -> Result<Duration, &'static str> {
+    let secs: f64 = value.trim().parse().map_err(|_| "expected seconds, such as 5 or 0.5")?;
+    if !(secs > 0.0) {
+        return Err("must be greater than zero");
+    }
+    // Beyond what a Duration holds, or beyond MAX_TIMEOUT: saturate.
+    let duration = Duration::try_from_secs_f64(secs).unwrap_or(Limits::MAX_TIMEOUT).min(Limits::MAX_TIMEOUT);
+    if duration.is_zero() {
+        return Err("must be at least one nanosecond");
+    }
+    Ok(duration)
 }
 
 /// A bad configuration value, naming the parameter and the value.
@@ -160,6 +177,7 @@ impl Limits {
         "max-tables",
         "max-table-elements",
         "max-stream-bytes",
+        "stream-idle-timeout",
     ];
 
     /// rust-camel 0.64's names for knobs this host spells differently: `(theirs, ours)`.
@@ -192,17 +210,8 @@ impl Limits {
         let to_usize = |n: u64| usize::try_from(n).map_err(|_| invalid("too large"));
         let to_u32 = |n: u64| u32::try_from(n).map_err(|_| invalid("too large (at most 4294967295)"));
         match Self::canonical_name(name) {
-            "timeout" => {
-                let secs: f64 = value.trim().parse().map_err(|_| invalid("expected seconds, such as 5 or 0.5"))?;
-                if !(secs > 0.0) {
-                    return Err(invalid("must be greater than zero"));
-                }
-                // Beyond what a Duration holds, or beyond MAX_TIMEOUT: saturate.
-                self.timeout = Duration::try_from_secs_f64(secs).unwrap_or(Self::MAX_TIMEOUT).min(Self::MAX_TIMEOUT);
-                if self.timeout.is_zero() {
-                    return Err(invalid("must be at least one nanosecond"));
-                }
-            }
+            "timeout" => self.timeout = seconds(value).map_err(|reason| invalid(reason))?,
+            "stream-idle-timeout" => self.stream_idle_timeout = seconds(value).map_err(|reason| invalid(reason))?,
             "max-memory" => self.max_memory = positive(value)?,
             "max-concurrent" => {
                 let n = to_usize(positive(value)?)?;
@@ -241,8 +250,9 @@ impl Limits {
             reason: "must be greater than zero".into(),
         };
         Self::check_max_concurrent(self.max_concurrent, "max-concurrent", &self.max_concurrent.to_string())?;
-        let checks: [(&str, bool); 14] = [
+        let checks: [(&str, bool); 15] = [
             ("timeout", self.timeout.is_zero()),
+            ("stream-idle-timeout", self.stream_idle_timeout.is_zero()),
             ("max-memory", self.max_memory == 0),
             ("max-concurrent", self.max_concurrent == 0),
             ("max-wasm-size", self.max_wasm_size == 0),

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -16,11 +17,14 @@ use wasmtime::component::InstancePre;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use crate::error::{LoadError, TrapReason, WasmError};
-use crate::host::{CallAllowlist, HostCtx, StateStore, guest_scope, in_guest_call};
+use crate::exchange::StreamError;
+use crate::host::{CallAllowlist, HostCtx, StateStore, WasmExchange, guest_scope, in_guest_call};
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::panic_message;
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
+use crate::stream::from_guest::{self, DrainEnd, GuestStream};
+use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 
 /// Attempts to free an allocator slot (by evicting idle instances) before an instantiation gives up.
 const EVICTION_RETRIES: usize = 16;
@@ -59,6 +63,16 @@ pub(crate) trait World: Send + Sync + 'static {
         config: &[(String, String)],
     ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
 
+    /// The exchange a call sends, for worlds whose calls may carry stream bodies.
+    fn sent_exchange(_input: &mut Self::Input) -> Option<&mut WasmExchange> {
+        None
+    }
+
+    /// The exchange a call returned, for worlds whose guests may return stream bodies.
+    fn returned_exchange(_output: &mut Self::Output) -> Option<&mut WasmExchange> {
+        None
+    }
+
     /// Makes one call.
     fn call(
         bindings: &Self::Bindings,
@@ -92,6 +106,18 @@ pub(crate) struct Pool<W: World> {
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
     idle: Mutex<VecDeque<Instance<W>>>,
     permits: Arc<Semaphore>,
+    /// Returned streams still draining (each holds its instance and call slot).
+    draining: AtomicUsize,
+}
+
+/// What one call gave back.
+pub(crate) struct CallOutput<O> {
+    /// The world's output.
+    pub(crate) output: O,
+    /// The properties the guest set with `set-property`.
+    pub(crate) set: Vec<(String, String)>,
+    /// The stream body the guest returned, now draining, and where it goes.
+    pub(crate) returned: Option<Returned>,
 }
 
 /// What the runtime sees of a pool: its idle instances, for eviction across endpoints.
@@ -110,7 +136,7 @@ impl<W: World> Pool<W> {
         let state = StateStore::new(limits.state_bounds());
         let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
         let allowlist = Arc::new(limits.allow_call.clone());
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits }
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining: AtomicUsize::new(0) }
     }
 
     /// The plugin's name.
@@ -133,6 +159,11 @@ impl<W: World> Pool<W> {
         self.idle.lock().unwrap().len()
     }
 
+    /// Returned stream bodies still draining.
+    pub(crate) fn streams_in_flight(&self) -> usize {
+        self.draining.load(Ordering::Acquire)
+    }
+
     /// Calls that could start now without waiting.
     pub(crate) fn available_permits(&self) -> usize {
         self.permits.available_permits()
@@ -148,20 +179,23 @@ impl<W: World> Pool<W> {
         self.permits.clone()
     }
 
-    /// Calls the guest with `input`; the guest sees `properties` through `get-property`.
+    /// Calls the guest with `input`; the guest sees `properties` through
+    /// `get-property` and reads `streams` as the stream bodies of its exchange.
     ///
     /// Uses `permit` when the caller already holds a call slot, else waits for one.
-    /// Returns the output and the properties the guest set with `set-property`.
+    /// A stream body the guest returns keeps the instance and the slot until it
+    /// has drained; the instance is reused only when it ended cleanly.
     pub(crate) async fn call(
-        &self,
-        input: W::Input,
+        self: &Arc<Self>,
+        mut input: W::Input,
         properties: Vec<(String, String)>,
         permit: Option<OwnedSemaphorePermit>,
-    ) -> Result<(W::Output, Vec<(String, String)>), WasmError> {
+        streams: Streams,
+    ) -> Result<CallOutput<W::Output>, WasmError> {
         if in_guest_call() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
-        let _permit = match permit {
+        let permit = match permit {
             Some(permit) => permit,
             None => self.acquire().await,
         };
@@ -174,26 +208,114 @@ impl<W: World> Pool<W> {
         let state = instance.store.data_mut();
         state.arm(deadline);
         state.host.begin_call(properties);
+        if let Err(err) = self.attach_streams(&mut instance.store, &mut input, streams) {
+            let err = self.classify(err, instance.store.data());
+            discard(instance);
+            return Err(err);
+        }
         // Boxed: the call future is large, and moving it through the timeout
         // and task-local wrappers would otherwise copy it on every poll setup.
         let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
         let outcome = guest_scope(tokio::time::timeout_at(deadline.into(), run)).await;
-        match self.settle(outcome, instance.store.data()) {
-            Ok(output) => {
-                let set = instance.store.data_mut().host.end_call();
-                instance.calls += 1;
-                // Guest tasks still pending would run (and write, or trap)
-                // during the next call: such an instance is not reused.
-                if instance.store.concurrent_state_table_size() > instance.settled_tasks {
-                    discard(instance);
-                } else {
-                    self.give_back(instance);
-                }
-                Ok((output, set))
-            }
+        let mut output = match self.settle(outcome, instance.store.data()) {
+            Ok(output) => output,
             Err(err) => {
                 discard(instance);
-                Err(err)
+                return Err(err);
+            }
+        };
+        let set = instance.store.data_mut().host.end_call();
+        instance.calls += 1;
+        let returned = match W::returned_exchange(&mut output) {
+            Some(exchange) => from_guest::take_returned(&mut instance.store, exchange),
+            None => Ok(None),
+        };
+        match returned {
+            Ok(None) => {
+                self.recycle(instance);
+                Ok(CallOutput { output, set, returned: None })
+            }
+            Ok(Some(stream)) => {
+                let returned = stream.returned();
+                self.clone().spawn_drain(instance, stream, permit);
+                Ok(CallOutput { output, set, returned: Some(returned) })
+            }
+            Err(reason) => {
+                discard(instance);
+                Err(WasmError::InvalidOutput { plugin: self.plugin.to_string(), reason })
+            }
+        }
+    }
+
+    /// Hands the host stream bodies of a call to the guest's store.
+    fn attach_streams(&self, store: &mut Store<StoreState>, input: &mut W::Input, streams: Streams) -> wasmtime::Result<()> {
+        if streams.is_empty() {
+            return Ok(());
+        }
+        let Some(exchange) = W::sent_exchange(input) else {
+            wasmtime::bail!("the {} world takes no stream bodies", W::NAME);
+        };
+        to_guest::attach(store, exchange, streams, &StreamBounds::new(self.plugin.clone(), &self.limits))
+    }
+
+    /// Gives an instance back after a call, unless guest tasks outlived the call:
+    /// those would run (and write, or trap) during the next one.
+    fn recycle(&self, mut instance: Instance<W>) {
+        if instance.store.concurrent_state_table_size() > instance.settled_tasks {
+            discard(instance);
+        } else {
+            self.give_back(instance);
+        }
+    }
+
+    /// Drains a returned stream on its own task, which owns the instance and the call slot.
+    fn spawn_drain(self: Arc<Self>, mut instance: Instance<W>, stream: GuestStream, permit: OwnedSemaphorePermit) {
+        self.draining.fetch_add(1, Ordering::AcqRel);
+        let bounds = StreamBounds::new(self.plugin.clone(), &self.limits);
+        let task = async move {
+            let (end, sender) = from_guest::drain(&mut instance.store, stream, &bounds).await;
+            let failure = match end {
+                DrainEnd::Clean => {
+                    self.let_guest_tasks_finish(&mut instance).await;
+                    self.recycle(instance);
+                    None
+                }
+                DrainEnd::Cancelled => {
+                    discard(instance);
+                    None
+                }
+                DrainEnd::Failed(error) => {
+                    discard(instance);
+                    Some(error)
+                }
+                DrainEnd::Wasm(err) => {
+                    let error = if instance.store.data().timed_out {
+                        StreamError::Idle { plugin: self.plugin.to_string(), timeout: bounds.idle_timeout }
+                    } else {
+                        StreamError::Plugin(self.classify(err, instance.store.data()))
+                    };
+                    discard(instance);
+                    Some(error)
+                }
+            };
+            drop(permit);
+            self.draining.fetch_sub(1, Ordering::AcqRel);
+            if let Some(error) = failure {
+                from_guest::report(&sender, error).await;
+            }
+        };
+        tokio::spawn(guest_scope(task));
+    }
+
+    /// Lets the guest's writer task, which resolved the terminal future, run to its end.
+    async fn let_guest_tasks_finish(&self, instance: &mut Instance<W>) {
+        for _ in 0..8 {
+            if instance.store.concurrent_state_table_size() <= instance.settled_tasks {
+                return;
+            }
+            let turn = instance.store.run_concurrent(async |_| tokio::task::yield_now().await);
+            if tokio::time::timeout(Duration::from_millis(50), turn).await.is_err() {
+                return;
             }
         }
     }

@@ -3,10 +3,12 @@
 //! Headers and properties are `serde_json::Value`s on both sides and are
 //! copied as they are, so the core rule carries over unchanged: a value the
 //! guest did not change comes back exactly as it was, type included. Bodies
-//! map variant to variant (`Bytes` ⇄ `Bytes`, `Json` ⇄ `Json`, ...); a
-//! `Stream` body is read into memory up to a bound (an error names the bound
-//! above it) and continues as `Bytes`, on the guest's side and on the camel
-//! exchange, since a stream can be read only once.
+//! map variant to variant (`Bytes` ⇄ `Bytes`, `Json` ⇄ `Json`, ...), and a
+//! `Stream` body stays a stream both ways, never read into memory here: its
+//! chunks move to the guest as it reads them (bounded by the endpoint's
+//! `max-stream-bytes`), and a stream the guest returns reaches the next step
+//! as `Body::Stream`, drained as that step reads it. Authorization policies
+//! decide without the body: a stream stays on the exchange, unread.
 //!
 //! Going back, the guest's exchange is written into the camel exchange in
 //! place: messages, properties and pattern are replaced; the error state,
@@ -15,12 +17,19 @@
 
 use std::collections::BTreeMap;
 
-use camel_api::{Body as CamelBody, CamelError, Exchange as CamelExchange, ExchangePattern, Message as CamelMessage};
+use std::sync::Arc;
+
+use camel_api::{
+    Body as CamelBody, CamelError, Exchange as CamelExchange, ExchangePattern, Message as CamelMessage,
+    StreamBody as CamelStreamBody, StreamMetadata,
+};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 use super::error::CamelWasmError;
-use crate::{Body, Exchange, Message, Pattern};
+use crate::{Body, Exchange, Message, Pattern, StreamBody, StreamError};
 
-/// Default bound for reading a stream body into memory: 10 MiB, rust-camel's materialize limit.
+/// Default bound for reading a stream reply (to a guest's `camel-call`) into memory: 10 MiB, rust-camel's materialize limit.
 pub const DEFAULT_STREAM_LIMIT: usize = camel_api::body::DEFAULT_MATERIALIZE_LIMIT;
 
 /// How camel exchanges are handed to guests and taken back.
@@ -36,29 +45,46 @@ impl Default for ExchangeMapping {
 }
 
 impl ExchangeMapping {
-    /// A mapping that reads stream bodies up to `stream_limit` bytes.
+    /// A mapping that reads stream replies up to `stream_limit` bytes.
     pub fn new(stream_limit: usize) -> Self {
         Self { stream_limit }
     }
 
-    /// The mapping an endpoint with `limits` uses: streams read up to its `max-stream-bytes`.
+    /// The mapping an endpoint with `limits` uses: stream replies read up to its
+    /// `max-stream-bytes`, and never more than its guest's `max-memory` could hold.
     pub fn for_limits(limits: &crate::Limits) -> Self {
-        Self::new(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX))
+        let bound = limits.max_stream_bytes.min(limits.max_memory);
+        Self::new(usize::try_from(bound).unwrap_or(usize::MAX))
     }
 
-    /// The largest stream body read into memory, in bytes.
+    /// The largest stream reply read into memory, in bytes.
     pub fn stream_limit(&self) -> usize {
         self.stream_limit
     }
 
     /// The camel-wasm exchange for `exchange`, with `route_id` when known.
     ///
-    /// A stream body is read here (up to the bound) and left on `exchange` as
-    /// `Bytes`, which is why `exchange` is borrowed mutably.
+    /// A stream body's chunks move to the returned exchange (a stream is read
+    /// once), which is why `exchange` is borrowed mutably.
     pub async fn to_wasm(&self, exchange: &mut CamelExchange, route_id: Option<&str>) -> Result<Exchange, CamelWasmError> {
-        let input = self.message_to_wasm(&mut exchange.input, "input").await?;
+        self.exchange_to_wasm(exchange, route_id, Streams::Move).await
+    }
+
+    /// The camel-wasm exchange an authorization policy sees: a stream body
+    /// stays on `exchange`, unread, and reaches the policy as `Body::Empty`.
+    pub async fn to_wasm_for_policy(&self, exchange: &mut CamelExchange) -> Result<Exchange, CamelWasmError> {
+        self.exchange_to_wasm(exchange, None, Streams::Leave).await
+    }
+
+    async fn exchange_to_wasm(
+        &self,
+        exchange: &mut CamelExchange,
+        route_id: Option<&str>,
+        streams: Streams,
+    ) -> Result<Exchange, CamelWasmError> {
+        let input = message_to_wasm(&mut exchange.input, "input", streams).await?;
         let output = match exchange.output.as_mut() {
-            Some(message) => Some(self.message_to_wasm(message, "output").await?),
+            Some(message) => Some(message_to_wasm(message, "output", streams).await?),
             None => None,
         };
         Ok(Exchange {
@@ -87,33 +113,6 @@ impl ExchangeMapping {
         };
     }
 
-    async fn message_to_wasm(&self, message: &mut CamelMessage, what: &'static str) -> Result<Message, CamelWasmError> {
-        let body = self.body_to_wasm(&mut message.body, what).await?;
-        let headers: BTreeMap<_, _> = message.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Ok(Message { headers, body })
-    }
-
-    async fn body_to_wasm(&self, body: &mut CamelBody, what: &'static str) -> Result<Body, CamelWasmError> {
-        Ok(match body {
-            CamelBody::Empty => Body::Empty,
-            CamelBody::Text(s) => Body::Text(s.clone()),
-            CamelBody::Bytes(b) => Body::Bytes(b.to_vec()),
-            CamelBody::Json(v) => Body::Json(v.clone()),
-            CamelBody::Xml(s) => Body::Xml(s.clone()),
-            CamelBody::Stream(_) => {
-                let bytes = self.read_stream(std::mem::take(body), what).await?;
-                *body = CamelBody::Bytes(bytes.clone());
-                Body::Bytes(bytes.to_vec())
-            }
-            other => {
-                return Err(CamelWasmError::StreamRead {
-                    what,
-                    reason: format!("unsupported body kind {}", camel_api::body_type_name(other)),
-                });
-            }
-        })
-    }
-
     /// Reads `body` into memory, up to the bound.
     pub(crate) async fn read_stream(&self, body: CamelBody, what: &'static str) -> Result<bytes::Bytes, CamelWasmError> {
         body.into_bytes(self.stream_limit).await.map_err(|e| match e {
@@ -121,6 +120,51 @@ impl ExchangeMapping {
             other => CamelWasmError::StreamRead { what, reason: other.to_string() },
         })
     }
+}
+
+/// What happens to a camel stream body on its way to a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Streams {
+    /// Its chunks move to the guest's exchange.
+    Move,
+    /// It stays where it is; the guest sees an empty body.
+    Leave,
+}
+
+async fn message_to_wasm(message: &mut CamelMessage, what: &'static str, streams: Streams) -> Result<Message, CamelWasmError> {
+    let body = body_to_wasm(&mut message.body, what, streams).await?;
+    let headers: BTreeMap<_, _> = message.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    Ok(Message { headers, body })
+}
+
+async fn body_to_wasm(body: &mut CamelBody, what: &'static str, streams: Streams) -> Result<Body, CamelWasmError> {
+    Ok(match body {
+        CamelBody::Empty => Body::Empty,
+        CamelBody::Text(s) => Body::Text(s.clone()),
+        CamelBody::Bytes(b) => Body::Bytes(b.to_vec()),
+        CamelBody::Json(v) => Body::Json(v.clone()),
+        CamelBody::Xml(s) => Body::Xml(s.clone()),
+        CamelBody::Stream(_) if streams == Streams::Leave => Body::Empty,
+        CamelBody::Stream(camel) => {
+            let chunks = camel.stream.lock().await.take().ok_or_else(|| CamelWasmError::StreamRead {
+                what,
+                reason: "the stream was already consumed".into(),
+            })?;
+            let chunks = chunks.map(|chunk| chunk.map_err(|e| StreamError::Source(e.to_string())));
+            let meta = &camel.metadata;
+            let mut stream = StreamBody::new(chunks);
+            stream.size_hint = meta.size_hint;
+            stream.content_type = meta.content_type.clone();
+            stream.origin = meta.origin.clone();
+            Body::Stream(stream)
+        }
+        other => {
+            return Err(CamelWasmError::StreamRead {
+                what,
+                reason: format!("unsupported body kind {}", camel_api::body_type_name(other)),
+            });
+        }
+    })
 }
 
 fn message_to_camel(message: Message) -> CamelMessage {
@@ -136,5 +180,16 @@ fn body_to_camel(body: Body) -> CamelBody {
         Body::Bytes(b) => CamelBody::Bytes(b.into()),
         Body::Json(v) => CamelBody::Json(v),
         Body::Xml(s) => CamelBody::Xml(s),
+        Body::Stream(stream) => {
+            let metadata = StreamMetadata {
+                size_hint: stream.size_hint,
+                content_type: stream.content_type.clone(),
+                origin: stream.origin.clone(),
+            };
+            let chunks = stream.take().map(|chunks| -> BoxStream<'static, Result<bytes::Bytes, CamelError>> {
+                Box::pin(chunks.map(|chunk| chunk.map_err(|e| CamelError::ProcessorError(e.to_string()))))
+            });
+            CamelBody::Stream(CamelStreamBody { stream: Arc::new(tokio::sync::Mutex::new(chunks)), metadata })
+        }
     }
 }

@@ -68,7 +68,7 @@ impl SecurityPolicy for WasmSecurityPolicy {
     async fn evaluate(&self, exchange: &mut CamelExchange, auth: &AuthContext<'_>) -> Result<AuthorizationDecision, CamelError> {
         let principal = auth.principal.principal();
         store_principal_properties(exchange, principal);
-        let sent = self.mapping.to_wasm(exchange, None).await?;
+        let sent = self.mapping.to_wasm_for_policy(exchange).await?;
         let decision = self.policy.authorize(&sent, &principal_to_wasm(principal)).await.map_err(wasm_to_camel)?;
         Ok(match decision {
             Decision::Granted => AuthorizationDecision::Granted { principal: principal.clone() },

@@ -16,8 +16,8 @@ use crate::host::{WasmBody, WasmExchange, WasmMessage, WasmPattern};
 /// Why a guest's exchange could not be taken back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
-    /// The guest returned a `stream` body.
-    #[error("stream bodies returned by a guest are not supported yet")]
+    /// A `stream` body was left in the exchange after its stream was taken out.
+    #[error("the guest returned a stream body where none can be drained")]
     StreamBody,
     /// The guest returned a `json` body that does not parse.
     #[error("the guest returned a json body that is not valid JSON: {0}")]
@@ -71,6 +71,8 @@ fn body_to_wire(body: &Body) -> WasmBody {
         Body::Bytes(b) => WasmBody::Bytes(b.clone()),
         Body::Json(v) => WasmBody::Json(v.to_string()),
         Body::Xml(s) => WasmBody::Xml(s.clone()),
+        // Its stream travels apart (`stream::Streams`); a world without streams sees it empty.
+        Body::Stream(_) => WasmBody::Empty,
     }
 }
 

@@ -39,7 +39,7 @@ pub(crate) mod generated {
     pub use camel::plugin::{host, types};
 }
 
-pub(crate) use generated::types::{WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern};
+pub(crate) use generated::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern};
 
 /// Host-side state of one store: what the host imports read and write.
 pub struct HostCtx {

@@ -13,6 +13,7 @@ use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
+use crate::stream::Streams;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -42,6 +43,14 @@ impl World for BeanWorld {
     type Input = (String, WasmExchange);
     type Output = Result<WasmExchange, host::WasmError>;
 
+    fn sent_exchange((_, input): &mut (String, WasmExchange)) -> Option<&mut WasmExchange> {
+        Some(input)
+    }
+
+    fn returned_exchange(output: &mut Self::Output) -> Option<&mut WasmExchange> {
+        output.as_mut().ok()
+    }
+
     fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
         &compiled.bean
     }
@@ -67,11 +76,7 @@ impl World for BeanWorld {
         store: &mut Store<StoreState>,
         (method, input): (String, WasmExchange),
     ) -> wasmtime::Result<Self::Output> {
-        let mut output = store.run_concurrent(async |a| bindings.call_invoke(a, method, input).await).await??;
-        if let Ok(exchange) = &mut output {
-            super::close_stream_body(store, exchange)?;
-        }
-        Ok(output)
+        store.run_concurrent(async |a| bindings.call_invoke(a, method, input).await).await?
     }
 }
 
@@ -134,10 +139,21 @@ impl Bean {
                 available: self.methods.to_vec(),
             });
         }
+        let mut exchange = exchange;
+        let streams = Streams::take_from(&mut exchange);
         let sent = wire::to_wire(&exchange);
         let properties = sent.properties.clone();
-        let (returned, set) = self.pool.call((method.to_string(), sent), properties, None).await?;
-        let returned = returned.map_err(|e| guest_error(self.name(), e))?;
-        exchange_back(self.name(), returned, &exchange, set)
+        let out = self.pool.call((method.to_string(), sent), properties, None, streams).await?;
+        let returned = out.output.map_err(|e| guest_error(self.name(), e))?;
+        let mut back = exchange_back(self.name(), returned, &exchange, out.set)?;
+        if let Some(stream) = out.returned {
+            stream.put_into(&mut back);
+        }
+        Ok(back)
+    }
+
+    /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).
+    pub fn streams_in_flight(&self) -> usize {
+        self.pool.streams_in_flight()
     }
 }

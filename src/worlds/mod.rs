@@ -7,24 +7,9 @@ pub(crate) mod bean;
 pub(crate) mod plugin;
 pub(crate) mod policy;
 
-use wasmtime::Store;
-
 use crate::error::{GuestError, WasmError};
 use crate::exchange::{Exchange, wire};
-use crate::host::{self, WasmBody, WasmExchange};
-use crate::runtime::store::StoreState;
-
-/// Closes the stream of a `stream` body the guest returned, so the instance stays usable.
-pub(crate) fn close_stream_body(store: &mut Store<StoreState>, exchange: &mut WasmExchange) -> wasmtime::Result<()> {
-    let messages = std::iter::once(&mut exchange.input).chain(exchange.output.as_mut());
-    for message in messages {
-        if let WasmBody::Stream(handle) = &mut message.body {
-            handle.stream.close(&mut *store)?;
-            handle.terminal.close(&mut *store)?;
-        }
-    }
-    Ok(())
-}
+use crate::host::{self, WasmExchange};
 
 /// The guest's `wasm-error` as the typed error of `plugin`.
 pub(crate) fn guest_error(plugin: &str, error: host::WasmError) -> WasmError {

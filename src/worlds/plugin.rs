@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::{close_stream_body, exchange_back, guest_error};
+use super::{exchange_back, guest_error};
 use crate::error::{LoadError, WasmError};
 use crate::exchange::{Exchange, wire};
 use crate::host::{self, WasmExchange};
@@ -13,6 +13,7 @@ use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
+use crate::stream::Streams;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -42,6 +43,14 @@ impl World for PluginWorld {
     type Input = WasmExchange;
     type Output = Result<WasmExchange, host::WasmError>;
 
+    fn sent_exchange(input: &mut WasmExchange) -> Option<&mut WasmExchange> {
+        Some(input)
+    }
+
+    fn returned_exchange(output: &mut Self::Output) -> Option<&mut WasmExchange> {
+        output.as_mut().ok()
+    }
+
     fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
         &compiled.plugin
     }
@@ -67,11 +76,7 @@ impl World for PluginWorld {
         store: &mut Store<StoreState>,
         input: WasmExchange,
     ) -> wasmtime::Result<Self::Output> {
-        let mut output = store.run_concurrent(async |a| bindings.call_process(a, input).await).await??;
-        if let Ok(exchange) = &mut output {
-            close_stream_body(store, exchange)?;
-        }
-        Ok(output)
+        store.run_concurrent(async |a| bindings.call_process(a, input).await).await?
     }
 }
 
@@ -144,10 +149,21 @@ impl Plugin {
         exchange: Exchange,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<Exchange, WasmError> {
+        let mut exchange = exchange;
+        let streams = Streams::take_from(&mut exchange);
         let sent = wire::to_wire(&exchange);
         let properties = sent.properties.clone();
-        let (returned, set) = self.pool.call(sent, properties, permit).await?;
-        let returned = returned.map_err(|e| guest_error(self.name(), e))?;
-        exchange_back(self.name(), returned, &exchange, set)
+        let out = self.pool.call(sent, properties, permit, streams).await?;
+        let returned = out.output.map_err(|e| guest_error(self.name(), e))?;
+        let mut back = exchange_back(self.name(), returned, &exchange, out.set)?;
+        if let Some(stream) = out.returned {
+            stream.put_into(&mut back);
+        }
+        Ok(back)
+    }
+
+    /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).
+    pub fn streams_in_flight(&self) -> usize {
+        self.pool.streams_in_flight()
     }
 }

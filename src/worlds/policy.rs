@@ -16,6 +16,7 @@ use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
+use crate::stream::Streams;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -193,8 +194,9 @@ impl Policy {
     pub async fn evaluate(&self, exchange: &Exchange) -> Result<Decision, WasmError> {
         let sent = wire::to_wire(exchange);
         let properties = sent.properties.clone();
-        let (decision, _set) = self.pool.call(sent, properties, None).await?;
-        match decision.map_err(|e| guest_error(self.name(), e))? {
+        // A policy decides on headers and properties: a stream body reaches it empty, unread.
+        let out = self.pool.call(sent, properties, None, Streams::default()).await?;
+        match out.output.map_err(|e| guest_error(self.name(), e))? {
             None => Ok(Decision::Granted),
             Some(reason) => Ok(Decision::Denied { reason }),
         }

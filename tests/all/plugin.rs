@@ -199,14 +199,26 @@ async fn init_runs_per_instance_and_a_failed_init_is_retried() {
 }
 
 #[tokio::test]
-async fn a_stream_body_is_a_clear_error_and_the_plugin_keeps_serving() {
+async fn a_returned_stream_body_drains_and_the_instance_is_reused() {
     let plugin = load("stream-out");
-    for _ in 0..2 {
-        let err = plugin.process(Exchange::new("x")).await.unwrap_err();
-        assert!(
-            matches!(&err, WasmError::InvalidOutput { reason, .. } if reason.contains("not supported yet")),
-            "{err:?}"
-        );
+    for _ in 0..3 {
+        let out = plugin.process(Exchange::new("x")).await.unwrap();
+        let stream = out.input.body.as_stream().expect("a stream body").clone();
+        assert_eq!(stream.size_hint, Some(5));
+        assert_eq!(stream.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(stream.read_all(1024).await.unwrap(), bytes::Bytes::from_static(b"hello"));
+        // The drain hands the instance back once the stream ended cleanly.
+        wait_until(|| plugin.streams_in_flight() == 0).await;
+        assert_eq!(plugin.idle_instances(), 1);
+    }
+}
+
+/// Waits (at most 2 s) for `done`.
+async fn wait_until(done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "not within 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 
