@@ -60,7 +60,7 @@ impl WasmComponentBuilder {
 
     /// The limits a `wasm:` URI starts from (default [`Limits::default`]);
     /// the URI's parameters override them one by one. Their `max-stream-bytes`
-    /// also bounds the replies of guests' calls.
+    /// (with `max-memory`) also bounds the stream replies of guests' calls.
     pub fn default_limits(mut self, limits: Limits) -> Self {
         self.mapping = ExchangeMapping::for_limits(&limits);
         self.defaults = limits;
@@ -74,10 +74,9 @@ impl WasmComponentBuilder {
         self
     }
 
-    /// The largest stream body read into memory for a guest or a reply, in
-    /// bytes (default [`DEFAULT_STREAM_LIMIT`](super::DEFAULT_STREAM_LIMIT)).
-    ///
-    /// It is also the endpoints' default `max-stream-bytes`.
+    /// The endpoints' default `max-stream-bytes`: the most bytes one stream
+    /// body may carry to or from a guest, and the largest stream reply to a
+    /// guest's call read into memory.
     pub fn stream_limit(mut self, bytes: usize) -> Self {
         self.mapping = ExchangeMapping::new(bytes);
         self.defaults.max_stream_bytes = bytes as u64;
@@ -172,7 +171,9 @@ fn uri_options(defaults: &Limits) -> Vec<UriOption> {
         int("max-instances", "most core instances in one guest", defaults.max_instances.to_string()),
         int("max-tables", "most tables in one guest", defaults.max_tables.to_string()),
         int("max-table-elements", "most table elements in one guest", defaults.max_table_elements.to_string()),
-        int("max-stream-bytes", "largest stream body read into memory for the guest", defaults.max_stream_bytes.to_string()),
+        int("max-stream-bytes", "most bytes one stream body may carry, either way", defaults.max_stream_bytes.to_string()),
+        UriOption::new("stream-idle-timeout", "seconds a stream may make no progress", OptionKind::Float)
+            .with_default(&defaults.stream_idle_timeout.as_secs_f64().to_string()),
     ]
 }
 

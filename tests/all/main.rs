@@ -11,5 +11,6 @@ mod mapping;
 mod packaging;
 mod plugin;
 mod safety;
+mod streams;
 mod pooling;
 mod policy;

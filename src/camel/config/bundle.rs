@@ -23,6 +23,7 @@ pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// [default.components.wasm]
 /// plugins-dir = "plugins"      # or rust-camel's `plugins_dir`
 /// allow-call = "log,direct"    # default allowlist of every guest that may call
+/// stream-idle-timeout = 30     # seconds a stream may make no progress
 /// [default.components.wasm.limits]
 /// timeout-secs = 10            # any WasmLimitsConfig key
 /// ```
@@ -38,6 +39,10 @@ pub struct WasmBundleConfig {
     /// same as `limits.allow-call-schemes`: give one or the other.
     #[serde(default)]
     pub allow_call: Option<String>,
+    /// Seconds a stream body may make no progress before it fails
+    /// (`stream-idle-timeout`; camel-config's limits table has no such key).
+    #[serde(default)]
+    pub stream_idle_timeout: Option<f64>,
     /// Defaults of every `wasm:` endpoint, bean, permission provider and policy.
     #[serde(default)]
     pub limits: WasmLimitsConfig,
@@ -55,6 +60,9 @@ impl WasmBundleConfig {
         let mut defaults = TomlLimits::default().overlay(&self.limits)?;
         if let Some(list) = &self.allow_call {
             defaults.limits.set("allow-call", list)?;
+        }
+        if let Some(secs) = self.stream_idle_timeout {
+            defaults.limits.set("stream-idle-timeout", &secs.to_string())?;
         }
         Ok(defaults)
     }
@@ -202,7 +210,8 @@ mod tests {
 
     #[test]
     fn uri_parameters_override_the_table_defaults_one_by_one() {
-        let b = bundle("plugins_dir = \"p\"\nallow-call = \"log\"\n[limits]\ntimeout-secs = 7\nmax-concurrent-calls = 3\nmax-stream-bytes = 99").unwrap();
+        let b = bundle("plugins_dir = \"p\"\nallow-call = \"log\"\nstream-idle-timeout = 2.5\n[limits]\ntimeout-secs = 7\nmax-concurrent-calls = 3\nmax-stream-bytes = 99").unwrap();
+        assert_eq!(b.defaults().limits.stream_idle_timeout, Duration::from_millis(2500));
         assert_eq!(b.plugins_dir(), Path::new("./p"));
         assert_eq!(b.defaults().limits.max_stream_bytes, 99);
         let component = b.component(Runtime::new().unwrap());

@@ -16,7 +16,7 @@ use crate::{ConfigError, Limits};
 /// | `allow-call-schemes` | `limits.allow_call` (comma list; empty denies all) |
 /// | `max-instances`, `max-tables`, `max-table-elements` | the same `limits` fields |
 /// | `max-kv-entries`, `max-key-bytes`, `max-value-bytes` | `limits.state_max_entries`, `limits.state_max_key_bytes`, `limits.state_max_value_bytes` |
-/// | `max-stream-bytes` | `limits.max_stream_bytes`: the exchange mapping's bound ([`ExchangeMapping::for_limits`](crate::camel::ExchangeMapping::for_limits)) |
+/// | `max-stream-bytes` | `limits.max_stream_bytes`: the most bytes of one stream body, either way |
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TomlLimits {
     /// The guest's limits.
