@@ -305,3 +305,65 @@ async fn stream_in_stream_out_transform() {
     assert!(error.unwrap().to_string().contains("upstream broke"));
     within_2s(|| plugin.streams_in_flight() == 0).await;
 }
+
+// ---- rust-camel's own streaming guests, unchanged, and the SDK's bean ----
+
+#[tokio::test]
+async fn rust_camels_count_stream_plugin_runs_unchanged() {
+    let plugin = endpoint("rc-count-stream", "max-memory=16777216");
+    let body = chunks((0..48).map(|_| Ok(Bytes::from_static(&[b'z'; 65_536]))).collect());
+    let out = plugin.process(Exchange::new(body)).await.unwrap();
+    let reply = out.output.expect("upstream replies in the output message");
+    assert_eq!(reply.body.as_text(), Some("streamed 3145728 bytes"));
+    // Its return-stream mode, drained here.
+    let out = plugin.process(Exchange::new("emit-return-stream")).await.unwrap();
+    let reply = out.output.expect("the output message");
+    let stream = reply.body.as_stream().expect("a stream body");
+    assert_eq!(stream.origin.as_deref(), Some("plugin://emit_return_stream"));
+    let expected: String = (0..10).map(|i| format!("chunk-{i}\n")).collect();
+    assert_eq!(stream.read_all(1024).await.unwrap(), Bytes::from(expected));
+    // A source error reaches it through the terminal, and comes back as its error.
+    let body = chunks(vec![Ok(Bytes::from_static(b"abc")), Err(StreamError::Source("nfs timeout".into()))]);
+    let err = plugin.process(Exchange::new(body)).await.unwrap_err();
+    assert!(err.to_string().contains("nfs timeout"), "{err}");
+    within_2s(|| plugin.streams_in_flight() == 0).await;
+    assert_eq!(plugin.idle_instances(), 1, "every case ended cleanly: one instance throughout");
+}
+
+#[tokio::test]
+async fn rust_camels_emit_stream_bean_runs_unchanged() {
+    let bean = camel_wasm::Bean::load(runtime(), &guest("rc-emit-stream"), camel_wasm::Limits::default(), vec![])
+        .await
+        .unwrap();
+    let out = bean.invoke("emit_stream", Exchange::new("")).await.unwrap();
+    let stream = out.input.body.as_stream().expect("the bean's stream, in the input body");
+    assert_eq!((stream.size_hint, stream.origin.as_deref()), (Some(25), Some("bean://emit_stream")));
+    assert_eq!(stream.read_all(100).await.unwrap(), Bytes::from("data\n".repeat(5)));
+
+    let out = bean.invoke("emit_stream_fail", Exchange::new("")).await.unwrap();
+    let (bytes, error) = drain(&out.input.body).await;
+    assert_eq!(bytes, b"partial");
+    assert!(error.unwrap().to_string().contains("bean requested failure after partial emit"));
+
+    let out = bean.invoke("emit_stream_slow", Exchange::new("")).await.unwrap();
+    let (bytes, error) = drain(&out.input.body).await;
+    assert_eq!((bytes.len(), error), (80, None));
+    assert!(bytes.chunks(4).enumerate().all(|(i, c)| c == [i as u8; 4]));
+
+    let body = chunks((0..10).map(|_| Ok(Bytes::from_static(&[1u8; 1000]))).collect());
+    let out = bean.invoke("count", Exchange::new(body)).await.unwrap();
+    assert_eq!(out.input.body.as_text(), Some("streamed 10000 bytes"));
+    within_2s(|| bean.streams_in_flight() == 0).await;
+}
+
+#[tokio::test]
+async fn the_sdk_bean_streams_both_ways() {
+    let bean = camel_wasm::Bean::load(runtime(), &guest("stream-bean"), camel_wasm::Limits::default(), vec![])
+        .await
+        .unwrap();
+    let out = bean.invoke("emit_stream", Exchange::new("")).await.unwrap();
+    let emitted = out.input.body.as_stream().expect("a stream").clone();
+    // The emitted stream goes straight back in: counted without being held.
+    let out = bean.invoke("count_stream", Exchange::new(Body::Stream(emitted))).await.unwrap();
+    assert_eq!(out.input.body.as_text(), Some("streamed 25 bytes"));
+}
