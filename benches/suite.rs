@@ -14,7 +14,9 @@ mod target;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use camel_wasm::{Bean, Exchange, Limits, Plugin, Policy, Runtime};
+use bytes::Bytes;
+use camel_wasm::{Bean, Body, Exchange, Limits, Plugin, Policy, Runtime, StreamBody};
+use futures::StreamExt;
 use measure::{Stats, latency, micros, resident_bytes, throughput};
 use target::Target;
 
@@ -68,6 +70,13 @@ fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
         println!("benchmarks run with `just bench` (cargo bench)");
+        return;
+    }
+    // `cargo bench --bench suite -- --bench streams`: the stream section alone (not written to results.md).
+    if std::env::args().any(|a| a == "streams") {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
+        streams(&rt, &runtime, &mut Report { lines: Vec::new() });
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -187,6 +196,8 @@ fn main() {
         ));
     });
 
+    streams(&rt, &runtime, &mut r);
+
     r.text(String::new());
     r.text("Where missed targets' time goes (perf profiles): see README, section Performance.".into());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results.md");
@@ -196,4 +207,93 @@ fn main() {
     }
     std::fs::write(path, out).unwrap();
     println!("\nwritten to benches/results.md");
+}
+
+/// Bytes streamed through each stream scenario.
+const STREAM_BYTES: usize = 256 << 20;
+
+/// A stream body of `total` bytes in `chunk`-byte chunks, all one shared buffer (no allocation per chunk).
+fn stream_of(total: usize, chunk: usize) -> Body {
+    let buffer = Bytes::from(vec![b'x'; chunk]);
+    let chunks = (0..total / chunk).map(move |_| Ok(buffer.clone()));
+    Body::Stream(StreamBody::new(futures::stream::iter(chunks)).with_size_hint(total as u64))
+}
+
+/// Drains a returned stream body, counting its bytes.
+async fn drain_count(body: &Body) -> usize {
+    let mut chunks = body.as_stream().expect("a stream body").take().unwrap();
+    let mut n = 0;
+    while let Some(chunk) = chunks.next().await {
+        n += chunk.unwrap().len();
+    }
+    n
+}
+
+/// One timed run: sends `make()` through `plugin`, drains a returned stream, checks `check`.
+async fn stream_run(plugin: &Plugin, exchange: Exchange, check: impl Fn(&Exchange, usize)) -> Duration {
+    let started = Instant::now();
+    let out = plugin.process(exchange).await.unwrap();
+    let drained = match out.input.body.as_stream() {
+        Some(_) => drain_count(&out.input.body).await,
+        None => 0,
+    };
+    let took = started.elapsed();
+    check(&out, drained);
+    took
+}
+
+/// Median and best of `rounds` runs, after one warm-up.
+async fn stream_stats(rounds: usize, mut run: impl AsyncFnMut() -> Duration) -> (Duration, Duration) {
+    run().await;
+    let mut samples = Vec::new();
+    for _ in 0..rounds {
+        samples.push(run().await);
+    }
+    samples.sort();
+    (samples[samples.len() / 2], samples[0])
+}
+
+fn gib_per_s(bytes: usize, took: Duration) -> f64 {
+    bytes as f64 / took.as_secs_f64() / (1u64 << 30) as f64
+}
+
+/// Stream throughput: into the byte counter, stream-in/stream-out, and a returned stream drained.
+fn streams(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
+    r.text(String::new());
+    r.text(format!("Streams: {} MiB per run through guests capped at max-memory 16 MiB (median and best of 7 runs)", STREAM_BYTES >> 20));
+    r.text(String::new());
+    r.text("| scenario | median | best | median GiB/s | target |".into());
+    r.text("|---|---|---|---|---|".into());
+    let row = |r: &mut Report, what: &str, (median, best): (Duration, Duration), goal: f64| {
+        let rate = gib_per_s(STREAM_BYTES, median);
+        let verdict = if rate >= goal { format!("≥ {goal} GiB/s: met") } else { format!("≥ {goal} GiB/s: MISSED") };
+        r.text(format!("| {what} | {:.1} ms | {:.1} ms | {rate:.2} | {verdict} |", median.as_secs_f64() * 1e3, best.as_secs_f64() * 1e3));
+    };
+    rt.block_on(async {
+        let capped = "max-memory=16777216";
+        let count = Plugin::load(runtime, "stream-count.wasm", limits(capped)).unwrap();
+        for chunk in [64 * 1024, 4 * 1024] {
+            let stats = stream_stats(7, async || {
+                stream_run(&count, Exchange::new(stream_of(STREAM_BYTES, chunk)), |out, _| {
+                    assert_eq!(out.input.body.as_text(), Some(STREAM_BYTES.to_string().as_str()));
+                })
+                .await
+            })
+            .await;
+            row(r, &format!("stream in: byte counter (stream-count), {} KiB chunks", chunk / 1024), stats, 8.0);
+        }
+        let upper = Plugin::load(runtime, "stream-upper.wasm", limits(capped)).unwrap();
+        let stats = stream_stats(7, async || {
+            stream_run(&upper, Exchange::new(stream_of(STREAM_BYTES, 64 * 1024)), |_, drained| assert_eq!(drained, STREAM_BYTES)).await
+        })
+        .await;
+        row(r, "stream in, stream out: upper-case transform (stream-upper), 64 KiB chunks", stats, 4.0);
+        let generator = Plugin::load(runtime, "stream-gen.wasm", limits(capped)).unwrap();
+        let stats = stream_stats(7, async || {
+            let ex = Exchange::new("").with_header("x-stream-bytes", STREAM_BYTES).with_header("x-chunk-bytes", 262_144);
+            stream_run(&generator, ex, |_, drained| assert_eq!(drained, STREAM_BYTES)).await
+        })
+        .await;
+        row(r, "returned stream drained by the caller (stream-gen, 256 KiB writes)", stats, 4.0);
+    });
 }

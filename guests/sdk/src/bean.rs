@@ -78,8 +78,12 @@ pub struct BeanExport<T>(PhantomData<T>);
 
 impl<T: Bean> Guest for BeanExport<T> {
     async fn invoke(method: String, exchange: WasmExchange) -> Result<WasmExchange, WasmError> {
+        crate::stream::install(crate::stream::Constructors {
+            stream: crate::bindings::bean::wit_stream::new::<u8>,
+            terminal: || crate::bindings::bean::wit_future::new(|| Ok(())),
+        });
         let method = find_method::<T>(&method)?;
-        let exchange = Exchange::try_from(exchange)?;
+        let exchange = Exchange::from(exchange);
         Ok(method.call(exchange).await?.into())
     }
 

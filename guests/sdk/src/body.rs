@@ -1,15 +1,21 @@
 //! [`Body`]: the body of a message.
 
-use crate::Error;
+use crate::{Error, StreamBody};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The body of a message.
 ///
 /// A JSON body keeps its text exactly as it arrived; [`Body::json`] parses it
-/// on demand and [`Body::set_json`] serializes into it. The WIT `stream` body
-/// has no variant here: the SDK rejects it with a type-conversion error.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// on demand and [`Body::set_json`] serializes into it.
+///
+/// A [`Body::Stream`] is not in memory: [`Body::text`] is `None` and
+/// [`Body::bytes`] empty for it. Read it with [`Body::into_reader`] (which
+/// reads any body chunk by chunk), create one with [`Body::stream_from`] or
+/// [`Body::stream_from_iter`]. Because a stream can be read only once, `Body`
+/// is not `Clone` ([`Body::try_clone`] copies the other variants), and a
+/// stream body equals only itself.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub enum Body {
     /// No body.
     #[default]
@@ -22,6 +28,8 @@ pub enum Body {
     Json(String),
     /// An XML body, as XML text.
     Xml(String),
+    /// A body delivered as a stream of bytes (the WIT `stream` variant).
+    Stream(StreamBody),
 }
 
 impl Body {
@@ -30,7 +38,7 @@ impl Body {
         Ok(Body::Json(serde_json::to_string(value)?))
     }
 
-    /// The variant's name: `empty`, `text`, `bytes`, `json` or `xml`.
+    /// The variant's name: `empty`, `text`, `bytes`, `json`, `xml` or `stream`.
     pub fn kind(&self) -> &'static str {
         match self {
             Body::Empty => "empty",
@@ -38,6 +46,7 @@ impl Body {
             Body::Bytes(_) => "bytes",
             Body::Json(_) => "json",
             Body::Xml(_) => "xml",
+            Body::Stream(_) => "stream",
         }
     }
 
@@ -46,29 +55,74 @@ impl Body {
         matches!(self, Body::Empty)
     }
 
+    /// Whether this is a [`Body::Stream`].
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Body::Stream(_))
+    }
+
+    /// The stream body, if this is one (its size hint, content type, origin).
+    pub fn as_stream(&self) -> Option<&StreamBody> {
+        match self {
+            Body::Stream(stream) => Some(stream),
+            _ => None,
+        }
+    }
+
+    /// Takes the stream body out, leaving [`Body::Empty`]; `None` (and the
+    /// body unchanged) if this is not a stream.
+    pub fn take_stream(&mut self) -> Option<StreamBody> {
+        match std::mem::take(self) {
+            Body::Stream(stream) => Some(stream),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// A copy of the body; `None` for a stream, which cannot be copied.
+    pub fn try_clone(&self) -> Option<Body> {
+        Some(match self {
+            Body::Empty => Body::Empty,
+            Body::Text(s) => Body::Text(s.clone()),
+            Body::Bytes(b) => Body::Bytes(b.clone()),
+            Body::Json(s) => Body::Json(s.clone()),
+            Body::Xml(s) => Body::Xml(s.clone()),
+            Body::Stream(_) => return None,
+        })
+    }
+
     /// The body as text: the text of a text, JSON or XML body, or bytes that
-    /// are valid UTF-8; `None` for an empty body or other bytes.
+    /// are valid UTF-8; `None` for an empty body, other bytes or a stream
+    /// (read a stream with [`Body::into_reader`]).
     pub fn text(&self) -> Option<&str> {
         match self {
             Body::Text(s) | Body::Json(s) | Body::Xml(s) => Some(s),
             Body::Bytes(b) => std::str::from_utf8(b).ok(),
-            Body::Empty => None,
+            Body::Empty | Body::Stream(_) => None,
         }
     }
 
-    /// The body as bytes (empty for an empty body).
+    /// The body as bytes (empty for an empty body and for a stream: read a
+    /// stream with [`Body::into_reader`]).
     pub fn bytes(&self) -> &[u8] {
         match self {
             Body::Text(s) | Body::Json(s) | Body::Xml(s) => s.as_bytes(),
             Body::Bytes(b) => b,
-            Body::Empty => &[],
+            Body::Empty | Body::Stream(_) => &[],
         }
     }
 
-    /// The body parsed as JSON into `T` (from a JSON, text, XML or bytes body).
+    /// The body parsed as JSON into `T` (from a JSON, text, XML or bytes body;
+    /// a stream is a type-conversion error).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         if self.is_empty() {
             return Err(Error::type_conversion("the body is empty, not JSON"));
+        }
+        if self.is_stream() {
+            return Err(Error::type_conversion(
+                "the body is a stream: read it with Body::into_reader",
+            ));
         }
         serde_json::from_slice(self.bytes())
             .map_err(|e| Error::type_conversion(format!("the body is not valid JSON: {e}")))
@@ -217,5 +271,22 @@ mod tests {
         b.clear();
         assert!(b.is_empty());
         assert_eq!(Body::from(json!([1])), Body::Json("[1]".into()));
+    }
+
+    #[test]
+    fn try_clone_copies_in_memory_bodies_and_take_stream_keeps_them() {
+        for body in [
+            Body::Empty,
+            Body::from("t"),
+            Body::from(vec![1]),
+            Body::Json("1".into()),
+            Body::Xml("<x/>".into()),
+        ] {
+            assert_eq!(body.try_clone().as_ref(), Some(&body));
+            let mut kept = body.try_clone().unwrap();
+            assert!(kept.take_stream().is_none());
+            assert_eq!(kept, body);
+            assert!(!body.is_stream() && body.as_stream().is_none());
+        }
     }
 }

@@ -16,7 +16,9 @@ pub enum Pattern {
 }
 
 /// One message: headers and a body.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Not `Clone`: its body may be a stream, which can be read only once.
+#[derive(Debug, Default, PartialEq)]
 pub struct Message {
     /// The headers.
     pub headers: Fields,
@@ -27,8 +29,8 @@ pub struct Message {
 /// The exchange in flight, as a guest sees and returns it.
 ///
 /// The header and body helpers work on the `input` message, which is the
-/// message a plugin transforms.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// message a plugin transforms. Not `Clone`, because a body may be a stream.
+#[derive(Debug, Default, PartialEq)]
 pub struct Exchange {
     /// The incoming message.
     pub input: Message,
@@ -46,7 +48,33 @@ pub struct Exchange {
     pub message_id: Option<String>,
 }
 
+impl Message {
+    /// A copy of the message; `None` if its body is a stream, which cannot be copied.
+    pub fn try_clone(&self) -> Option<Message> {
+        Some(Message {
+            headers: self.headers.clone(),
+            body: self.body.try_clone()?,
+        })
+    }
+}
+
 impl Exchange {
+    /// A copy of the exchange; `None` if a body is a stream, which cannot be copied.
+    pub fn try_clone(&self) -> Option<Exchange> {
+        Some(Exchange {
+            input: self.input.try_clone()?,
+            output: match &self.output {
+                Some(output) => Some(output.try_clone()?),
+                None => None,
+            },
+            properties: self.properties.clone(),
+            pattern: self.pattern,
+            correlation_id: self.correlation_id.clone(),
+            route_id: self.route_id.clone(),
+            message_id: self.message_id.clone(),
+        })
+    }
+
     /// An in-only exchange whose input has `body`.
     pub fn new(body: impl Into<Body>) -> Self {
         Exchange {
@@ -71,6 +99,12 @@ impl Exchange {
     /// Replaces the input body.
     pub fn set_body(&mut self, body: impl Into<Body>) {
         self.input.body = body.into();
+    }
+
+    /// Takes the input body out, leaving [`Body::Empty`]: how to get an
+    /// input stream to read (`ex.take_body().into_reader()`).
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.input.body)
     }
 
     /// An input header as text (see [`Fields::get_str`]).
@@ -146,23 +180,16 @@ impl From<Pattern> for WasmPattern {
     }
 }
 
-impl TryFrom<WasmBody> for Body {
-    type Error = Error;
-
-    /// Fails for a `stream` body, which the SDK does not support.
-    fn try_from(body: WasmBody) -> Result<Self, Error> {
-        Ok(match body {
+impl From<WasmBody> for Body {
+    fn from(body: WasmBody) -> Self {
+        match body {
             WasmBody::Empty => Body::Empty,
             WasmBody::Text(s) => Body::Text(s),
             WasmBody::Bytes(b) => Body::Bytes(b),
             WasmBody::Json(s) => Body::Json(s),
             WasmBody::Xml(s) => Body::Xml(s),
-            WasmBody::Stream(_) => {
-                return Err(Error::type_conversion(
-                    "stream bodies are not supported by camel-wasm-guest",
-                ));
-            }
-        })
+            WasmBody::Stream(handle) => Body::Stream(handle.into()),
+        }
     }
 }
 
@@ -174,18 +201,17 @@ impl From<Body> for WasmBody {
             Body::Bytes(b) => WasmBody::Bytes(b),
             Body::Json(s) => WasmBody::Json(s),
             Body::Xml(s) => WasmBody::Xml(s),
+            Body::Stream(stream) => WasmBody::Stream(stream.into()),
         }
     }
 }
 
-impl TryFrom<WasmMessage> for Message {
-    type Error = Error;
-
-    fn try_from(m: WasmMessage) -> Result<Self, Error> {
-        Ok(Message {
+impl From<WasmMessage> for Message {
+    fn from(m: WasmMessage) -> Self {
+        Message {
             headers: Fields::from_wire(m.headers),
-            body: m.body.try_into()?,
-        })
+            body: m.body.into(),
+        }
     }
 }
 
@@ -198,19 +224,17 @@ impl From<Message> for WasmMessage {
     }
 }
 
-impl TryFrom<WasmExchange> for Exchange {
-    type Error = Error;
-
-    fn try_from(e: WasmExchange) -> Result<Self, Error> {
-        Ok(Exchange {
-            input: e.input.try_into()?,
-            output: e.output.map(Message::try_from).transpose()?,
+impl From<WasmExchange> for Exchange {
+    fn from(e: WasmExchange) -> Self {
+        Exchange {
+            input: e.input.into(),
+            output: e.output.map(Message::from),
             properties: Fields::from_wire(e.properties),
             pattern: e.pattern.into(),
             correlation_id: e.correlation_id,
             route_id: e.route_id,
             message_id: e.message_id,
-        })
+        }
     }
 }
 
@@ -264,13 +288,13 @@ mod tests {
 
     #[test]
     fn untouched_exchange_round_trips_exactly() {
-        let ex = Exchange::try_from(sample()).unwrap();
+        let ex = Exchange::from(sample());
         assert!(same(&WasmExchange::from(ex), &sample()));
     }
 
     #[test]
     fn fields_are_read_as_json() {
-        let ex = Exchange::try_from(sample()).unwrap();
+        let ex = Exchange::from(sample());
         assert_eq!(ex.header::<u32>("a-num").unwrap(), Some(42));
         assert_eq!(ex.header_str("b-text"), Some("hi"));
         assert_eq!(ex.header_value("c-obj"), Some(&json!({"x": 1})));
@@ -289,7 +313,7 @@ mod tests {
 
     #[test]
     fn only_changed_entries_are_re_encoded() {
-        let mut ex = Exchange::try_from(sample()).unwrap();
+        let mut ex = Exchange::from(sample());
         ex.set_header("b-text", "bye");
         ex.set_header("d-new", 5);
         ex.remove_header("c-obj");
@@ -310,6 +334,14 @@ mod tests {
         );
         assert!(matches!(out.input.body, WasmBody::Text(ref t) if t == "body"));
         assert!(out.output.is_some());
+    }
+
+    #[test]
+    fn try_clone_and_take_body() {
+        let mut ex = Exchange::from(sample());
+        assert_eq!(ex.try_clone().as_ref(), Some(&ex));
+        assert_eq!(ex.take_body(), Body::Json(r#"{ "z": 1, "a": 2 }"#.into()));
+        assert!(ex.body().is_empty());
     }
 
     #[test]

@@ -32,3 +32,9 @@ pub fn property(key: &str) -> Option<String> {
 pub fn set_property(key: &str, value: &str) {
     wit::set_property(key, value);
 }
+
+/// Lets the host and other tasks of this component run before going on (the
+/// component-model `yield`), e.g. between the chunks a stream producer writes.
+pub async fn yield_now() {
+    wit_bindgen::yield_async().await;
+}

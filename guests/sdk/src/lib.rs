@@ -10,7 +10,11 @@
 //! | `authorization-policy` | [`Policy`] | [`export_policy!`] |
 //!
 //! All three work on the same [`Exchange`], whose headers and properties are
-//! JSON-aware [`Fields`] and whose [`Body`] has text, bytes and JSON helpers.
+//! JSON-aware [`Fields`] and whose [`Body`] has text, bytes and JSON helpers
+//! and may be a [`StreamBody`]: read any body chunk by chunk with a
+//! [`BodyReader`] ([`Body::into_reader`]), and return a stream produced on the
+//! fly with [`Body::stream_from`] (its [`ChunkWriter`] runs after the call
+//! returns, so it cannot deadlock).
 //! Guests reach the host through [`call`], [`poll`], [`property`],
 //! [`set_property`] and the [`state`] module, and fail with one [`Error`] type.
 //!
@@ -43,6 +47,7 @@ mod host;
 mod plugin;
 mod policy;
 pub mod state;
+mod stream;
 
 pub use bean::{Bean, Method, MethodFuture, find_method};
 pub use body::Body;
@@ -50,17 +55,18 @@ pub use config::Config;
 pub use error::Error;
 pub use exchange::{Exchange, Message, Pattern};
 pub use fields::Fields;
-pub use host::{call, poll, property, set_property};
+pub use host::{call, poll, property, set_property, yield_now};
 pub use plugin::Plugin;
 pub use policy::{Decision, Policy};
 pub use serde;
 pub use serde_json;
+pub use stream::{BodyReader, ChunkWriter, DEFAULT_CHUNK_SIZE, StreamBody};
 
 /// The items most guests need: `use camel_wasm_guest::prelude::*;`
 pub mod prelude {
     pub use crate::{
-        Bean, Body, Config, Decision, Error, Exchange, Method, Plugin, Policy, bean_methods,
-        export_bean, export_plugin, export_policy, state,
+        Bean, Body, BodyReader, ChunkWriter, Config, Decision, Error, Exchange, Method, Plugin,
+        Policy, StreamBody, bean_methods, export_bean, export_plugin, export_policy, state,
     };
     pub use serde_json::{Value, json};
 }

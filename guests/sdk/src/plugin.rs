@@ -35,7 +35,11 @@ pub struct PluginExport<T>(PhantomData<T>);
 
 impl<T: Plugin> Guest for PluginExport<T> {
     async fn process(exchange: WasmExchange) -> Result<WasmExchange, WasmError> {
-        let exchange = Exchange::try_from(exchange)?;
+        crate::stream::install(crate::stream::Constructors {
+            stream: crate::bindings::plugin::wit_stream::new::<u8>,
+            terminal: || crate::bindings::plugin::wit_future::new(|| Ok(())),
+        });
+        let exchange = Exchange::from(exchange);
         Ok(T::process(exchange).await?.into())
     }
 

@@ -14,7 +14,7 @@
 //! | `x-stream-bytes` | total bytes | 1048576 (1 MiB) |
 //! | `x-chunk-bytes` | bytes per write (the last may be shorter; 0 counts as 1) | 65536 |
 //! | `x-fail-after-bytes` N | once at least N bytes are written (N rounded up to whole chunks), close the stream and resolve its terminal with the processor error `generator failed after W bytes`, W being the bytes written | none |
-//! | `x-stall-after-bytes` N | once at least N bytes are written, stop writing and block (on the clock, an hour at a time) without closing the stream | none |
+//! | `x-stall-after-bytes` N | once at least N bytes are written (rounded up to whole chunks), stop writing and wait forever without closing the stream or resolving its terminal: the writer task awaits, without spinning or blocking the instance, a read of a stream it never writes (see `stall`) | none |
 //! | `x-pause-ms` M | wait M ms (blocking on a WASI monotonic-clock pollable) before each chunk but the first | 0 |
 //!
 //! Both limits are checked before each chunk, failure first: N = 0 writes
@@ -38,10 +38,16 @@ fn number(ex: &Exchange, key: &str) -> Result<Option<u64>, Error> {
 }
 
 /// `len` bytes of the pattern, starting at offset `start`.
-fn pattern(start: u64, len: u64) -> Vec<u8> {
-    (start..start + len)
-        .map(|i| ALPHABET[(i % 26) as usize])
-        .collect()
+/// `len` bytes of the pattern from offset `start`, copied out of `cycle`
+/// (the pattern repeated to at least `len + 26` bytes), so a chunk costs one copy.
+fn pattern(cycle: &[u8], start: u64, len: u64) -> Vec<u8> {
+    let from = (start % 26) as usize;
+    cycle[from..from + len as usize].to_vec()
+}
+
+/// The pattern repeated to cover `len + 26` bytes.
+fn cycle(len: u64) -> Vec<u8> {
+    ALPHABET.iter().copied().cycle().take(len as usize + 26).collect()
 }
 
 fn pause(ms: u64) {
@@ -72,6 +78,7 @@ impl Plugin for StreamGen {
         let stall_after = number(&ex, "x-stall-after-bytes")?;
         let pause_ms = number(&ex, "x-pause-ms")?.unwrap_or(0);
 
+        let cycle = cycle(chunk.min(total));
         let mut body = StreamBody::from_fn(async move |w: &mut ChunkWriter| {
             let mut written = 0;
             loop {
@@ -80,11 +87,7 @@ impl Plugin for StreamGen {
                     return Err(Error::processor(message));
                 }
                 if stall_after.is_some_and(|n| written >= n) {
-                    // Stalled: never write again, never close (a guest cannot await
-                    // a future nothing will wake, so it blocks on the clock instead).
-                    loop {
-                        pause(3_600_000);
-                    }
+                    stall().await;
                 }
                 if written >= total {
                     return Ok(());
@@ -93,7 +96,7 @@ impl Plugin for StreamGen {
                     pause(pause_ms);
                 }
                 let len = chunk.min(total - written);
-                w.write(pattern(written, len)).await?;
+                w.write(pattern(&cycle, written, len)).await?;
                 written += len;
             }
         })

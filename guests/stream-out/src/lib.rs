@@ -1,10 +1,13 @@
-//! Plugin: returns an exchange whose body is the WIT `stream` variant: a
-//! `stream<u8>` carrying `hello` and a terminal future resolving `ok`. The
-//! host does not support stream bodies yet and must reject it clearly.
+//! Plugin: returns the exchange with its input body replaced by the WIT
+//! `stream` variant: a `stream<u8>` carrying `hello` (5 bytes), then end of
+//! stream, then a terminal future resolving `ok`; size hint 5, content type
+//! `text/plain`, origin `stream-out`. The host drains it into a stream body.
+//! Reads no headers.
 //!
-//! Written on raw wit-bindgen: the SDK has no stream bodies. The bytes and
-//! the terminal value are written by a task that runs on after `process`
-//! returns (a stream write completes only when the reader takes the bytes).
+//! Written on raw wit-bindgen (the SDK's `Body::stream_from` does the same).
+//! The bytes and the terminal value are written by a task that runs on after
+//! `process` returns (a stream write completes only when the reader takes the
+//! bytes, and the host reads only after `process` returns).
 
 wit_bindgen::generate!({ world: "plugin", path: "../../wit" });
 
