@@ -145,3 +145,177 @@ fn call_takes_a_wasm_uri_with_rust_camel_parameter_names() {
     let out = run(&["call", "wasm:upper.wasm?colour=blue", "--body", "hi"]);
     assert!(stderr(&out).contains("unknown parameter 'colour'"), "{}", stderr(&out));
 }
+
+/// A scratch file path for this test binary, unique per `name`.
+fn scratch(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-{name}", std::process::id()))
+}
+
+/// The JSON exchange `call` printed before the line that starts with `body (`.
+fn printed_exchange(text: &str) -> serde_json::Value {
+    let json = text.split("\nbody (").next().unwrap();
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Runs the CLI and reaps it with `wait4`: its output and its own peak resident memory, in bytes.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std does not know of
+fn camel_wasm_measured(args: &[&str]) -> (Output, u64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run camel-wasm");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            pipe.read_to_end(&mut all).expect("read the child's output");
+            all
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let mut status = 0;
+    // SAFETY: wait4 fills the zeroed struct it is given; the child is ours and not waited for elsewhere.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (output, usage.ru_maxrss as u64 * 1024)
+}
+
+#[test]
+fn call_prints_a_returned_stream_body_naming_its_kind() {
+    let out = camel_wasm(&["call", &path("stream-out")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().last(), Some("body (stream, 5 bytes): hello"), "{text}");
+    let exchange = printed_exchange(&text);
+    let about = serde_json::json!({"size_hint": 5, "content_type": "text/plain", "origin": "stream-out"});
+    assert_eq!(exchange["input"]["body"], serde_json::json!({"stream": about}), "{text}");
+
+    // Longer than the 64 KiB preview: printed as it arrives, then its size.
+    let out = camel_wasm(&["call", &path("stream-gen"), "--header", "x-stream-bytes=200000"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("\nbody (stream, printed as it arrives): abcdefghijklmnopqrstuvwxyzabc"), "{}", &text[..600]);
+    assert!(text.ends_with("\n(stream ended: 200000 bytes)\n"), "{}", &text[text.len() - 100..]);
+    let printed = text.split("printed as it arrives): ").nth(1).unwrap().strip_suffix("\n(stream ended: 200000 bytes)\n").unwrap();
+    assert_eq!(printed.len(), 200000);
+    assert!(printed.bytes().enumerate().all(|(i, b)| b == b'a' + (i % 26) as u8), "the generator's bytes, in order");
+}
+
+#[test]
+fn call_body_out_writes_the_returned_body_to_a_file() {
+    let file = scratch("body-out-stream.txt");
+    let out = camel_wasm(&["call", &path("stream-out"), "--body-out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().last().unwrap(), format!("body (stream, 5 bytes) written to {}", file.display()));
+    assert!(!text.contains("hello"), "the body is not printed: {text}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"hello");
+
+    let file = scratch("body-out-text.txt");
+    let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--body-out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().last().unwrap(), format!("body (text, 2 bytes) written to {}", file.display()));
+    assert_eq!(printed_exchange(&stdout(&out))["input"]["body"], serde_json::json!({"text": "HI"}));
+    assert_eq!(std::fs::read(&file).unwrap(), b"HI");
+
+    // A stream body through a guest and back, to a file, byte for byte.
+    let input = scratch("body-out-in.bin");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&input, &bytes).unwrap();
+    let file = scratch("body-out-upper.bin");
+    let args = ["call", &path("stream-upper"), "--body-file", input.to_str().unwrap(), "--stream", "--body-out", file.to_str().unwrap()];
+    let out = camel_wasm(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("body (stream, 300000 bytes) written to"), "{}", stdout(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), bytes.to_ascii_uppercase());
+    for f in ["body-out-stream.txt", "body-out-text.txt", "body-out-in.bin", "body-out-upper.bin"] {
+        let _ = std::fs::remove_file(scratch(f));
+    }
+}
+
+#[test]
+fn call_streams_a_body_file_without_reading_it_whole() {
+    const SIZE: usize = 48 << 20;
+    let file = scratch("stream-in.txt");
+    std::fs::write(&file, vec![b'z'; SIZE]).unwrap();
+    let (out, peak) = camel_wasm_measured(&["call", &path("stream-count"), "--body-file", file.to_str().unwrap(), "--stream"]);
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exchange: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(exchange["input"]["body"], serde_json::json!({"text": SIZE.to_string()}));
+    assert_eq!(exchange["input"]["headers"]["x-stream-bytes"], serde_json::json!(SIZE));
+    // The same CLI with a tiny body, for its baseline: the 48 MiB file adds far less than 48 MiB.
+    let (small, baseline) = camel_wasm_measured(&["call", &path("stream-count"), "--body", "x"]);
+    assert!(small.status.success(), "{}", stderr(&small));
+    assert!(peak < baseline + (16 << 20), "peak {} MiB against a baseline of {} MiB", peak >> 20, baseline >> 20);
+
+    // Without --stream, a file is read whole: a text body when UTF-8, else bytes.
+    let file = scratch("whole.bin");
+    std::fs::write(&file, [0xff, 0x00, 0xfe]).unwrap();
+    let out = camel_wasm(&["call", &path("stream-count"), "--body-file", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(r#""text": "3""#), "{}", stdout(&out));
+}
+
+#[test]
+fn a_failing_stream_exits_non_zero_with_one_clear_line() {
+    let out = camel_wasm(&["call", &path("stream-gen"), "--header", "x-fail-after-bytes=0"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("error: the stream body failed after 0 bytes:") && err.contains("generator failed after 0 bytes"), "{err}");
+
+    let out = camel_wasm(&["call", &path("stream-gen"), "--max-stream-bytes", "1000"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("went over max-stream-bytes (1000 bytes)"), "{}", stderr(&out));
+    let out = camel_wasm(&["call", &path("stream-out"), "--stream-idle-timeout", "0"]);
+    assert!(stderr(&out).contains("invalid value '0' for parameter 'stream-idle-timeout'"), "{}", stderr(&out));
+    let out = camel_wasm(&["call", &path("stream-count"), "--body-file", "/nonexistent/x", "--stream"]);
+    assert!(!out.status.success() && stderr(&out).contains("--body-file /nonexistent/x"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_knob_has_a_flag() {
+    let help = stdout(&camel_wasm(&["call", "--help"]));
+    for knob in camel_wasm::Limits::PARAMETERS {
+        assert!(help.contains(&format!("--{knob} ")), "no --{knob} in:\n{help}");
+    }
+}
+
+#[test]
+fn bench_streams_bytes_through_a_guest() {
+    let out = camel_wasm(&["bench", &path("stream-count"), "--stream-bytes", "8388608", "--calls", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let figure = |prefix: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no '{prefix}' in:\n{text}"));
+        line[prefix.len()..].trim().strip_suffix("MiB/s").or_else(|| line[prefix.len()..].trim().strip_suffix("MiB")).unwrap().trim().parse().unwrap()
+    };
+    assert!(figure("stream throughput:") > 0.0, "{text}");
+    let peak = figure("peak resident memory:");
+    assert!(peak > 1.0 && peak < 200.0, "{text}");
+    assert!(text.contains("bytes in / out:          8388608 / 0"), "{text}");
+    assert!(text.contains(r#"text body "8388608""#) && text.contains(r#""x-stream-bytes":8388608"#), "{text}");
+
+    // A guest returning a stream: its bytes are drained and counted too.
+    let out = camel_wasm(&["bench", &path("stream-upper"), "--stream-bytes", "1048576", "--chunk-bytes", "4096", "--calls", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("bytes in / out:          1048576 / 1048576"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("a stream body (drained)"), "{}", stdout(&out));
+
+    // A guest failing fails the bench.
+    let out = camel_wasm(&["bench", &path("upper"), "--stream-bytes", "10"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("upper expects a text body"), "{}", stderr(&out));
+}

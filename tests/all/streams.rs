@@ -367,3 +367,18 @@ async fn the_sdk_bean_streams_both_ways() {
     let out = bean.invoke("count_stream", Exchange::new(Body::Stream(emitted))).await.unwrap();
     assert_eq!(out.input.body.as_text(), Some("streamed 25 bytes"));
 }
+
+#[tokio::test]
+async fn a_guest_that_leaves_the_body_alone_passes_the_stream_through_unread() {
+    // `props` never touches the body: the stream it was handed goes back out
+    // as its result and is drained by the caller, byte for byte.
+    let plugin = endpoint("props", "max-memory=16777216");
+    let body = chunks((0..40).map(|i| Ok(Bytes::from(vec![i as u8; 100_000]))).collect());
+    let out = plugin.process(Exchange::new(body)).await.unwrap();
+    assert_eq!(out.property("props.returned"), Some(&json!("yes")));
+    let (bytes, error) = drain(&out.input.body).await;
+    assert_eq!((bytes.len(), error), (4_000_000, None));
+    assert!(bytes.chunks(100_000).enumerate().all(|(i, c)| c.iter().all(|b| *b == i as u8)));
+    within_2s(|| plugin.streams_in_flight() == 0).await;
+    assert_eq!(plugin.idle_instances(), 1);
+}

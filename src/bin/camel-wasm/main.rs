@@ -1,6 +1,7 @@
 //! `camel-wasm`: run an exchange through a guest component, inspect one,
 //! measure one, or create a new guest crate.
 
+mod body;
 mod measure;
 mod new;
 mod target;
@@ -24,6 +25,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Send one exchange through a plugin, bean or policy and print the result.
+    ///
+    /// A plugin or bean's exchange is printed as pretty JSON. When its body is a
+    /// stream, the JSON shows `"body": {"stream": {size_hint, content_type,
+    /// origin}}` and the stream is drained after it, as it arrives:
+    ///
+    /// - ending within 64 KiB: one line, `body (stream, N bytes): TEXT` when
+    ///   the bytes are UTF-8, else `body (stream, N bytes): [104,105,...]`
+    ///   (a JSON array, as an exchange shows a bytes body);
+    /// - longer: `body (stream, printed as it arrives): ` then the bytes as they
+    ///   come, then a line `(stream ended: N bytes)`; text or JSON array as the
+    ///   first 64 KiB decide (further invalid UTF-8 prints as U+FFFD, with a
+    ///   note on stderr).
+    ///
+    /// With --body-out PATH the body goes to PATH instead (a stream chunk by
+    /// chunk) and a line `body (KIND, N bytes) written to PATH` follows the JSON.
+    /// A stream that fails is reported on stderr as `error: the stream body
+    /// failed after N bytes: ...`, exit status 1.
+    #[command(verbatim_doc_comment, about = "Send one exchange through a plugin, bean or policy and print the result")]
     Call(CallArgs),
     /// Print which world a component fits, with its imports and exports.
     Inspect {
@@ -31,6 +50,18 @@ enum Command {
         file: String,
     },
     /// Measure a guest: load time, median and p99 latency, calls per second.
+    ///
+    /// With --stream-bytes N, measure streaming instead: each round sends a
+    /// stream body of N bytes (lowercase letters, in --chunk-bytes chunks sliced
+    /// from one buffer, so the host allocates nothing per chunk) and drains the
+    /// stream body the guest returns, if any, counting its bytes; 1 warm-up
+    /// round, then --calls timed rounds (default 5). Prints the bytes in and out,
+    /// the guest's reply, `stream throughput: X MiB/s` (the median over the
+    /// rounds of (bytes in + bytes out) / wall time, from the call to the end of
+    /// the returned stream), the best round, and `peak resident memory: Y MiB`
+    /// (getrusage's ru_maxrss of the whole process). Fails if the guest or a
+    /// stream fails.
+    #[command(verbatim_doc_comment, about = "Measure a guest: load time, median and p99 latency, calls per second")]
     Bench(BenchArgs),
     /// Create a standalone guest crate NAME (a directory) that depends on the guest SDK, camel-wasm-guest.
     New {
@@ -52,12 +83,21 @@ struct BenchArgs {
     /// Size of the text body sent, in bytes.
     #[arg(long, default_value_t = 1024)]
     body_size: usize,
-    /// Timed calls.
-    #[arg(long, default_value_t = 5000)]
-    calls: usize,
+    /// Timed calls [default: 5000; with --stream-bytes, timed rounds: 5].
+    #[arg(long)]
+    calls: Option<usize>,
     /// Concurrent callers for the throughput figure.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// Input header K=V (V is JSON when it parses, else a string); repeatable.
+    #[arg(long = "header", value_name = "K=V")]
+    headers: Vec<String>,
+    /// Stream N bytes through the guest per round as a stream body (see above).
+    #[arg(long, value_name = "N", conflicts_with_all = ["body_size", "concurrency"])]
+    stream_bytes: Option<u64>,
+    /// Bytes per chunk of the --stream-bytes body.
+    #[arg(long, value_name = "N", default_value_t = 65536, requires = "stream_bytes")]
+    chunk_bytes: usize,
 }
 
 /// Which guest to load, and how.
@@ -95,12 +135,22 @@ struct CallArgs {
     /// Text body.
     #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
-    /// Read the body from a file.
-    #[arg(long)]
+    /// Read the body from a file: a text body when it is UTF-8, else a bytes body.
+    #[arg(long, value_name = "PATH")]
     body_file: Option<String>,
+    /// Send --body-file as a stream body, read in 64 KiB chunks as the guest
+    /// takes them, never whole (size hint: the file's length; origin: PATH;
+    /// content type from a few common extensions).
+    #[arg(long, requires = "body_file", conflicts_with = "json")]
+    stream: bool,
     /// Send the body as a JSON body.
     #[arg(long)]
     json: bool,
+    /// Write the returned body (the output message's if set, else the input's)
+    /// to PATH instead of printing it: text and XML as UTF-8, bytes as they
+    /// are, JSON compact, a stream chunk by chunk as it arrives.
+    #[arg(long, value_name = "PATH")]
+    body_out: Option<String>,
     /// Input header K=V (V is JSON when it parses, else a string); repeatable.
     #[arg(long = "header", value_name = "K=V")]
     headers: Vec<String>,
@@ -158,9 +208,12 @@ struct LimitArgs {
     /// Most table elements in the guest.
     #[arg(long)]
     max_table_elements: Option<String>,
-    /// Largest stream body read into memory for the guest, in bytes.
+    /// Most bytes one stream body may carry, in either direction.
     #[arg(long)]
     max_stream_bytes: Option<String>,
+    /// Seconds a stream body may make no progress before it fails.
+    #[arg(long)]
+    stream_idle_timeout: Option<String>,
 }
 
 impl LimitArgs {
@@ -187,6 +240,7 @@ impl LimitArgs {
             ("max-tables", &self.max_tables),
             ("max-table-elements", &self.max_table_elements),
             ("max-stream-bytes", &self.max_stream_bytes),
+            ("stream-idle-timeout", &self.stream_idle_timeout),
         ];
         for (name, value) in flags {
             if let Some(value) = value {
@@ -260,15 +314,16 @@ fn json_or_string(text: String) -> Value {
 }
 
 fn exchange(args: &CallArgs) -> Result<Exchange, String> {
-    let text = match (&args.body, &args.body_file) {
-        (Some(body), _) => Some(body.clone()),
-        (None, Some(file)) => Some(std::fs::read_to_string(file).map_err(|e| format!("--body-file {file}: {e}"))?),
-        (None, None) => None,
-    };
-    let body = match (text, args.json) {
-        (None, _) => Body::Empty,
-        (Some(text), false) => Body::Text(text),
-        (Some(text), true) => Body::Json(serde_json::from_str(&text).map_err(|e| format!("--json body is not JSON: {e}"))?),
+    let json = |text: &str| serde_json::from_str(text).map_err(|e| format!("--json body is not JSON: {e}"));
+    let body = match (&args.body, &args.body_file) {
+        (None, None) => Body::Empty,
+        (Some(text), _) if args.json => Body::Json(json(text)?),
+        (Some(text), _) => Body::Text(text.clone()),
+        (None, Some(file)) if args.stream => Body::Stream(body::file_stream(file)?),
+        (None, Some(file)) if args.json => {
+            Body::Json(json(&std::fs::read_to_string(file).map_err(|e| format!("--body-file {file}: {e}"))?)?)
+        }
+        (None, Some(file)) => body::file_body(file)?,
     };
     let mut exchange = Exchange::new(body);
     for pair in &args.headers {
@@ -309,24 +364,102 @@ async fn run(command: Command) -> Result<(), String> {
 
 async fn bench(args: BenchArgs) -> Result<(), String> {
     use measure::{latency, micros, resident_bytes, throughput};
-    if args.calls == 0 || args.concurrency == 0 {
-        return Err("--calls and --concurrency must be greater than zero".into());
+    let calls = args.calls.unwrap_or(if args.stream_bytes.is_some() { 5 } else { 5000 });
+    if calls == 0 || args.concurrency == 0 || args.chunk_bytes == 0 {
+        return Err("--calls, --concurrency and --chunk-bytes must be greater than zero".into());
+    }
+    let mut headers = std::collections::BTreeMap::new();
+    for pair in &args.headers {
+        let (k, v) = key_value(pair, "--header")?;
+        headers.insert(k, json_or_string(v));
     }
     let started = std::time::Instant::now();
     let (target, name) = args.target.load(false).await?;
     let load = started.elapsed();
+    if let Some(total) = args.stream_bytes {
+        return bench_stream(&target, &name, load, total, args.chunk_bytes, calls, &headers).await;
+    }
     let isolation = format!("{:?}", target.limits().isolation).to_lowercase();
-    let exchange = Exchange::new("x".repeat(args.body_size));
-    let warmup = (args.calls / 10).clamp(1, 500);
+    let mut exchange = Exchange::new("x".repeat(args.body_size));
+    exchange.input.headers = headers;
+    let warmup = (calls / 10).clamp(1, 500);
     let text = |e: WasmError| e.to_string();
-    let stats = latency(&target, &exchange, warmup, args.calls).await.map_err(text)?;
-    let rate = throughput(&target, &exchange, args.concurrency, args.calls).await.map_err(text)?;
+    let stats = latency(&target, &exchange, warmup, calls).await.map_err(text)?;
+    let rate = throughput(&target, &exchange, args.concurrency, calls).await.map_err(text)?;
     println!("{name}: world {}, isolation {isolation}, body {} B", target.world(), args.body_size);
     println!("load (compile + checks):  {:.2} ms", load.as_secs_f64() * 1e3);
     println!("latency over {} calls:   median {}, p99 {}", stats.count, micros(stats.median), micros(stats.p99));
     println!("throughput, {} caller(s): {rate:.0} calls/s", args.concurrency);
     println!("resident memory:          {:.1} MiB", resident_bytes() as f64 / 1048576.0);
     Ok(())
+}
+
+/// `bench --stream-bytes`: 1 warm-up round, then `rounds` timed ones.
+async fn bench_stream(
+    target: &Target,
+    name: &str,
+    load: std::time::Duration,
+    total: u64,
+    chunk: usize,
+    rounds: usize,
+    headers: &std::collections::BTreeMap<String, Value>,
+) -> Result<(), String> {
+    use measure::stream_round;
+    if let Target::Policy(_) = target {
+        return Err(format!("'{name}' is an authorization policy: --stream-bytes needs a plugin or a bean"));
+    }
+    let isolation = format!("{:?}", target.limits().isolation).to_lowercase();
+    stream_round(target, total, chunk, headers).await.map_err(|e| format!("warm-up round: {e}"))?;
+    let mut rates = Vec::with_capacity(rounds);
+    let mut times = Vec::with_capacity(rounds);
+    let mut last = None;
+    for round in 1..=rounds {
+        let r = stream_round(target, total, chunk, headers).await.map_err(|e| format!("round {round}: {e}"))?;
+        rates.push((r.bytes_in + r.bytes_out) as f64 / 1048576.0 / r.elapsed.as_secs_f64());
+        times.push(r.elapsed);
+        last = Some(r);
+    }
+    let last = last.expect("at least one round");
+    rates.sort_by(f64::total_cmp);
+    times.sort_unstable();
+    let median = |sorted: &[f64]| {
+        let mid = sorted.len() / 2;
+        if sorted.len().is_multiple_of(2) { (sorted[mid - 1] + sorted[mid]) / 2.0 } else { sorted[mid] }
+    };
+    let millis = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let time_median = median(&times.iter().map(|&d| millis(d)).collect::<Vec<_>>());
+    println!("{name}: world {}, isolation {isolation}, stream body {total} B in {chunk} B chunks", target.world());
+    println!("load (compile + checks): {:.2} ms", millis(load));
+    println!("rounds:                  {rounds} after 1 warm-up");
+    println!("bytes in / out:          {} / {} (last round)", last.bytes_in, last.bytes_out);
+    println!("reply:                   {}", reply_summary(last.reply, last.streamed));
+    println!("round time:              median {time_median:.2} ms, best {:.2} ms", millis(times[0]));
+    println!("stream throughput: {:.1} MiB/s", median(&rates));
+    println!("best stream throughput: {:.1} MiB/s", rates[rates.len() - 1]);
+    println!("peak resident memory: {:.1} MiB", measure::peak_resident_bytes() as f64 / 1048576.0);
+    Ok(())
+}
+
+/// One line on what a guest answered: the result body (kind and a bit of it) and its headers.
+fn reply_summary(mut reply: Exchange, streamed: bool) -> String {
+    fn cut(mut text: String, max: usize) -> String {
+        if text.chars().count() > max {
+            text = text.chars().take(max).collect::<String>() + "…";
+        }
+        text
+    }
+    let (slot, message) = body::result_message(&mut reply);
+    let body = match &message.body {
+        _ if streamed => "a stream body (drained)".to_string(),
+        Body::Empty => "empty body".to_string(),
+        Body::Text(text) => format!("text body {}", cut(serde_json::to_string(text).unwrap_or_default(), 60)),
+        Body::Xml(text) => format!("xml body {}", cut(serde_json::to_string(text).unwrap_or_default(), 60)),
+        Body::Json(value) => format!("json body {}", cut(value.to_string(), 60)),
+        Body::Bytes(bytes) => format!("bytes body of {} bytes", bytes.len()),
+        Body::Stream(_) => "a stream body".to_string(),
+    };
+    let headers = cut(serde_json::to_string(&message.headers).unwrap_or_default(), 160);
+    format!("{slot} message, {body}, headers {headers}")
 }
 
 async fn bean_methods(runtime: &Runtime, name: &str, worlds: &[&str]) -> Result<Option<Vec<String>>, String> {
@@ -341,13 +474,9 @@ async fn call(args: CallArgs) -> Result<(), String> {
     let exchange = exchange(&args)?;
     let (target, _name) = args.target.load(true).await?;
     match target.run(exchange).await.map_err(|e| e.to_string())? {
-        Outcome::Exchange(exchange) => println!("{}", pretty(&exchange)),
+        Outcome::Exchange(exchange) => body::show(exchange, args.body_out.as_deref()).await?,
         Outcome::Decision(Decision::Granted) => println!("Granted"),
         Outcome::Decision(Decision::Denied { reason }) => println!("Denied: {reason}"),
     }
     Ok(())
-}
-
-fn pretty(exchange: &Exchange) -> String {
-    serde_json::to_string_pretty(exchange).expect("an exchange always serializes")
 }

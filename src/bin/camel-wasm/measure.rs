@@ -1,11 +1,16 @@
 //! Latency and throughput measurement of any guest, shared by `camel-wasm bench`
 //! and the `just bench` suite.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use camel_wasm::{Exchange, WasmError};
+use bytes::Bytes;
+use futures_util::StreamExt;
 
-use crate::target::Target;
+use camel_wasm::{Body, Exchange, StreamBody, WasmError};
+
+use crate::target::{Outcome, Target};
 
 /// Order statistics of a set of durations.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +74,81 @@ pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * 4096
+}
+
+/// Peak resident set size of this process so far, in bytes (`getrusage`'s `ru_maxrss`).
+pub fn peak_resident_bytes() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0;
+    }
+    let max = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    // Kilobytes on Linux and the BSDs, bytes on macOS.
+    if cfg!(target_os = "macos") { max } else { max * 1024 }
+}
+
+/// A stream body of `total` bytes (lowercase letters) in chunks of `chunk`
+/// bytes, every chunk a slice of one shared buffer: no allocation or copy per
+/// chunk on the host side. `pulled` counts the bytes its reader took.
+pub fn generated_stream(total: u64, chunk: usize, pulled: Arc<AtomicU64>) -> StreamBody {
+    let chunk = chunk.max(1);
+    let buffer = Bytes::from((0..chunk).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>());
+    let chunks = futures_util::stream::iter(0..total.div_ceil(chunk as u64)).map(move |i| {
+        let len = (total - i * chunk as u64).min(chunk as u64);
+        pulled.fetch_add(len, Ordering::Relaxed);
+        Ok(buffer.slice(..len as usize))
+    });
+    StreamBody::new(chunks).with_size_hint(total).with_content_type("text/plain").with_origin("camel-wasm bench")
+}
+
+/// One round of a stream benchmark.
+pub struct StreamRound {
+    /// From the call to the end of the returned stream body, if any.
+    pub elapsed: Duration,
+    /// Bytes of the input stream the guest read.
+    pub bytes_in: u64,
+    /// Bytes of the stream body the guest returned (0 without one).
+    pub bytes_out: u64,
+    /// The exchange returned, a stream body in it drained and left empty.
+    pub reply: Exchange,
+    /// Whether the guest returned a stream body.
+    pub streamed: bool,
+}
+
+/// Sends a stream body of `total` bytes in `chunk`-byte chunks with `headers`
+/// through `target`, and drains the stream body it returns, if any, counting
+/// its bytes. A guest error, or an error of the returned stream, fails the round.
+pub async fn stream_round(
+    target: &Target,
+    total: u64,
+    chunk: usize,
+    headers: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<StreamRound, String> {
+    let pulled = Arc::new(AtomicU64::new(0));
+    let mut exchange = Exchange::new(generated_stream(total, chunk, pulled.clone()));
+    exchange.input.headers = headers.clone();
+    let started = Instant::now();
+    let mut reply = match target.run(exchange).await.map_err(|e| e.to_string())? {
+        Outcome::Exchange(reply) => reply,
+        Outcome::Decision(_) => return Err("a policy returns a decision, not a body: stream a plugin or a bean".into()),
+    };
+    let mut bytes_out = 0u64;
+    let mut streamed = false;
+    for message in std::iter::once(&mut reply.input).chain(reply.output.as_mut()) {
+        if let Body::Stream(_) = message.body
+            && let Body::Stream(stream) = std::mem::take(&mut message.body)
+        {
+            streamed = true;
+            let mut chunks = stream.take().ok_or("the returned stream body was already consumed")?;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| format!("the returned stream body failed after {bytes_out} bytes: {e}"))?;
+                bytes_out += chunk.len() as u64;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    Ok(StreamRound { elapsed, bytes_in: pulled.load(Ordering::Relaxed), bytes_out, reply, streamed })
 }
 
 /// A duration in microseconds with two decimals.
