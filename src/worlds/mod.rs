@@ -10,6 +10,8 @@ pub(crate) mod policy;
 use crate::error::{GuestError, WasmError};
 use crate::exchange::{Exchange, wire};
 use crate::host::{self, WasmExchange};
+use crate::pool::CallOutput;
+use crate::stream::Streams;
 
 /// The guest's `wasm-error` as the typed error of `plugin`.
 pub(crate) fn guest_error(plugin: &str, error: host::WasmError) -> WasmError {
@@ -22,13 +24,25 @@ pub(crate) fn guest_error(plugin: &str, error: host::WasmError) -> WasmError {
     WasmError::Guest { plugin: plugin.to_string(), error }
 }
 
-/// The exchange a guest returned, mapped back against the one sent.
+/// `exchange` on its way to a guest: kept as sent, its wire form, and its stream bodies apart.
+pub(crate) fn outgoing(mut exchange: Exchange) -> (Exchange, WasmExchange, Streams) {
+    let streams = Streams::take_from(&mut exchange);
+    let wire = wire::to_wire(&exchange);
+    (exchange, wire, streams)
+}
+
+/// The exchange a call gave back, mapped against the one `sent`: the guest's
+/// error typed, and a returned stream body put where the guest put it.
 pub(crate) fn exchange_back(
     plugin: &str,
-    returned: WasmExchange,
+    out: CallOutput<Result<WasmExchange, host::WasmError>>,
     sent: &Exchange,
-    set: Vec<(String, String)>,
 ) -> Result<Exchange, WasmError> {
-    wire::from_wire(returned, sent, set)
-        .map_err(|e| WasmError::InvalidOutput { plugin: plugin.to_string(), reason: e.to_string() })
+    let returned = out.output.map_err(|e| guest_error(plugin, e))?;
+    let mut back = wire::from_wire(returned, sent, out.set)
+        .map_err(|e| WasmError::InvalidOutput { plugin: plugin.to_string(), reason: e.to_string() })?;
+    if let Some(stream) = out.returned {
+        stream.put_into(&mut back);
+    }
+    Ok(back)
 }

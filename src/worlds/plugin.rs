@@ -5,15 +5,14 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use super::{exchange_back, guest_error};
+use super::{exchange_back, outgoing};
 use crate::error::{LoadError, WasmError};
-use crate::exchange::{Exchange, wire};
+use crate::exchange::Exchange;
 use crate::host::{self, WasmExchange};
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
-use crate::stream::Streams;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -149,17 +148,10 @@ impl Plugin {
         exchange: Exchange,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<Exchange, WasmError> {
-        let mut exchange = exchange;
-        let streams = Streams::take_from(&mut exchange);
-        let sent = wire::to_wire(&exchange);
-        let properties = sent.properties.clone();
-        let out = self.pool.call(sent, properties, permit, streams).await?;
-        let returned = out.output.map_err(|e| guest_error(self.name(), e))?;
-        let mut back = exchange_back(self.name(), returned, &exchange, out.set)?;
-        if let Some(stream) = out.returned {
-            stream.put_into(&mut back);
-        }
-        Ok(back)
+        let (sent, wire, streams) = outgoing(exchange);
+        let properties = wire.properties.clone();
+        let out = self.pool.call(wire, properties, permit, streams).await?;
+        exchange_back(self.name(), out, &sent)
     }
 
     /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).
