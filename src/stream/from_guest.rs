@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::PollSender;
 use wasmtime::component::{FutureConsumer, FutureReader, Source, StreamConsumer, StreamReader, StreamResult};
-use wasmtime::{Store, StoreContextMut};
+use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::{CHANNEL_CHUNKS, MAX_CHUNK, Returned, Slot, StreamBounds, message_mut};
 use crate::exchange::{StreamBody, StreamError};
@@ -47,7 +47,7 @@ impl GuestStream {
 ///
 /// More than one stream body is refused: each is closed and the reason returned.
 pub(crate) fn take_returned(
-    store: &mut Store<StoreState>,
+    mut store: impl AsContextMut<Data = StoreState>,
     exchange: &mut WasmExchange,
 ) -> Result<Option<GuestStream>, String> {
     let mut found = Vec::new();
@@ -61,8 +61,8 @@ pub(crate) fn take_returned(
     }
     if found.len() > 1 {
         for (_, mut handle) in found {
-            let _ = handle.stream.close(&mut *store);
-            let _ = handle.terminal.close(&mut *store);
+            let _ = handle.stream.close(&mut store);
+            let _ = handle.terminal.close(&mut store);
         }
         return Err("the guest returned two stream bodies; an exchange may carry at most one".into());
     }
@@ -114,21 +114,105 @@ pub(crate) async fn drain(
     guest: GuestStream,
     bounds: &StreamBounds,
 ) -> (DrainEnd, mpsc::Sender<Item>) {
-    let GuestStream { reader, terminal, sender, .. } = guest;
-    let end = drain_into(store, reader, terminal, &sender, bounds).await;
+    let watch = match start(&mut *store, guest, bounds, true) {
+        Ok(watch) => watch,
+        Err((error, sender)) => return (DrainEnd::Wasm(error), sender),
+    };
+    store.data_mut().arm(deadline_after(bounds));
+    let DrainWatch { ends, progress, sender, bounds } = watch;
+    let run = store.run_concurrent(async move |_| ends.wait().await);
+    let end = tokio::select! {
+        ran = run => match ran {
+            Ok(end) => end,
+            Err(error) => DrainEnd::Wasm(error),
+        },
+        () = watchdog(&progress, &bounds, &sender) => idle(&bounds),
+        () = sender.closed() => DrainEnd::Cancelled,
+    };
     (end, sender)
 }
 
-async fn drain_into(
-    store: &mut Store<StoreState>,
-    reader: StreamReader<u8>,
-    terminal: FutureReader<Result<(), WasmError>>,
-    sender: &mpsc::Sender<Item>,
+/// Drains `guest`'s stream from a store whose event loop something else keeps
+/// running (a source's `run`): a task waits for its end and reports a failure
+/// to the body's reader. The store's deadline is left alone.
+pub(crate) fn drain_beside(store: impl AsContextMut<Data = StoreState>, guest: GuestStream, bounds: &StreamBounds) {
+    let DrainWatch { ends, progress, sender, bounds } = match start(store, guest, bounds, false) {
+        Ok(watch) => watch,
+        Err((error, sender)) => {
+            let error = StreamError::Plugin(crate::error::WasmError::Runtime {
+                plugin: bounds.plugin.to_string(),
+                message: format!("{error:#}"),
+            });
+            tokio::spawn(async move { report(&sender, error).await });
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let end = tokio::select! {
+            end = ends.wait() => end,
+            () = watchdog(&progress, &bounds, &sender) => idle(&bounds),
+            () = sender.closed() => DrainEnd::Cancelled,
+        };
+        if let DrainEnd::Failed(error) = end {
+            report(&sender, error).await;
+        }
+    });
+}
+
+fn idle(bounds: &StreamBounds) -> DrainEnd {
+    DrainEnd::Failed(StreamError::Idle { plugin: bounds.plugin.to_string(), timeout: bounds.idle_timeout })
+}
+
+/// A drain in progress: what signals its end, and what watches it.
+struct DrainWatch {
+    ends: Ends,
+    progress: Arc<Progress>,
+    sender: mpsc::Sender<Item>,
+    bounds: StreamBounds,
+}
+
+/// The signals of a drain's end: the stream's close, its terminal value, or a failure on the way.
+struct Ends {
+    ended: oneshot::Receiver<()>,
+    terminal: oneshot::Receiver<Result<(), WasmError>>,
+    failure: Arc<Mutex<Option<StreamError>>>,
+    plugin: Arc<str>,
+}
+
+impl Ends {
+    /// Resolves once the stream closed and its terminal said how (the order a guest writes them in does not matter).
+    async fn wait(self) -> DrainEnd {
+        let _ = self.ended.await;
+        let failed = || self.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(error) = failed() {
+            return DrainEnd::Failed(error);
+        }
+        let terminal = self.terminal.await;
+        if let Some(error) = failed() {
+            return DrainEnd::Failed(error);
+        }
+        match terminal {
+            Ok(Ok(())) => DrainEnd::Clean,
+            Ok(Err(error)) => DrainEnd::Failed(StreamError::Plugin(crate::worlds::guest_error(&self.plugin, error))),
+            Err(_) => DrainEnd::Failed(StreamError::Plugin(crate::error::WasmError::InvalidOutput {
+                plugin: self.plugin.to_string(),
+                reason: "the guest dropped its stream's terminal future without resolving it".into(),
+            })),
+        }
+    }
+}
+
+/// Pipes the guest's stream and terminal into host consumers.
+fn start(
+    mut store: impl AsContextMut<Data = StoreState>,
+    guest: GuestStream,
     bounds: &StreamBounds,
-) -> DrainEnd {
+    bump_deadline: bool,
+) -> Result<DrainWatch, (wasmtime::Error, mpsc::Sender<Item>)> {
+    let GuestStream { reader, terminal, sender, .. } = guest;
     let progress = Arc::new(Progress(Mutex::new(Instant::now())));
     let failure = Arc::new(Mutex::new(None::<StreamError>));
-    let (ended_tx, ended_rx) = oneshot::channel::<()>();
+    let (ended_tx, ended) = oneshot::channel::<()>();
     let (terminal_tx, terminal_rx) = oneshot::channel::<Result<(), WasmError>>();
     let consumer = HostDrain {
         sender: PollSender::new(sender.clone()),
@@ -137,46 +221,16 @@ async fn drain_into(
         progress: progress.clone(),
         failure: failure.clone(),
         ended: Some(ended_tx),
+        bump_deadline,
     };
-    if let Err(e) = reader.pipe(&mut *store, consumer) {
-        return DrainEnd::Wasm(e);
+    if let Err(e) = reader.pipe(&mut store, consumer) {
+        return Err((e, sender));
     }
-    if let Err(e) = terminal.pipe(&mut *store, TerminalRead { value: Some(terminal_tx) }) {
-        return DrainEnd::Wasm(e);
+    if let Err(e) = terminal.pipe(&mut store, TerminalRead { value: Some(terminal_tx) }) {
+        return Err((e, sender));
     }
-    store.data_mut().arm(deadline_after(bounds));
-    let failed = failure.clone();
-    let run = store.run_concurrent(async move |_| {
-        // The stream's end first, then its terminal: the order a guest writes them in does not matter.
-        let _ = ended_rx.await;
-        if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
-            return Ok(Ok(()));
-        }
-        terminal_rx.await.map_err(|_| ())
-    });
-    let ended = tokio::select! {
-        ran = run => ran,
-        () = watchdog(&progress, bounds, sender) => {
-            let (plugin, timeout) = (bounds.plugin.to_string(), bounds.idle_timeout);
-            return DrainEnd::Failed(StreamError::Idle { plugin, timeout });
-        }
-        () = sender.closed() => return DrainEnd::Cancelled,
-    };
-    if let Some(error) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        return DrainEnd::Failed(error);
-    }
-    match ended {
-        Ok(Ok(Ok(()))) => DrainEnd::Clean,
-        Ok(Ok(Err(error))) => {
-            let error = crate::worlds::guest_error(&bounds.plugin, error);
-            DrainEnd::Failed(StreamError::Plugin(error))
-        }
-        Ok(Err(())) => DrainEnd::Failed(StreamError::Plugin(crate::error::WasmError::InvalidOutput {
-            plugin: bounds.plugin.to_string(),
-            reason: "the guest dropped its stream's terminal future without resolving it".into(),
-        })),
-        Err(error) => DrainEnd::Wasm(error),
-    }
+    let ends = Ends { ended, terminal: terminal_rx, failure, plugin: bounds.plugin.clone() };
+    Ok(DrainWatch { ends, progress, sender, bounds: bounds.clone() })
 }
 
 /// The epoch deadline while draining: `stream-idle-timeout` from now.
@@ -210,6 +264,8 @@ struct HostDrain {
     failure: Arc<Mutex<Option<StreamError>>>,
     /// Fired when wasmtime drops the consumer: the guest's stream has ended.
     ended: Option<oneshot::Sender<()>>,
+    /// Whether each write moves the store's epoch deadline (a drain owning its store).
+    bump_deadline: bool,
 }
 
 impl HostDrain {
@@ -242,8 +298,9 @@ impl StreamConsumer<StoreState> for HostDrain {
     ) -> Poll<wasmtime::Result<StreamResult>> {
         let this = self.get_mut();
         // Whenever the host takes up the stream again, the guest gets a fresh idle deadline.
-        let deadline = deadline_after(&this.bounds);
-        store.data_mut().deadline = deadline;
+        if this.bump_deadline {
+            store.data_mut().deadline = deadline_after(&this.bounds);
+        }
         match this.sender.poll_reserve(cx) {
             Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
             Poll::Pending => Poll::Pending,

@@ -14,10 +14,10 @@ use futures_util::StreamExt;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 use wasmtime::component::{Destination, FutureReader, StreamProducer, StreamReader, StreamResult, VecBuffer};
-use wasmtime::{Store, StoreContextMut};
+use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::{StreamBounds, Streams, message_mut};
-use crate::exchange::{ByteStream, StreamError};
+use crate::exchange::{ByteStream, StreamBody, StreamError};
 use crate::host::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
 use crate::runtime::store::StoreState;
 
@@ -32,21 +32,7 @@ pub(crate) fn attach(
     bounds: &StreamBounds,
 ) -> wasmtime::Result<()> {
     for (slot, body) in streams.bodies {
-        let (terminal_tx, terminal_rx) = oneshot::channel::<Terminal>();
-        let chunks = body.take();
-        let feed = GuestFeed::new(chunks, terminal_tx, bounds.clone());
-        let stream = StreamReader::new(&mut *store, feed)?;
-        let terminal = FutureReader::new(&mut *store, async move {
-            // A feed dropped before its end (the guest stopped reading) ends cleanly.
-            Ok::<_, wasmtime::Error>(terminal_rx.await.unwrap_or(Ok(())))
-        })?;
-        let handle = StreamBodyHandle {
-            stream,
-            terminal,
-            size_hint: body.size_hint,
-            content_type: body.content_type.clone(),
-            origin: body.origin.clone(),
-        };
+        let handle = handle(&mut *store, &body, bounds)?;
         match message_mut(exchange, slot) {
             Some(message) => message.body = WasmBody::Stream(handle),
             // `Streams::take_from` only takes bodies of messages that exist.
@@ -54,6 +40,28 @@ pub(crate) fn attach(
         }
     }
     Ok(())
+}
+
+/// The guest's handle on `body`: a `stream<u8>` fed from it, and its terminal future.
+pub(crate) fn handle(
+    mut store: impl AsContextMut<Data = StoreState>,
+    body: &StreamBody,
+    bounds: &StreamBounds,
+) -> wasmtime::Result<StreamBodyHandle> {
+    let (terminal_tx, terminal_rx) = oneshot::channel::<Terminal>();
+    let feed = GuestFeed::new(body.take(), terminal_tx, bounds.clone());
+    let stream = StreamReader::new(&mut store, feed)?;
+    let terminal = FutureReader::new(&mut store, async move {
+        // A feed dropped before its end (the guest stopped reading) ends cleanly.
+        Ok::<_, wasmtime::Error>(terminal_rx.await.unwrap_or(Ok(())))
+    })?;
+    Ok(StreamBodyHandle {
+        stream,
+        terminal,
+        size_hint: body.size_hint,
+        content_type: body.content_type.clone(),
+        origin: body.origin.clone(),
+    })
 }
 
 /// The guest-facing wire error for a host stream that ended badly.
