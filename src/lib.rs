@@ -3,7 +3,9 @@
 //!
 //! One [`Runtime`] holds the engine, the linker and every compiled file;
 //! [`Plugin`], [`Bean`] and [`Policy`] are endpoints on a component of the
-//! `plugin`, `bean` and `authorization-policy` worlds of `camel:plugin@1.0.0`.
+//! `plugin`, `bean` and `authorization-policy` worlds of `camel:plugin@1.0.0`;
+//! a [`Source`] runs a `source`-world guest on an HTTP listener. Bodies may be
+//! [`StreamBody`] streams, both ways.
 //! With the feature `rust-camel`, the `camel` module plugs them into a rust-camel `CamelContext`.
 //!
 //! ```no_run
@@ -27,6 +29,7 @@ mod limits;
 mod pool;
 mod runtime;
 mod service;
+mod source;
 mod stream;
 mod worlds;
 
@@ -39,6 +42,10 @@ pub use host::{
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, Runtime, RuntimeBuilder};
 pub use service::PluginService;
+pub use source::{
+    BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, RunningSource, SOURCE_PARAMETERS, Source, SourceError, SourceOptions,
+    SubmitService,
+};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
 pub use worlds::policy::{Decision, PermissionRequest, Principal, Policy};

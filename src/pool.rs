@@ -472,11 +472,19 @@ pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Drops an instance off the caller's path when a runtime is at hand.
 fn discard<W: World>(instance: Instance<W>) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn_blocking(move || drop(instance));
-        }
-        Err(_) => drop(instance),
-    }
+    drop_off_path(instance);
 }
 
+/// Drops a store off the caller's path when a runtime is at hand.
+pub(crate) fn discard_store(store: Store<StoreState>) {
+    drop_off_path(store);
+}
+
+fn drop_off_path<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn_blocking(move || drop(value));
+        }
+        Err(_) => drop(value),
+    }
+}

@@ -30,13 +30,15 @@ pub(crate) mod generated {
             package camel:host-imports;
             world host-imports {
                 import camel:plugin/host@1.0.0;
+                import camel:plugin/source-host@1.0.0;
             }
         ",
         // A set-property over the endpoint's bounds stops the guest at once.
         imports: { "camel:plugin/host.set-property": trappable },
+        with: { "camel:plugin/source-host.http-listener": crate::source::ListenerHandle },
     });
 
-    pub use camel::plugin::{host, types};
+    pub use camel::plugin::{host, source_host, types};
 }
 
 pub(crate) use generated::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern};

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::{LoadError, WasmError};
@@ -109,6 +109,7 @@ impl RuntimeBuilder {
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
         host::add_to_linker(&mut linker).map_err(runtime_error)?;
+        crate::source::add_to_linker(&mut linker).map_err(runtime_error)?;
         let disk = match &self.cache_dir {
             Some(dir) => Some(DiskCache::open(dir).map_err(|e| WasmError::Runtime {
                 plugin: "<runtime>".into(),
@@ -224,6 +225,7 @@ pub(crate) struct Compiled {
     pub(crate) plugin: OnceLock<Result<crate::worlds::plugin::Pre, LoadError>>,
     pub(crate) bean: OnceLock<Result<crate::worlds::bean::Pre, LoadError>>,
     pub(crate) policy: OnceLock<Result<crate::worlds::policy::Pre, LoadError>>,
+    pub(crate) source: OnceLock<Result<crate::source::Pre, LoadError>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -315,6 +317,7 @@ impl Runtime {
             plugin: OnceLock::new(),
             bean: OnceLock::new(),
             policy: OnceLock::new(),
+            source: OnceLock::new(),
         });
         let mut cache = self.inner.compiled.lock().unwrap();
         Ok(cache.entry(key).or_insert(compiled).clone())
@@ -352,20 +355,27 @@ impl Runtime {
     /// The pre-instantiated form of `compiled` for world `W`: imports are
     /// type-checked and exports looked up once per file, not per call.
     pub(crate) fn pre<W: World>(&self, compiled: &Compiled) -> Result<W::Pre, LoadError> {
-        W::slot(compiled)
-            .get_or_init(|| {
-                let instance_pre = self
-                    .inner
-                    .linker
-                    .instantiate_pre(&compiled.component)
-                    .map_err(|e| load::import_error(&compiled.name, e))?;
-                W::pre(instance_pre).map_err(|e| LoadError::WorldMismatch {
-                    plugin: compiled.name.to_string(),
-                    world: W::NAME,
-                    reason: format!("{e:#}"),
-                })
+        self.pre_in(compiled, W::slot(compiled), W::NAME, W::pre)
+    }
+
+    /// The pre-instantiated form of `compiled` kept in `slot`, made once by `make` for world `world`.
+    pub(crate) fn pre_in<P: Clone>(
+        &self,
+        compiled: &Compiled,
+        slot: &OnceLock<Result<P, LoadError>>,
+        world: &'static str,
+        make: impl FnOnce(InstancePre<StoreState>) -> wasmtime::Result<P>,
+    ) -> Result<P, LoadError> {
+        slot.get_or_init(|| {
+            let instance_pre =
+                self.inner.linker.instantiate_pre(&compiled.component).map_err(|e| load::import_error(&compiled.name, e))?;
+            make(instance_pre).map_err(|e| LoadError::WorldMismatch {
+                plugin: compiled.name.to_string(),
+                world,
+                reason: format!("{e:#}"),
             })
-            .clone()
+        })
+        .clone()
     }
 
     /// A pool for an endpoint of world `W` on `path`, known to the runtime for eviction.

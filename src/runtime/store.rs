@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::output::CapturedOutput;
 use crate::host::{HostCtx, HostView};
 use crate::limits::Limits;
+use crate::source::SourceCtx;
 
 /// How many bytes of each guest output stream are kept.
 const CAPTURE_BYTES: usize = 16 * 1024;
@@ -25,6 +26,8 @@ pub(crate) struct StoreState {
     pub(crate) deadline: Instant,
     /// Set when the epoch callback stopped the guest at its deadline.
     pub(crate) timed_out: bool,
+    /// The source this store runs, for a `source`-world guest.
+    pub(crate) source: SourceCtx,
 }
 
 impl StoreState {
@@ -48,6 +51,7 @@ impl StoreState {
             stdout,
             deadline: Instant::now(),
             timed_out: false,
+            source: SourceCtx::default(),
         }
     }
 
@@ -71,7 +75,7 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, state: StoreState) -> Store<S
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
         let state = ctx.data_mut();
-        if Instant::now() >= state.deadline {
+        if Instant::now() >= state.deadline || state.source.interrupted() {
             state.timed_out = true;
             return Ok(UpdateDeadline::Interrupt);
         }

@@ -11,6 +11,7 @@ mod mapping;
 mod packaging;
 mod plugin;
 mod safety;
+mod source;
 mod streams;
 mod pooling;
 mod policy;

@@ -1,0 +1,19 @@
+//! The `source` world's exports, reusing the shared `types` and `source-host` bindings.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "source",
+        exports: { default: async },
+        with: {
+            "camel:plugin/types": crate::host::generated::types,
+            "camel:plugin/source-host": crate::host::generated::source_host,
+        },
+    });
+}
+
+pub(crate) use generated::camel::plugin::source_host::{CapabilityRequest, ConcurrencyModel, SourcePlan};
+pub(crate) use generated::Source as Bindings;
+
+/// The pre-instantiated `source` world.
+pub(crate) type Pre = generated::SourcePre<crate::runtime::store::StoreState>;

@@ -1,0 +1,177 @@
+//! The `source-host` imports, for every store (only a source's store has a [`Shared`] behind them).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use wasmtime::component::{Accessor, HasData, Linker, Resource};
+
+use super::ListenerHandle;
+use super::shared::{DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, Reply, Shared};
+use crate::exchange::{Body, Exchange, Pattern, wire};
+use crate::host::generated::source_host::{self, HttpRequest, SubmitOutcome};
+use crate::host::{WasmError, WasmExchange};
+use crate::runtime::store::StoreState;
+use crate::stream::{from_guest, to_guest};
+
+/// A store's source context: the running source it serves, if any.
+#[derive(Default)]
+pub(crate) struct SourceCtx {
+    pub(crate) shared: Option<Arc<Shared>>,
+}
+
+impl SourceCtx {
+    /// Whether a stopping guest ran past its grace and must be interrupted.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.interrupt.load(Ordering::Acquire))
+    }
+}
+
+/// Marker type projecting a store's data onto its [`SourceCtx`].
+pub(crate) struct SourceImports;
+
+impl HasData for SourceImports {
+    type Data<'a> = &'a mut SourceCtx;
+}
+
+/// Adds the `source-host` interface to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    source_host::add_to_linker::<StoreState, SourceImports>(linker, |state| &mut state.source)
+}
+
+impl source_host::Host for SourceCtx {
+    fn is_cancelled(&mut self) -> bool {
+        self.shared.as_ref().is_none_or(|s| s.cancel.is_cancelled())
+    }
+}
+
+impl source_host::HostHttpListener for SourceCtx {
+    fn drop(&mut self, _listener: Resource<ListenerHandle>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+fn shared(accessor: &Accessor<StoreState, SourceImports>) -> Result<Arc<Shared>, WasmError> {
+    accessor
+        .with(|mut access| access.get().shared.clone())
+        .ok_or_else(|| WasmError::ProcessorError("this instance runs no source".into()))
+}
+
+impl source_host::HostWithStore<StoreState> for SourceImports {
+    async fn accept_http(
+        accessor: &Accessor<StoreState, Self>,
+        _listener: Resource<ListenerHandle>,
+    ) -> Result<Option<HttpRequest>, WasmError> {
+        let shared = shared(accessor)?;
+        if shared.sequential.load(Ordering::Acquire) {
+            // A sequential guest that asks for the next request is done with the last one.
+            shared.answer_pending(http::StatusCode::ACCEPTED, "accepted");
+        }
+        let slot = tokio::select! {
+            slot = shared.slots.clone().acquire_owned() => slot.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
+            () = shared.cancel.cancelled() => return Ok(None),
+        };
+        let incoming = {
+            let mut requests = shared.requests.lock().await;
+            tokio::select! {
+                incoming = requests.recv() => incoming,
+                () = shared.cancel.cancelled() => None,
+            }
+        };
+        let Some(incoming) = incoming else { return Ok(None) };
+        let handle = accessor.with(|mut access| to_guest::handle(&mut access, &incoming.body, &shared.stream_bounds));
+        let body = match handle {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = incoming.reply.send(Reply::Status(http::StatusCode::INTERNAL_SERVER_ERROR, "stream setup failed".into()));
+                return Err(WasmError::ProcessorError(format!("could not hand the request body over: {e:#}")));
+            }
+        };
+        shared.accepted(incoming.id, incoming.reply, slot);
+        Ok(Some(HttpRequest { method: incoming.method, path: incoming.path, headers: incoming.headers, body }))
+    }
+
+    async fn submit_exchange(
+        accessor: &Accessor<StoreState, Self>,
+        mut exchange: WasmExchange,
+    ) -> Result<SubmitOutcome, WasmError> {
+        let shared = shared(accessor)?;
+        if shared.cancel.is_cancelled() {
+            return Ok(SubmitOutcome::Stopped);
+        }
+        let header = exchange.input.headers.iter().find(|(k, _)| k == REQUEST_ID_HEADER).map(|(_, v)| v.clone());
+        let pending = shared.take_pending(&exchange.correlation_id, header.as_deref());
+        let taken = accessor.with(|mut access| {
+            let guest = from_guest::take_returned(&mut access, &mut exchange)?;
+            Ok::<_, String>(guest.map(|guest| {
+                let returned = guest.returned();
+                from_guest::drain_beside(&mut access, guest, &shared.stream_bounds);
+                returned
+            }))
+        });
+        let returned = match taken {
+            Ok(returned) => returned,
+            Err(reason) => {
+                if let Some(pending) = pending {
+                    pending.answer(Reply::Status(http::StatusCode::INTERNAL_SERVER_ERROR, reason.clone()));
+                }
+                return Err(WasmError::ProcessorError(reason));
+            }
+        };
+        let mut exchange = match wire::from_wire(exchange, &Exchange::new(Body::Empty), Vec::new()) {
+            Ok(exchange) => exchange,
+            Err(e) => return Err(WasmError::TypeConversion(e.to_string())),
+        };
+        if let Some(returned) = returned {
+            returned.put_into(&mut exchange);
+        }
+        if exchange.input.headers.get(DIRECT_REPLY_HEADER).and_then(|v| v.as_str()) == Some("direct") {
+            // The guest answers the request itself (a rejection): the route never sees it.
+            if let Some(pending) = pending {
+                exchange.input.headers.remove(DIRECT_REPLY_HEADER);
+                pending.answer(Reply::Exchange(Box::new(exchange)));
+            }
+            return Ok(SubmitOutcome::Accepted);
+        }
+        let permit = tokio::select! {
+            permit = shared.in_flight.clone().acquire_owned() => permit.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
+            () = shared.cancel.cancelled() => return Ok(SubmitOutcome::Stopped),
+        };
+        shared.submitted.fetch_add(1, Ordering::Relaxed);
+        let service = shared.submit.clone();
+        let plugin = shared.plugin.clone();
+        let in_out = exchange.pattern == Pattern::InOut;
+        let pending = match pending {
+            Some(pending) if !in_out => {
+                pending.answer(Reply::Status(http::StatusCode::ACCEPTED, "accepted".into()));
+                None
+            }
+            other => other,
+        };
+        let cancel = shared.cancel.clone();
+        tokio::spawn(async move {
+            let route = tower::ServiceExt::oneshot(service, exchange);
+            tokio::pin!(route);
+            // Stopping answers a waiting client at once; the route still runs to its end.
+            let (result, pending) = match pending {
+                Some(pending) => tokio::select! {
+                    result = &mut route => (result, Some(pending)),
+                    () = cancel.cancelled() => {
+                        pending.answer(Reply::Status(http::StatusCode::SERVICE_UNAVAILABLE, "the source stopped; the route goes on".into()));
+                        (route.await, None)
+                    }
+                },
+                None => (route.await, None),
+            };
+            drop(permit);
+            match (result, pending) {
+                (Ok(done), Some(pending)) => pending.answer(Reply::Exchange(Box::new(done))),
+                (Err(e), Some(pending)) => {
+                    pending.answer(Reply::Status(http::StatusCode::INTERNAL_SERVER_ERROR, format!("the route failed: {e}")));
+                }
+                (Err(e), None) => tracing::warn!(plugin = %plugin, "a submitted exchange failed: {e}"),
+                (Ok(_), None) => {}
+            }
+        });
+        Ok(SubmitOutcome::Accepted)
+    }
+}

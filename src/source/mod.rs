@@ -1,0 +1,281 @@
+//! The `source` world: a guest that runs its own accept/submit loop on an
+//! HTTP listener the host grants (webhooks, inbound adapters).
+//!
+//! [`Source::start`] runs the guest's `configure`, checks its plan (exactly
+//! one http-listener, whose bind agrees with the operator's), binds a hyper
+//! server, and drives the guest's `run` on a task ([`supervisor`]), restarting
+//! it with back-off when it traps. [`shared`] is what the HTTP edge
+//! ([`http`]), the guest's `source-host` imports ([`imports`]) and the
+//! supervisor share. Unlike rust-camel, a guest may declare `concurrent(N)`,
+//! and an `in-out` exchange it submits is answered with the route's result.
+
+mod bindings;
+mod http;
+mod imports;
+mod options;
+mod shared;
+mod supervisor;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tower::util::BoxCloneSyncService;
+
+pub(crate) use bindings::Pre;
+pub(crate) use imports::{SourceCtx, add_to_linker};
+pub use options::{SOURCE_PARAMETERS, SourceOptions};
+pub use shared::{BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, SubmitService};
+pub use self::http::RESPONSE_CODE_HEADER;
+
+use crate::error::WasmError;
+use crate::exchange::Exchange;
+use crate::limits::Limits;
+use crate::runtime::Runtime;
+use crate::stream::StreamBounds;
+use shared::Shared;
+
+/// The host's side of the guest's `http-listener` handle: a marker, the listener itself is the host's.
+pub struct ListenerHandle;
+
+/// Requests queued for the guest before the HTTP edge waits (back-pressure).
+const QUEUED_REQUESTS: usize = 64;
+
+/// Why a source could not start, or stopped badly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// Loading or instantiating the guest failed.
+    #[error(transparent)]
+    Wasm(#[from] WasmError),
+    /// The guest's `configure` returned an error.
+    #[error("source '{plugin}': configure failed: {reason}")]
+    Configure {
+        /// The plugin.
+        plugin: String,
+        /// The guest's error.
+        reason: String,
+    },
+    /// The guest's plan is not one this host can grant.
+    #[error("source '{plugin}': unsupported plan: {reason}")]
+    Plan {
+        /// The plugin.
+        plugin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The operator's bind (or path) and the guest's plan disagree.
+    #[error("source '{plugin}': the {what} given ({operator}) and the guest's plan ({guest}) disagree")]
+    Mismatch {
+        /// The plugin.
+        plugin: String,
+        /// `bind` or `path`.
+        what: &'static str,
+        /// The operator's value.
+        operator: String,
+        /// The guest's value.
+        guest: String,
+    },
+    /// Binding the listener failed (the port is in use, for instance), or needs an opt-in.
+    #[error("source '{plugin}': cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The plugin.
+        plugin: String,
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// `run` did not end within the call timeout after `stop`.
+    #[error("source '{plugin}': run did not end within {timeout:?} of stop; it was interrupted")]
+    StopTimeout {
+        /// The plugin.
+        plugin: String,
+        /// The grace it had.
+        timeout: Duration,
+    },
+}
+
+/// A loaded `source`-world component, ready to start.
+#[derive(Clone)]
+pub struct Source {
+    runtime: Runtime,
+    pre: Pre,
+    plugin: Arc<str>,
+    limits: Limits,
+    options: SourceOptions,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").field("name", &self.plugin).field("options", &self.options).finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    /// Loads the source at `path`, checking it fits the `source` world.
+    pub fn load(runtime: &Runtime, path: &str, limits: Limits, options: SourceOptions) -> Result<Self, WasmError> {
+        let compiled = runtime.compile(path, &limits)?;
+        let pre = runtime.pre_in(&compiled, &compiled.source, "source", bindings::Pre::new)?;
+        Ok(Self { runtime: runtime.clone(), pre, plugin: compiled.name.clone(), limits, options })
+    }
+
+    /// Loads the source a `wasm:path?bind=…&path=…&knobs` URI names.
+    pub fn from_uri(runtime: &Runtime, uri: &str) -> Result<Self, WasmError> {
+        let (uri, options) = SourceOptions::parse_uri(uri, Limits::default()).map_err(crate::error::LoadError::from)?;
+        Self::load(runtime, &uri.path, uri.limits, options)
+    }
+
+    /// The plugin's name (its path).
+    pub fn name(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The operator's options.
+    pub fn options(&self) -> &SourceOptions {
+        &self.options
+    }
+
+    /// Configures the guest with `config` (after the operator's `bind` and
+    /// `path`), binds its listener and runs it; each exchange it submits goes to `submit`.
+    pub async fn start<S>(&self, config: Vec<(String, String)>, submit: S) -> Result<RunningSource, SourceError>
+    where
+        S: tower::Service<Exchange, Response = Exchange> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        let submit: SubmitService = BoxCloneSyncService::new(tower::ServiceExt::map_err(submit, Into::into));
+        let mut pairs = self.options.config_pairs();
+        pairs.extend(config);
+        let (requests_tx, requests_rx) = mpsc::channel(QUEUED_REQUESTS);
+        let bounds = StreamBounds {
+            plugin: self.plugin.clone(),
+            max_bytes: self.options.max_body_bytes.unwrap_or(self.limits.max_stream_bytes),
+            idle_timeout: self.limits.stream_idle_timeout,
+        };
+        let shared = Arc::new(Shared::new(self.plugin.clone(), requests_rx, submit, bounds.clone(), self.limits.max_concurrent));
+        let mut guest = supervisor::Guest::new(self.clone(), shared.clone(), pairs);
+        let plan = guest.configure().await?;
+        let (listener, addr) = self.bind(&plan).await?;
+        shared.set_concurrency(plan.concurrency);
+        let edge = http::Edge {
+            path: plan.path.clone(),
+            max_body_bytes: bounds.max_bytes,
+            request_timeout: self.options.request_timeout,
+            requests: requests_tx,
+            next_id: Arc::new(AtomicU64::new(1)),
+            plugin: self.plugin.clone(),
+        };
+        let edge_stop = tokio_util::sync::CancellationToken::new();
+        let server = tokio::spawn(http::serve(listener, edge, edge_stop.clone()));
+        let run = tokio::spawn(supervisor::supervise(guest));
+        Ok(RunningSource { addr, shared, run: Some(run), server: Some(server), edge_stop, timeout: self.limits.timeout })
+    }
+
+    /// Binds the plan's listener, after checking it against the operator's options.
+    async fn bind(&self, plan: &supervisor::Plan) -> Result<(tokio::net::TcpListener, SocketAddr), SourceError> {
+        let plugin = self.plugin.to_string();
+        let guest_bind: SocketAddr = plan.bind.parse().map_err(|_| SourceError::Plan {
+            plugin: plugin.clone(),
+            reason: format!("the listener's bind '{}' is not a socket address", plan.bind),
+        })?;
+        if let Some(operator) = self.options.bind
+            && operator != guest_bind
+        {
+            let (operator, guest) = (operator.to_string(), guest_bind.to_string());
+            return Err(SourceError::Mismatch { plugin, what: "bind", operator, guest });
+        }
+        if let (Some(operator), Some(guest)) = (&self.options.path, &plan.path)
+            && operator != guest
+        {
+            let (operator, guest) = (operator.clone(), guest.clone());
+            return Err(SourceError::Mismatch { plugin, what: "path", operator, guest });
+        }
+        if !guest_bind.ip().is_loopback() && !self.options.allow_public_bind {
+            let reason = "a non-loopback address needs allow-public-bind=true".to_string();
+            return Err(SourceError::Bind { plugin, addr: guest_bind.to_string(), reason });
+        }
+        let listener = tokio::net::TcpListener::bind(guest_bind).await.map_err(|e| SourceError::Bind {
+            plugin: plugin.clone(),
+            addr: guest_bind.to_string(),
+            reason: e.to_string(),
+        })?;
+        let addr = listener.local_addr().map_err(|e| SourceError::Bind { plugin, addr: guest_bind.to_string(), reason: e.to_string() })?;
+        Ok((listener, addr))
+    }
+}
+
+/// A source serving HTTP. Stop it with [`stop`](Self::stop); dropping it stops it too, without waiting.
+pub struct RunningSource {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    run: Option<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
+    edge_stop: tokio_util::sync::CancellationToken,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RunningSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSource").field("plugin", &self.shared.plugin).field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl RunningSource {
+    /// The address the listener is bound to (the real port when the bind asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many times the guest's `run` was restarted after failing.
+    pub fn restarts(&self) -> u64 {
+        self.shared.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Why `run` last ended badly, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error.lock().unwrap().clone()
+    }
+
+    /// Exchanges the guest submitted so far.
+    pub fn submitted(&self) -> u64 {
+        self.shared.submitted.load(Ordering::Relaxed)
+    }
+
+    /// Stops: `is-cancelled` turns true, a pending `accept-http` returns `none`,
+    /// `submit-exchange` returns `stopped`. Returns once `run` ended; a guest
+    /// still running after the call timeout is interrupted (and that is the error).
+    /// Requests not answered get 503.
+    pub async fn stop(mut self) -> Result<(), SourceError> {
+        self.shared.cancel.cancel();
+        let mut result = Ok(());
+        if let Some(mut run) = self.run.take() {
+            if tokio::time::timeout(self.timeout, &mut run).await.is_err() {
+                self.shared.interrupt.store(true, Ordering::Release);
+                if tokio::time::timeout(Duration::from_secs(1), &mut run).await.is_err() {
+                    run.abort();
+                }
+                result = Err(SourceError::StopTimeout { plugin: self.shared.plugin.to_string(), timeout: self.timeout });
+            }
+        }
+        self.shared.answer_pending(::http::StatusCode::SERVICE_UNAVAILABLE, "the source stopped");
+        self.edge_stop.cancel();
+        supervisor::refuse_queued(&self.shared).await;
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        result
+    }
+}
+
+impl Drop for RunningSource {
+    fn drop(&mut self) {
+        self.shared.cancel.cancel();
+        self.edge_stop.cancel();
+        if let Some(run) = self.run.take() {
+            run.abort();
+        }
+    }
+}

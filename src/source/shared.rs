@@ -1,0 +1,143 @@
+//! What the HTTP edge, the guest's imports and the supervisor of one source share.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tower::util::BoxCloneSyncService;
+
+use crate::exchange::{Exchange, StreamBody};
+use crate::stream::StreamBounds;
+
+/// The application's side of `submit-exchange`: a tower service taking each exchange.
+pub type SubmitService = BoxCloneSyncService<Exchange, Exchange, BoxError>;
+/// The error a [`SubmitService`] may fail with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The header the host adds to each request, carrying its id; see [`Shared::take_pending`].
+pub const REQUEST_ID_HEADER: &str = "camel-wasm-request-id";
+
+/// A header whose value `direct` makes a submitted exchange the request's answer,
+/// without the route (how a guest rejects a request: status in `camel.http.response-code`).
+pub const DIRECT_REPLY_HEADER: &str = "camel-wasm-reply";
+
+/// How a request is answered.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A status and a short text.
+    Status(http::StatusCode, String),
+    /// The route's result (request/reply).
+    Exchange(Box<Exchange>),
+}
+
+/// A request waiting for the guest to accept it.
+pub(crate) struct Incoming {
+    pub(crate) id: u64,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: StreamBody,
+    pub(crate) reply: oneshot::Sender<Reply>,
+}
+
+/// A request the guest accepted and has not submitted yet; its slot is free again when it goes.
+pub(crate) struct Pending {
+    id: u64,
+    reply: oneshot::Sender<Reply>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Pending {
+    /// Answers the request.
+    pub(crate) fn answer(self, reply: Reply) {
+        let _ = self.reply.send(reply);
+    }
+}
+
+/// State of one running source.
+pub(crate) struct Shared {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) requests: tokio::sync::Mutex<mpsc::Receiver<Incoming>>,
+    pending: Mutex<VecDeque<Pending>>,
+    /// Accepted-but-unsubmitted requests the plan allows at once (1 for `sequential`).
+    pub(crate) slots: Arc<Semaphore>,
+    /// Whether the plan is `sequential` (an unsubmitted request is answered when the next is accepted).
+    pub(crate) sequential: AtomicBool,
+    /// Exchanges in the application at once (`max-concurrent`): `submit-exchange` waits for one.
+    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) submit: SubmitService,
+    pub(crate) stream_bounds: StreamBounds,
+    /// Set by `stop`: `is-cancelled` is true, `accept-http` gives `none`, `submit-exchange` `stopped`.
+    pub(crate) cancel: CancellationToken,
+    /// Set when a stopping guest ran past its grace: the epoch check interrupts it.
+    pub(crate) interrupt: AtomicBool,
+    pub(crate) restarts: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) submitted: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        requests: mpsc::Receiver<Incoming>,
+        submit: SubmitService,
+        stream_bounds: StreamBounds,
+        max_in_flight: usize,
+    ) -> Self {
+        Self {
+            plugin,
+            requests: tokio::sync::Mutex::new(requests),
+            pending: Mutex::default(),
+            slots: Arc::new(Semaphore::new(1)),
+            sequential: AtomicBool::new(true),
+            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            submit,
+            stream_bounds,
+            cancel: CancellationToken::new(),
+            interrupt: AtomicBool::new(false),
+            restarts: AtomicU64::new(0),
+            last_error: Mutex::default(),
+            submitted: AtomicU64::new(0),
+        }
+    }
+
+    /// Applies the plan's concurrency: up to `n` requests accepted and not submitted.
+    pub(crate) fn set_concurrency(&self, n: usize) {
+        let n = n.max(1);
+        self.sequential.store(n == 1, Ordering::Release);
+        let now = self.slots.available_permits();
+        if n > now {
+            self.slots.add_permits(n - now);
+        }
+    }
+
+    /// Records an accepted request.
+    pub(crate) fn accepted(&self, id: u64, reply: oneshot::Sender<Reply>, slot: OwnedSemaphorePermit) {
+        self.pending.lock().unwrap().push_back(Pending { id, reply, _slot: slot });
+    }
+
+    /// The accepted request `exchange` answers: by its correlation id, else its
+    /// `camel-wasm-request-id` header, else the oldest one not submitted.
+    pub(crate) fn take_pending(&self, correlation_id: &str, header: Option<&str>) -> Option<Pending> {
+        let mut pending = self.pending.lock().unwrap();
+        let by_id = |id: &str| id.parse::<u64>().ok().and_then(|id| pending.iter().position(|p| p.id == id));
+        let at = by_id(correlation_id).or_else(|| header.and_then(by_id)).or(if pending.is_empty() { None } else { Some(0) });
+        at.and_then(|i| pending.remove(i))
+    }
+
+    /// Answers every accepted, unsubmitted request with `status` (the guest moved on, or went away).
+    pub(crate) fn answer_pending(&self, status: http::StatusCode, text: &str) {
+        let all: Vec<Pending> = self.pending.lock().unwrap().drain(..).collect();
+        for pending in all {
+            pending.answer(Reply::Status(status, text.to_string()));
+        }
+    }
+
+    /// Records why the guest's run ended, for [`RunningSource::last_error`](super::RunningSource::last_error).
+    pub(crate) fn record_error(&self, error: String) {
+        tracing::error!(plugin = %self.plugin, "source run ended: {error}");
+        *self.last_error.lock().unwrap() = Some(error);
+    }
+}

@@ -1,0 +1,178 @@
+//! One guest instance at a time: configure it, run it, and when `run` fails,
+//! answer what it left with 503, report, back off and start a fresh instance.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::Store;
+use wasmtime::component::Resource;
+
+use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan};
+use super::shared::{Reply, Shared};
+use super::{ListenerHandle, Source, SourceError};
+use crate::host::{HostCtx, StateStore};
+use crate::runtime::output::panic_message;
+use crate::runtime::store::{GuestLimiter, StoreState, new_store};
+
+/// The first restart waits this long; each next one twice as long.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between restarts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A run that lasted this long resets the back-off.
+const HEALTHY_RUN: Duration = Duration::from_secs(10);
+
+/// What the guest's plan asks for, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) bind: String,
+    pub(crate) path: Option<String>,
+    pub(crate) concurrency: usize,
+}
+
+/// The guest of a running source, and its current instance.
+pub(crate) struct Guest {
+    source: Source,
+    shared: Arc<Shared>,
+    config: Vec<(String, String)>,
+    instance: Option<(Store<StoreState>, Bindings)>,
+    plan: Option<Plan>,
+}
+
+impl Guest {
+    pub(crate) fn new(source: Source, shared: Arc<Shared>, config: Vec<(String, String)>) -> Self {
+        Self { source, shared, config, instance: None, plan: None }
+    }
+
+    fn plugin(&self) -> String {
+        self.source.plugin.to_string()
+    }
+
+    /// A fresh instance, `configure`d, with its plan checked (and, after a restart, unchanged).
+    pub(crate) async fn configure(&mut self) -> Result<Plan, SourceError> {
+        let limits = &self.source.limits;
+        let host = HostCtx::new(
+            self.source.runtime.endpoints().clone(),
+            Arc::new(Default::default()),
+            false,
+            StateStore::new(limits.state_bounds()),
+            limits.property_bounds(),
+        );
+        let mut state = StoreState::new(host, GuestLimiter::new(limits));
+        state.source.shared = Some(self.shared.clone());
+        let mut store = new_store(self.source.runtime.engine(), state);
+        store.data_mut().arm(limits.deadline_from(Instant::now()));
+        let setup = async {
+            let bindings = self.source.pre.instantiate_async(&mut store).await?;
+            let plan = bindings.call_configure(&mut store, &self.config).await?;
+            Ok::<_, wasmtime::Error>((bindings, plan))
+        };
+        let (bindings, plan) = match tokio::time::timeout(limits.timeout, setup).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return Err(SourceError::Configure { plugin: self.plugin(), reason: describe(&e, store.data()) }),
+            Err(_) => {
+                let reason = format!("timed out after {:?}", limits.timeout);
+                return Err(SourceError::Configure { plugin: self.plugin(), reason });
+            }
+        };
+        let plan = match plan {
+            Ok(plan) => check(&self.plugin(), plan)?,
+            Err(e) => return Err(SourceError::Configure { plugin: self.plugin(), reason: format!("{e:?}") }),
+        };
+        if let Some(first) = &self.plan
+            && first != &plan
+        {
+            return Err(SourceError::Plan { plugin: self.plugin(), reason: format!("the plan changed on restart: {first:?}, then {plan:?}") });
+        }
+        self.plan = Some(plan.clone());
+        self.instance = Some((store, bindings));
+        Ok(plan)
+    }
+
+    /// Runs the configured instance's `run` until it ends; `Err` says why it failed.
+    async fn run(&mut self) -> Result<(), String> {
+        let Some((mut store, bindings)) = self.instance.take() else {
+            return Err("no instance".into());
+        };
+        // A source runs until stopped: no call deadline (stop interrupts a guest that will not end).
+        let forever = Instant::now() + crate::limits::Limits::MAX_TIMEOUT / 2;
+        store.data_mut().arm(forever);
+        let listener = Resource::<ListenerHandle>::new_borrow(0);
+        let ran = store.run_concurrent(async |a| bindings.call_run(a, listener).await).await;
+        let outcome = match ran {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(format!("run returned an error: {error:?}")),
+            Ok(Err(e)) | Err(e) => Err(describe(&e, store.data())),
+        };
+        crate::pool::discard_store(store);
+        outcome
+    }
+}
+
+/// A trap or failure, with the guest's panic message when there is one.
+fn describe(error: &wasmtime::Error, state: &StoreState) -> String {
+    match panic_message(&state.stderr.text()) {
+        Some(message) => format!("the guest panicked: {message}"),
+        None => format!("{error:#}"),
+    }
+}
+
+/// The plan as this host grants it: exactly one http-listener.
+fn check(plugin: &str, plan: SourcePlan) -> Result<Plan, SourceError> {
+    let refuse = |reason: String| SourceError::Plan { plugin: plugin.to_string(), reason };
+    let [CapabilityRequest::HttpListener(spec)] = plan.capabilities.as_slice() else {
+        return Err(refuse(format!("it must ask for exactly one http-listener, not {} capabilities", plan.capabilities.len())));
+    };
+    if let Some(path) = &spec.path
+        && !path.starts_with('/')
+    {
+        return Err(refuse(format!("the listener path '{path}' must start with '/'")));
+    }
+    let concurrency = match plan.concurrency {
+        ConcurrencyModel::Sequential => 1,
+        ConcurrencyModel::Concurrent(0) => return Err(refuse("concurrent(0) allows no request".into())),
+        ConcurrencyModel::Concurrent(n) => usize::from(n),
+    };
+    Ok(Plan { bind: spec.bind.clone(), path: spec.path.clone(), concurrency })
+}
+
+/// Runs the guest until the source stops, restarting it with back-off when `run` fails.
+pub(crate) async fn supervise(mut guest: Guest) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let started = Instant::now();
+        let outcome = if guest.instance.is_some() { guest.run().await } else { Err("no instance".into()) };
+        if guest.shared.cancel.is_cancelled() {
+            return;
+        }
+        let reason = match outcome {
+            Ok(()) => "run returned before the source was stopped".to_string(),
+            Err(reason) => reason,
+        };
+        guest.shared.record_error(reason.clone());
+        guest.shared.answer_pending(http::StatusCode::SERVICE_UNAVAILABLE, &format!("the source's guest failed: {reason}"));
+        if started.elapsed() >= HEALTHY_RUN {
+            backoff = FIRST_BACKOFF;
+        }
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = guest.shared.cancel.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            guest.shared.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match guest.configure().await {
+                Ok(_) => break,
+                Err(e) => guest.shared.record_error(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Answers every request still queued for the guest with 503 (the source stopped).
+pub(crate) async fn refuse_queued(shared: &Shared) {
+    let mut requests = shared.requests.lock().await;
+    requests.close();
+    while let Ok(incoming) = requests.try_recv() {
+        let _ = incoming.reply.send(Reply::Status(http::StatusCode::SERVICE_UNAVAILABLE, "the source stopped".into()));
+    }
+}
