@@ -12,6 +12,7 @@ mod measure;
 mod target;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -72,12 +73,14 @@ fn main() {
         println!("benchmarks run with `just bench` (cargo bench)");
         return;
     }
-    // `cargo bench --bench suite -- --bench streams`: the stream section alone (not written to results.md).
-    if std::env::args().any(|a| a == "streams") {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
-        streams(&rt, &runtime, &mut Report { lines: Vec::new() });
-        return;
+    // `cargo bench --bench suite -- --bench streams|sources`: one section alone (not written to results.md).
+    for (name, section) in [("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)), ("sources", sources)] {
+        if std::env::args().any(|a| a == name) {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
+            section(&rt, &runtime, &mut Report { lines: Vec::new() });
+            return;
+        }
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut r = Report { lines: Vec::new() };
@@ -197,6 +200,7 @@ fn main() {
     });
 
     streams(&rt, &runtime, &mut r);
+    sources(&rt, &runtime, &mut r);
 
     r.text(String::new());
     r.text("Where missed targets' time goes (perf profiles): see README, section Performance.".into());
@@ -295,5 +299,97 @@ fn streams(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
         })
         .await;
         row(r, "returned stream drained by the caller (stream-gen, 256 KiB writes)", stats, 4.0);
+    });
+}
+
+/// Requests each source scenario sends.
+const SOURCE_REQUESTS: usize = 20_000;
+/// Concurrent HTTP clients.
+const SOURCE_CLIENTS: usize = 32;
+
+/// One POST on a new connection (`Connection: close`); the status code and the time it took.
+async fn post_once(addr: std::net::SocketAddr, request: &[u8]) -> (u16, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::with_capacity(256);
+    stream.read_to_end(&mut response).await.unwrap();
+    let code = std::str::from_utf8(&response[9..12.min(response.len())]).ok().and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, started.elapsed())
+}
+
+/// `SOURCE_REQUESTS` POSTs of 256-byte bodies from `SOURCE_CLIENTS` clients, each on a new connection.
+async fn load(addr: std::net::SocketAddr, path: &str) -> (f64, Stats, usize) {
+    let body = "x".repeat(256);
+    let request = format!("POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: text/plain\r\ncontent-length: 256\r\nconnection: close\r\n\r\n{body}");
+    let request: Arc<[u8]> = request.into_bytes().into();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..SOURCE_CLIENTS)
+        .map(|_| {
+            let (request, next) = (request.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                let mut failed = 0;
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < SOURCE_REQUESTS {
+                    let (code, took) = post_once(addr, &request).await;
+                    if code == 202 { samples.push(took) } else { failed += 1 }
+                }
+                (samples, failed)
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    let mut failed = 0;
+    for client in clients {
+        let (mut s, f) = client.await.unwrap();
+        samples.append(&mut s);
+        failed += f;
+    }
+    let rate = SOURCE_REQUESTS as f64 / started.elapsed().as_secs_f64();
+    samples.sort();
+    let stats = Stats { median: samples[samples.len() / 2], p99: samples[samples.len() * 99 / 100], count: samples.len() };
+    (rate, stats, failed)
+}
+
+/// Webhook sources under load: requests/s and p99 from 32 clients, a new connection per request.
+fn sources(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
+    r.text(String::new());
+    r.text(format!(
+        "Sources: {SOURCE_REQUESTS} POSTs of 256-byte bodies from {SOURCE_CLIENTS} concurrent loopback clients, a new connection per request (`Connection: close`), answered 202"
+    ));
+    r.text(String::new());
+    r.text("| source | requests/s | median | p99 | submitted / sent | target |".into());
+    r.text("|---|---|---|---|---|---|".into());
+    rt.block_on(async {
+        for (guest, config, label) in [
+            ("rc-webhook-source.wasm", vec![], "rust-camel's webhook example (sequential)"),
+            ("concurrent-source.wasm", vec![("concurrency".to_string(), "32".to_string())], "concurrent-source, concurrent(32)"),
+        ] {
+            let options = camel_wasm::SourceOptions { bind: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() };
+            let source = camel_wasm::Source::load(runtime, guest, Limits::default(), options).unwrap();
+            let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let count = counted.clone();
+            let service = tower::service_fn(move |exchange: Exchange| {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async move { Ok::<_, camel_wasm::BoxError>(exchange) }
+            });
+            let running = source.start(config, service).await.unwrap();
+            let (rate, stats, failed) = load(running.local_addr(), "/hook").await;
+            running.stop().await.unwrap();
+            let submitted = counted.load(std::sync::atomic::Ordering::Relaxed);
+            let verdict = if rate >= 10_000.0 && failed == 0 && submitted == SOURCE_REQUESTS {
+                "≥ 10000/s, none lost: met".to_string()
+            } else {
+                format!("≥ 10000/s, none lost: MISSED ({failed} failed)")
+            };
+            r.text(format!(
+                "| {label} | {rate:.0} | {} | {} | {submitted} / {SOURCE_REQUESTS} | {verdict} |",
+                micros(stats.median),
+                micros(stats.p99)
+            ));
+        }
     });
 }
