@@ -74,6 +74,10 @@ fn main() {
         return;
     }
     // `cargo bench --bench suite -- --bench streams|sources`: one section alone (not written to results.md).
+    if std::env::args().any(|a| a == "versus") {
+        versus_rust_camel(&mut Report { lines: Vec::new() });
+        return;
+    }
     for (name, section) in [("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)), ("sources", sources)] {
         if std::env::args().any(|a| a == name) {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -200,6 +204,7 @@ fn main() {
     });
 
     streams(&rt, &runtime, &mut r);
+    versus_rust_camel(&mut r);
     sources(&rt, &runtime, &mut r);
 
     r.text(String::new());
@@ -392,4 +397,74 @@ fn sources(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
             ));
         }
     });
+}
+
+/// `key=value` fields of a line.
+fn fields(line: &str) -> std::collections::HashMap<&str, &str> {
+    line.split_whitespace().filter_map(|f| f.split_once('=')).collect()
+}
+
+/// One `camel-wasm bench --stream-bytes` run of our CLI in its own process: (median ms, peak resident MiB).
+fn ours_streaming(guest: &str, chunk: usize) -> Option<(f64, f64)> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        .args(["bench", guest, "--stream-bytes", &STREAM_BYTES.to_string(), "--chunk-bytes", &chunk.to_string()])
+        .args(["--max-memory", "16777216", "--calls", "7"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let median = text.lines().find(|l| l.starts_with("round time:"))?.split("median ").nth(1)?.split(" ms").next()?.parse().ok()?;
+    let peak = text.lines().find(|l| l.starts_with("peak resident memory:"))?.split(':').nth(1)?.trim().trim_end_matches(" MiB").parse().ok()?;
+    Some((median, peak))
+}
+
+/// rust-camel 0.64 streaming its own byte-counting guest, and this host on the very same file, in this run.
+///
+/// rust-camel 0.64 needs wasmtime 49 (rustc 1.96): `benches/rust-camel/run.sh`
+/// builds it with Debian's rustc-web and builds the guest without the
+/// `wasi:filesystem` import rust-camel refuses.
+fn versus_rust_camel(r: &mut Report) {
+    r.text(String::new());
+    r.text(format!("Against rust-camel 0.64, same run, same guest file (rust-camel's count-a-stream plugin, 4 KiB reads), {} MiB, max-memory 16 MiB, each host in its own process:", STREAM_BYTES >> 20));
+    r.text(String::new());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rust-camel/run.sh");
+    let run = std::process::Command::new("bash").arg(script).output();
+    let text = match &run {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).to_string(),
+        Ok(out) => {
+            r.text(format!("rust-camel 0.64 not measured: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("run.sh failed")));
+            return;
+        }
+        Err(e) => {
+            r.text(format!("rust-camel 0.64 not measured: {e}"));
+            return;
+        }
+    };
+    let guest = concat!(env!("CARGO_MANIFEST_DIR"), "/target/rust-camel-bench/dist/rc-count-stream.wasm");
+    r.text("| scenario | rust-camel 0.64 | camel-wasm | camel-wasm vs rust-camel |".into());
+    r.text("|---|---|---|---|".into());
+    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 stream-in:")) {
+        let f = fields(line);
+        let (Some(chunk), Some(theirs_ms), Some(theirs_rss)) = (
+            f.get("chunk").and_then(|c| c.parse::<usize>().ok()),
+            f.get("median_ms").and_then(|m| m.parse::<f64>().ok()),
+            f.get("peak_rss_mib").and_then(|m| m.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        let Some((ours_ms, ours_rss)) = ours_streaming(guest, chunk) else {
+            r.text(format!("| stream in, {} KiB chunks | {theirs_ms:.1} ms | not measured | |", chunk / 1024));
+            continue;
+        };
+        let rate = |ms: f64| STREAM_BYTES as f64 / (ms / 1e3) / (1u64 << 30) as f64;
+        r.text(format!(
+            "| stream in, {} KiB chunks: median time, peak resident | {theirs_ms:.1} ms ({:.1} GiB/s), {theirs_rss:.1} MiB | {ours_ms:.1} ms ({:.1} GiB/s), {ours_rss:.1} MiB | {:.2}× the speed |",
+            chunk / 1024,
+            rate(theirs_ms),
+            rate(ours_ms),
+            theirs_ms / ours_ms
+        ));
+    }
+    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 call:") || l.starts_with("rust-camel 0.64 return-stream:")) {
+        r.text(format!("| {} | | | |", line.trim_start_matches("rust-camel 0.64 ")));
+    }
 }

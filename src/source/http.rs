@@ -92,8 +92,9 @@ impl Edge {
             .collect();
         headers.push((REQUEST_ID_HEADER.to_string(), id.to_string()));
         let oversize = Arc::new(Notify::new());
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let done = Arc::new(BodyDone::default());
-        let body = self.body_stream(request.into_body(), declared, oversize.clone(), done.clone());
+        let body = self.body_stream(request.into_body(), declared, (oversize.clone(), cut.clone()), done.clone());
         let (reply, answer) = oneshot::channel();
         let incoming = Incoming { id, method, path, headers, body, reply };
         let waited = tokio::time::timeout(self.request_timeout, async {
@@ -102,12 +103,17 @@ impl Edge {
             }
             let too_large = || status(StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is over max-body-bytes ({})", self.max_body_bytes));
             let reply = tokio::select! {
+                biased;
+                () = oversize.notified() => return too_large(),
                 answered = answer => match answered {
                     Ok(reply) => reply,
                     Err(_) => return status(StatusCode::SERVICE_UNAVAILABLE, "the source's guest went away before answering"),
                 },
-                () = oversize.notified() => return too_large(),
             };
+            // A body cut at the limit is the answer, whatever the guest made of the cut.
+            if cut.load(Ordering::Acquire) {
+                return too_large();
+            }
             // "Accepted" stands once the body has been read (whoever reads it): an
             // early answer would let the client (or a stop) cut the upload short.
             if matches!(reply, Reply::Status(StatusCode::ACCEPTED, _)) {
@@ -126,7 +132,13 @@ impl Edge {
     }
 
     /// The request body as a stream body, failing (and flagging 413) past `max-body-bytes`.
-    fn body_stream(&self, body: HyperBody, declared: Option<u64>, oversize: Arc<Notify>, done: Arc<BodyDone>) -> StreamBody {
+    fn body_stream(
+        &self,
+        body: HyperBody,
+        declared: Option<u64>,
+        (oversize, cut): (Arc<Notify>, Arc<std::sync::atomic::AtomicBool>),
+        done: Arc<BodyDone>,
+    ) -> StreamBody {
         let max = self.max_body_bytes;
         let plugin = self.plugin.to_string();
         let mut seen = 0u64;
@@ -135,6 +147,7 @@ impl Edge {
                 Ok(frame) => frame.into_data().ok().map(|data| {
                     seen += data.len() as u64;
                     if seen > max {
+                        cut.store(true, Ordering::Release);
                         oversize.notify_one();
                         Err(StreamError::TooLarge { plugin: plugin.clone(), max })
                     } else {

@@ -17,6 +17,15 @@ use crate::fixture::{guest, runtime};
 struct Seen(Arc<Mutex<Vec<(Exchange, Vec<u8>)>>>);
 
 impl Seen {
+    /// Waits (at most 5 s) until the application has seen `n` exchanges, then gives them.
+    async fn at_least(&self, n: usize) -> Vec<(Exchange, Vec<u8>)> {
+        let started = Instant::now();
+        while self.0.lock().unwrap().len() < n && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.all()
+    }
+
     fn all(&self) -> Vec<(Exchange, Vec<u8>)> {
         self.0.lock().unwrap().iter().map(|(e, b)| (e.clone(), b.clone())).collect()
     }
@@ -100,7 +109,7 @@ async fn a_signed_webhook_post_becomes_an_exchange_and_a_bad_signature_is_refuse
     assert_eq!(bad.status(), 401);
     assert_eq!(bad.text().await.unwrap(), "bad signature");
     source.stop().await.unwrap();
-    let all = seen.all();
+    let all = seen.at_least(1).await;
     assert_eq!(all.len(), 1, "only the signed request reached the application");
     let (exchange, _) = &all[0];
     assert_eq!(exchange.header("x-event"), Some(&json!("order.paid")));
@@ -117,8 +126,8 @@ async fn a_64_mib_body_streams_through_a_guest_capped_at_16_mib() {
     let response =
         client().post(url(&source, "/upload")).body(reqwest::Body::wrap_stream(body)).send().await.unwrap();
     assert_eq!(response.status(), 202);
+    let all = seen.at_least(1).await;
     source.stop().await.unwrap();
-    let all = seen.all();
     assert_eq!(all.len(), 1);
     let (exchange, bytes) = &all[0];
     assert_eq!(exchange.header("x-source"), Some(&json!("stream-source")));
@@ -135,7 +144,7 @@ async fn only_the_served_path_reaches_the_guest() {
     let hook = client().post(url(&source, "/hook")).body("x").send().await.unwrap();
     assert_eq!(hook.status(), 202);
     source.stop().await.unwrap();
-    assert_eq!(seen.all().len(), 1);
+    assert_eq!(seen.at_least(1).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +171,7 @@ async fn concurrent_8_handles_eight_slow_uploads_at_once() {
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1600), "eight uploads overlapped: {took:?}");
     source.stop().await.unwrap();
-    let all = seen.all();
+    let all = seen.at_least(8).await;
     assert_eq!(all.len(), 8, "none lost");
     assert!(all.iter().all(|(e, _)| e.header("x-handled-by") == Some(&json!("concurrent-source"))));
 }
@@ -203,7 +212,7 @@ async fn stop_while_a_request_is_in_flight_answers_it_and_returns_promptly() {
     let response = request.await.unwrap().unwrap();
     assert_eq!(response.status(), 503, "answered, not left hanging");
     // The exchange was handed over before the stop: the route got it.
-    assert_eq!(seen.all().len(), 1, "no exchange lost");
+    assert_eq!(seen.at_least(1).await.len(), 1, "no exchange lost");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,8 +244,8 @@ async fn a_guest_that_traps_in_run_is_restarted() {
     assert_eq!(ok.status(), 202);
     assert_eq!(source.restarts(), 1);
     assert!(source.last_error().unwrap().contains("trap-source: boom"), "{:?}", source.last_error());
+    let all = seen.at_least(1).await;
     source.stop().await.unwrap();
-    let all = seen.all();
     assert_eq!(all.last().unwrap().0.header("x-served"), Some(&json!(1)), "a new instance");
 }
 
@@ -266,8 +275,8 @@ async fn an_oversize_body_gets_413() {
     assert_eq!(declared.status(), 413);
     let small = client().post(url(&source, "/small")).body("fits").send().await.unwrap();
     assert_eq!(small.status(), 202);
+    assert_eq!(seen.at_least(1).await.len(), 1);
     source.stop().await.unwrap();
-    assert_eq!(seen.all().len(), 1);
     // No declared length: the body stream is cut at the limit while a guest reads it.
     let source = start("reply-source", options, &[], &seen).await;
     let chunked = futures::stream::iter((0..5).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 1000]))));
@@ -284,7 +293,7 @@ async fn rust_camels_webhook_source_runs_unchanged() {
     let response = client().post(url(&source, "/webhook")).header("x-vendor", "acme").body("ping").send().await.unwrap();
     assert_eq!(response.status(), 202);
     source.stop().await.unwrap();
-    let all = seen.all();
+    let all = seen.at_least(1).await;
     assert_eq!(all.len(), 1);
     let (exchange, _) = &all[0];
     assert_eq!(exchange.input.body, Body::Bytes(b"ping".to_vec()));

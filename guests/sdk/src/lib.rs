@@ -1,6 +1,6 @@
 //! Write camel-wasm guests in a few lines of Rust (tutorial: `guests/sdk/README.md`).
 //!
-//! A guest is a WebAssembly component for one of the three worlds of the WIT
+//! A guest is a WebAssembly component for one of the four worlds of the WIT
 //! package `camel:plugin@1.0.0`. Implement a trait and export it with one line:
 //!
 //! | world | trait | export |
@@ -8,13 +8,17 @@
 //! | `plugin` | [`Plugin`] | [`export_plugin!`] |
 //! | `bean` | [`Bean`] (with [`bean_methods!`]) | [`export_bean!`] |
 //! | `authorization-policy` | [`Policy`] | [`export_policy!`] |
+//! | `source` | [`Source`] (usually with [`serve`]) | [`export_source!`] |
 //!
-//! All three work on the same [`Exchange`], whose headers and properties are
+//! All four work on the same [`Exchange`], whose headers and properties are
 //! JSON-aware [`Fields`] and whose [`Body`] has text, bytes and JSON helpers
 //! and may be a [`StreamBody`]: read any body chunk by chunk with a
 //! [`BodyReader`] ([`Body::into_reader`]), and return a stream produced on the
 //! fly with [`Body::stream_from`] (its [`ChunkWriter`] runs after the call
 //! returns, so it cannot deadlock).
+//! A source accepts HTTP [`Request`]s on its [`Listener`] and [`submit`]s
+//! exchanges into the route; [`serve`] runs that loop, sequentially or
+//! concurrently as its [`Plan`] says.
 //! Guests reach the host through [`call`], [`poll`], [`property`],
 //! [`set_property`] and the [`state`] module, and fail with one [`Error`] type.
 //!
@@ -46,6 +50,7 @@ mod fields;
 mod host;
 mod plugin;
 mod policy;
+mod source;
 pub mod state;
 mod stream;
 
@@ -60,13 +65,20 @@ pub use plugin::Plugin;
 pub use policy::{Decision, Policy};
 pub use serde;
 pub use serde_json;
-pub use stream::{BodyReader, ChunkWriter, DEFAULT_CHUNK_SIZE, StreamBody};
+pub use source::{
+    Concurrency, Listener, METHOD_PROPERTY, PATH_PROPERTY, Plan, REPLY_HEADER, REQUEST_ID_HEADER,
+    RESPONSE_CODE_HEADER, Request, Source, Submitted, is_cancelled, serve, submit,
+};
+pub use stream::{
+    BodyReader, ChunkWriter, DEFAULT_CHUNK_SIZE, StreamBody, drained, pending_writers,
+};
 
 /// The items most guests need: `use camel_wasm_guest::prelude::*;`
 pub mod prelude {
     pub use crate::{
-        Bean, Body, BodyReader, ChunkWriter, Config, Decision, Error, Exchange, Method, Plugin,
-        Policy, StreamBody, bean_methods, export_bean, export_plugin, export_policy, state,
+        Bean, Body, BodyReader, ChunkWriter, Concurrency, Config, Decision, Error, Exchange,
+        Listener, Method, Plan, Plugin, Policy, Request, Source, StreamBody, Submitted,
+        bean_methods, export_bean, export_plugin, export_policy, export_source, serve, state,
     };
     pub use serde_json::{Value, json};
 }
@@ -77,6 +89,7 @@ pub mod __private {
     pub use crate::bean::BeanExport;
     pub use crate::plugin::PluginExport;
     pub use crate::policy::PolicyExport;
+    pub use crate::source::export as source;
     pub use wit_bindgen;
 }
 

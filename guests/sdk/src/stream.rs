@@ -10,14 +10,21 @@
 //! resolves the terminal future, with the producer's error if it failed.
 //!
 //! The canonical built-ins that create a stream and a future are imported per
-//! world (and per exported function), so the plugin and bean adapters install
-//! their world's constructors ([`install`]) before each call; one
-//! implementation serves both worlds.
+//! world (and per exported function), so the plugin, bean and source adapters
+//! install their world's constructors ([`install`]) before each call; one
+//! implementation serves all three worlds.
+//!
+//! Every spawned writer is counted until it has finished (end of file written
+//! and terminal resolved, or the host hung up): [`drained`] waits for none to
+//! be left, which a source's `run` does before it returns (the host may end
+//! the instance once `run` has returned).
 
 use crate::bindings::types::{StreamBodyHandle, WasmError};
 use crate::{Body, Error};
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::OnceLock;
+use std::task::{Poll, Waker};
 use wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult, StreamWriter};
 
 /// The value of a stream body's terminal future.
@@ -44,7 +51,7 @@ pub(crate) fn install(constructors: Constructors) {
 fn constructors() -> Constructors {
     *CONSTRUCTORS.get().expect(
         "camel-wasm-guest: a stream body can only be created while a plugin's \
-         `process` or a bean's method runs",
+         `process`, a bean's method or a source's `run` runs",
     )
 }
 
@@ -81,8 +88,9 @@ impl StreamBody {
     /// fail ([`ChunkWriter::write`] returns an error; use `?` to stop) and the
     /// terminal resolves `Ok` quietly.
     ///
-    /// May only be called while a plugin's `process` or a bean's method runs
-    /// (it panics elsewhere, e.g. in a policy or in native tests).
+    /// May only be called while a plugin's `process`, a bean's method or a
+    /// source's `run` runs (it panics elsewhere, e.g. in a policy, a source's
+    /// `configure` or in native tests).
     ///
     /// ```no_run
     /// # use camel_wasm_guest::prelude::*;
@@ -101,11 +109,16 @@ impl StreamBody {
         let constructors = constructors();
         let (writer, stream) = (constructors.stream)();
         let (terminal_writer, terminal) = (constructors.terminal)();
-        wit_bindgen::spawn_local(drive(
-            ChunkWriter::new(Sink::Wit(writer)),
-            TerminalSink::Wit(terminal_writer),
-            producer,
-        ));
+        let pending = PendingWriter::new();
+        wit_bindgen::spawn_local(async move {
+            drive(
+                ChunkWriter::new(Sink::Wit(writer)),
+                TerminalSink::Wit(terminal_writer),
+                producer,
+            )
+            .await;
+            drop(pending);
+        });
         StreamBody {
             stream,
             terminal,
@@ -498,6 +511,70 @@ impl TerminalSink {
     }
 }
 
+thread_local! {
+    /// The spawned writers that have not finished yet.
+    static PENDING_WRITERS: Cell<usize> = const { Cell::new(0) };
+    /// The tasks waiting in [`drained`].
+    static DRAIN_WAITERS: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Counts one spawned writer from its creation until it is dropped (finished,
+/// or its task dropped), then wakes the [`drained`] waiters if it was the last.
+pub(crate) struct PendingWriter(());
+
+impl PendingWriter {
+    pub(crate) fn new() -> Self {
+        PENDING_WRITERS.with(|n| n.set(n.get() + 1));
+        PendingWriter(())
+    }
+}
+
+impl Drop for PendingWriter {
+    fn drop(&mut self) {
+        let left = PENDING_WRITERS.with(|n| {
+            let left = n.get().saturating_sub(1);
+            n.set(left);
+            left
+        });
+        if left == 0 {
+            for waker in DRAIN_WAITERS.with(|w| w.take()) {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// The number of stream bodies made by [`StreamBody::from_fn`] (and the
+/// helpers built on it) whose writer has not finished yet.
+pub fn pending_writers() -> usize {
+    PENDING_WRITERS.with(Cell::get)
+}
+
+/// Waits until every stream body made by [`StreamBody::from_fn`] (and the
+/// helpers built on it) has been written out: its end of file and terminal
+/// taken by the host, or the host hung up. Returns at once if there is none.
+///
+/// A source's `run` must not return while a stream it submitted is still
+/// draining; the SDK's `run` adapter and [`serve`](crate::serve) await this
+/// for you. Awaiting it elsewhere while your own stream body is still unread
+/// (e.g. in a plugin's `process`, before returning the body) deadlocks.
+pub async fn drained() {
+    std::future::poll_fn(|cx| {
+        if pending_writers() == 0 {
+            Poll::Ready(())
+        } else {
+            DRAIN_WAITERS.with(|w| {
+                let mut waiters = w.borrow_mut();
+                if !waiters.iter().any(|x| x.will_wake(cx.waker())) {
+                    waiters.push(cx.waker().clone());
+                }
+            });
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 /// The spawned writer task: runs `producer`, closes the stream, then resolves
 /// the terminal (in that order: a terminal resolved before the end of file
 /// lets the host cut the stream short).
@@ -711,6 +788,34 @@ mod tests {
         let mut whole = Body::Json("[1]".into()).into_reader();
         assert_eq!(ready(whole.next_chunk()), Some(Ok(b"[1]".to_vec())));
         assert_eq!(ready(whole.next_chunk()), None);
+    }
+
+    #[test]
+    fn drained_waits_for_every_pending_writer() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        assert_eq!(ready(drained()), ());
+        let (a, b) = (PendingWriter::new(), PendingWriter::new());
+        assert_eq!(pending_writers(), 2);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut wait = std::pin::pin!(drained());
+        let mut cx = Context::from_waker(&waker);
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        drop(a);
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        drop(b);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(pending_writers(), 0);
     }
 
     #[test]
