@@ -12,7 +12,8 @@ use super::calls::{CamelEndpoints, ContextParts};
 use super::endpoint::WasmEndpoint;
 use super::health::{LoadState, WasmHealthCheck};
 use super::mapping::ExchangeMapping;
-use crate::{EndpointUri, Limits, Plugin, Runtime};
+use super::source::WasmSourceEndpoint;
+use crate::{EndpointUri, Limits, LoadError, Plugin, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, WasmError};
 
 /// The rust-camel component for the `wasm` scheme.
 ///
@@ -139,9 +140,10 @@ impl WasmComponent {
         &self.inner.defaults
     }
 
-    /// `uri` parsed over the defaults: its parameters override them one by one.
-    pub(crate) fn endpoint_uri(&self, uri: &str) -> Result<EndpointUri, crate::ConfigError> {
-        EndpointUri::parse_over(uri, self.inner.defaults.clone())
+    /// `uri` parsed over the defaults (its parameters override them one by
+    /// one), and its source parameters (`bind`, `path`, ...).
+    pub(crate) fn endpoint_uri(&self, uri: &str) -> Result<(EndpointUri, SourceOptions), crate::ConfigError> {
+        SourceOptions::parse_uri(uri, self.inner.defaults.clone())
     }
 
     fn health_for(&self, path: &str) -> WasmHealthCheck {
@@ -174,6 +176,13 @@ fn uri_options(defaults: &Limits) -> Vec<UriOption> {
         int("max-stream-bytes", "most bytes one stream body may carry, either way", defaults.max_stream_bytes.to_string()),
         UriOption::new("stream-idle-timeout", "seconds a stream may make no progress", OptionKind::Float)
             .with_default(&defaults.stream_idle_timeout.as_secs_f64().to_string()),
+        // A source's (from: wasm:...) parameters.
+        UriOption::new("bind", "source: the address its listener binds; must agree with the guest's plan", OptionKind::String),
+        UriOption::new("path", "source: the only request path served; must agree with the guest's plan", OptionKind::String),
+        UriOption::new("allow-public-bind", "source: allow a non-loopback bind", OptionKind::Bool).with_default("false"),
+        UriOption::new("max-body-bytes", "source: largest request body, in bytes (default max-stream-bytes); larger gets 413", OptionKind::Int),
+        UriOption::new("request-timeout", "source: seconds a request may wait for its response; then 504", OptionKind::Float)
+            .with_default(&SourceOptions::default().request_timeout.as_secs_f64().to_string()),
     ]
 }
 
@@ -184,8 +193,15 @@ impl Component for WasmComponent {
 
     fn metadata(&self) -> ComponentMetadata {
         let mut metadata = ComponentMetadata::minimal("wasm")
-            .with_description("Runs a WebAssembly component (camel:plugin world) as a message processor")
-            .with_capabilities(ComponentCapabilities { supports_producer: true, ..Default::default() })
+            .with_description(
+                "Runs a WebAssembly component: a camel:plugin guest as a message processor (to:), \
+                 a source guest as a route's HTTP consumer (from:)",
+            )
+            .with_capabilities(ComponentCapabilities {
+                supports_producer: true,
+                supports_consumer: true,
+                ..Default::default()
+            })
             .with_uri_options(uri_options(&self.inner.defaults));
         metadata.version = env!("CARGO_PKG_VERSION").to_string();
         metadata.uri_syntax = "wasm:path?options".to_string();
@@ -193,17 +209,31 @@ impl Component for WasmComponent {
     }
 
     fn create_endpoint(&self, uri: &str, ctx: &dyn ComponentContext) -> Result<Box<dyn Endpoint>, CamelError> {
-        let EndpointUri { path, limits, .. } = self.endpoint_uri(uri).map_err(|e| CamelError::InvalidUri(e.to_string()))?;
+        let (EndpointUri { path, limits, .. }, options) =
+            self.endpoint_uri(uri).map_err(|e| CamelError::InvalidUri(e.to_string()))?;
         if let Some(calls) = &self.inner.calls {
             calls.try_bridge(self.inner.runtime.endpoints());
         }
         let health = self.health_for(&path);
         ctx.register_current_route_health_check(Arc::new(health.clone()));
+        let source = |health: WasmHealthCheck| -> Box<dyn Endpoint> {
+            Box::new(WasmSourceEndpoint::new(uri, self.inner.runtime.clone(), path.clone(), limits.clone(), options.clone(), health))
+        };
+        if names_source_parameter(uri) {
+            // A source: loaded, configured and bound when a route starts from it.
+            return Ok(source(health));
+        }
         let mapping = ExchangeMapping::for_limits(&limits);
-        match Plugin::load(&self.inner.runtime, &path, limits) {
+        match Plugin::load(&self.inner.runtime, &path, limits.clone()) {
             Ok(plugin) => {
                 health.set_state(LoadState::Loaded);
                 Ok(Box::new(WasmEndpoint::new(uri, plugin, mapping, health)))
+            }
+            Err(WasmError::Load(LoadError::WorldMismatch { .. }))
+                if Source::load(&self.inner.runtime, &path, limits.clone(), options.clone()).is_ok() =>
+            {
+                // Not a plugin but a source (with the guest's own bind and path).
+                Ok(source(health))
             }
             Err(err) => {
                 let cause = err.to_string();
@@ -215,4 +245,10 @@ impl Component for WasmComponent {
             }
         }
     }
+}
+
+/// Whether `uri` sets a source parameter (`bind`, `path`, ...), which makes it a source's URI.
+fn names_source_parameter(uri: &str) -> bool {
+    let query = uri.split_once('?').map_or("", |(_, query)| query);
+    query.split('&').any(|pair| SOURCE_PARAMETERS.contains(&pair.split_once('=').map_or(pair, |(name, _)| name)))
 }

@@ -10,7 +10,9 @@ use super::mapping::ExchangeMapping;
 use super::producer::WasmProducer;
 use crate::Plugin;
 
-/// The endpoint a `wasm:path?knobs` URI names; producer only.
+/// The endpoint a `wasm:path?knobs` URI naming a plugin gets: a route step (producer only).
+///
+/// A URI naming a source gets a [`WasmSourceEndpoint`](super::WasmSourceEndpoint) instead.
 pub struct WasmEndpoint {
     uri: String,
     plugin: Plugin,
@@ -48,7 +50,7 @@ impl Endpoint for WasmEndpoint {
 
     fn create_consumer(&self, _rt: Arc<dyn RuntimeObservability>) -> Result<Box<dyn Consumer>, CamelError> {
         Err(CamelError::EndpointCreationFailed(format!(
-            "'{}' is a producer: a route cannot start from a wasm: endpoint",
+            "'{}' is a plugin (a route step): a route can only start from a source guest (one of the source world)",
             self.uri
         )))
     }

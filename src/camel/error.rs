@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use camel_api::{CamelError, OpaqueErrorSource};
 
-use crate::{ConfigError, WasmError};
+use crate::{ConfigError, SourceError, WasmError};
 
 /// Why a step of the rust-camel integration failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -15,6 +15,9 @@ pub enum CamelWasmError {
     /// Loading or calling a guest failed.
     #[error(transparent)]
     Wasm(#[from] WasmError),
+    /// A source could not start (its guest's configure, its plan, the bind), or stop in time.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// A stream body is larger than the bound it may be read into memory up to.
     #[error("the {what} body is a stream larger than the {limit}-byte limit (raise it with max-stream-bytes)")]
     StreamTooLarge {
@@ -91,6 +94,11 @@ impl From<CamelWasmError> for CamelError {
             CamelWasmError::UnknownScheme { scheme, .. } => CamelError::ComponentNotFound(scheme),
             CamelWasmError::Endpoint { source, .. } => *source,
             CamelWasmError::Wasm(WasmError::Load(e)) => {
+                let message = e.to_string();
+                CamelError::EndpointCreationFailedWithSource(message, OpaqueErrorSource::new(Arc::new(e)))
+            }
+            // A source's start error fails its route's start: its consumer could not be set up.
+            CamelWasmError::Source(e) => {
                 let message = e.to_string();
                 CamelError::EndpointCreationFailedWithSource(message, OpaqueErrorSource::new(Arc::new(e)))
             }

@@ -16,6 +16,10 @@
 //!
 //! - [`WasmComponent`]: the `wasm` scheme (`wasm:upper.wasm?timeout=5`), with a
 //!   [`WasmHealthCheck`] per endpoint and a back-pressured [`WasmProducer`].
+//! - [`WasmSourceEndpoint`] / [`WasmSourceConsumer`]: a source guest starts a
+//!   route (`from: wasm:hook.wasm?bind=127.0.0.1:8080&path=/hook`): route start
+//!   binds its listener and runs it, each exchange it submits goes through the
+//!   route (an in-out one's result is the HTTP response), route stop stops it.
 //! - [`WasmBean`]: a bean-world guest for a `camel_bean::BeanRegistry`.
 //! - [`WasmSecurityPolicy`] / [`WasmPermissionEvaluator`]: a policy guest as a
 //!   `SecurityPolicy` and a `PermissionEvaluator`.
@@ -37,6 +41,7 @@ mod health;
 mod mapping;
 mod policy;
 mod producer;
+mod source;
 
 pub use bean::WasmBean;
 pub use calls::{CamelCallService, CamelEndpoints, GUEST_CALL_PROPERTY};
@@ -47,7 +52,8 @@ pub use config::{
 };
 pub use endpoint::WasmEndpoint;
 pub use error::CamelWasmError;
-pub use health::{LoadState, WasmHealthCheck};
+pub use health::{LoadState, SOURCE_FAILURE_WINDOW, WasmHealthCheck};
 pub use mapping::{DEFAULT_STREAM_LIMIT, ExchangeMapping};
 pub use policy::{WasmPermissionEvaluator, WasmSecurityPolicy, principal_to_wasm};
 pub use producer::WasmProducer;
+pub use source::{WasmSourceConsumer, WasmSourceEndpoint};

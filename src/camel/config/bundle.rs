@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(b.defaults().limits.max_stream_bytes, 99);
         let component = b.component(Runtime::new().unwrap());
         let uri = "wasm:upper.wasm?max-concurrent-calls=2";
-        let limits = component.endpoint_uri(uri).unwrap().limits;
+        let limits = component.endpoint_uri(uri).unwrap().0.limits;
         assert_eq!(limits.max_concurrent, 2, "the URI wins");
         assert_eq!(limits.timeout, Duration::from_secs(7), "the table's default stays");
         assert!(limits.allow_call.allows("log:x"));
