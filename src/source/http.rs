@@ -231,11 +231,11 @@ fn respond(reply: Reply) -> Response<ResponseBody> {
     }
 }
 
-/// Headers a route sets for itself, and hop-by-hop ones: never sent back to the client.
 /// Hop-by-hop and request-only headers a result may carry over from its request: never sent back.
 const NOT_ECHOED: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding", "content-length", "host", "expect"];
 
+/// Headers a route sets for itself, and [`NOT_ECHOED`] ones: never sent back to the client.
 fn internal(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with("camel") || lower == REQUEST_ID_HEADER || NOT_ECHOED.contains(&lower.as_str())
