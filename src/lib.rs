@@ -24,8 +24,10 @@
 pub mod camel;
 mod error;
 mod exchange;
+mod health;
 mod host;
 mod limits;
+mod metrics;
 mod pool;
 mod runtime;
 mod service;
@@ -34,13 +36,14 @@ mod stream;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
+pub use health::HealthStatus;
 pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
 pub use host::{
     CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError, StateBounds,
     StateStore,
 };
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
-pub use runtime::{CompileStats, ComponentInfo, Runtime, RuntimeBuilder};
+pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 pub use service::PluginService;
 pub use source::{
     BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, RunningSource, SOURCE_PARAMETERS, Source, SourceError, SourceOptions,

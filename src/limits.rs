@@ -64,6 +64,8 @@ pub struct Limits {
     pub max_table_elements: u64,
     /// Most bytes one stream body may carry, in either direction (`max-stream-bytes`).
     pub max_stream_bytes: u64,
+    /// Failed calls in a row after which the endpoint reports unhealthy (`unhealthy-after`).
+    pub unhealthy_after: u32,
     /// How long a stream may make no progress before it fails (`stream-idle-timeout`, seconds).
     #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
     pub stream_idle_timeout: Duration,
@@ -89,6 +91,7 @@ impl Default for Limits {
             max_table_elements: 20_000,
             max_stream_bytes: 1024 * 1024 * 1024,
             stream_idle_timeout: Duration::from_secs(30),
+            unhealthy_after: 5,
         }
     }
 }
@@ -178,6 +181,7 @@ impl Limits {
         "max-table-elements",
         "max-stream-bytes",
         "stream-idle-timeout",
+        "unhealthy-after",
     ];
 
     /// rust-camel 0.64's names for knobs this host spells differently: `(theirs, ours)`.
@@ -225,6 +229,7 @@ impl Limits {
             "max-tables" => self.max_tables = to_u32(positive(value)?)?,
             "max-table-elements" => self.max_table_elements = positive(value)?,
             "max-stream-bytes" => self.max_stream_bytes = positive(value)?,
+            "unhealthy-after" => self.unhealthy_after = to_u32(positive(value)?)?,
             "max-wasm-size" => self.max_wasm_size = positive(value)?,
             "recycle-after" => self.recycle_after = positive(value)?,
             "state-max-entries" => self.state_max_entries = to_usize(positive(value)?)?,
@@ -250,7 +255,8 @@ impl Limits {
             reason: "must be greater than zero".into(),
         };
         Self::check_max_concurrent(self.max_concurrent, "max-concurrent", &self.max_concurrent.to_string())?;
-        let checks: [(&str, bool); 15] = [
+        let checks: [(&str, bool); 16] = [
+            ("unhealthy-after", self.unhealthy_after == 0),
             ("timeout", self.timeout.is_zero()),
             ("stream-idle-timeout", self.stream_idle_timeout.is_zero()),
             ("max-memory", self.max_memory == 0),

@@ -18,9 +18,11 @@ use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use crate::error::{LoadError, TrapReason, WasmError};
 use crate::exchange::StreamError;
+use crate::health::{Health, HealthStatus};
+use crate::metrics::{EndpointMetrics, ErrorKind};
 use crate::host::{CallAllowlist, HostCtx, StateStore, WasmExchange, guest_scope, in_guest_call};
 use crate::limits::{Isolation, Limits};
-use crate::runtime::output::panic_message;
+use crate::runtime::output::{self, panic_message};
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
@@ -63,6 +65,14 @@ pub(crate) trait World: Send + Sync + 'static {
         config: &[(String, String)],
     ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
 
+    /// Whether the guest answered with its own error.
+    fn guest_failed(output: &Self::Output) -> bool;
+
+    /// The method a call invokes, for worlds with methods (beans).
+    fn method(_input: &Self::Input) -> Option<&str> {
+        None
+    }
+
     /// The exchange a call sends, for worlds whose calls may carry stream bodies.
     fn sent_exchange(_input: &mut Self::Input) -> Option<&mut WasmExchange> {
         None
@@ -91,6 +101,26 @@ struct Instance<W: World> {
     /// Entries in the store's concurrent-state table when nothing runs; more
     /// after a call means guest tasks outlived it.
     settled_tasks: usize,
+    /// The version of the component it runs ([`Pool::swap`] bumps it); a stale one is never reused.
+    generation: u64,
+    /// Counts it in `camel_wasm_instances_live` while it exists.
+    _live: LiveInstance,
+}
+
+/// Holds one unit of the endpoint's live-instances gauge.
+struct LiveInstance(::metrics::Gauge);
+
+impl Drop for LiveInstance {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+/// The version of the component an endpoint instantiates now.
+struct Current<P> {
+    pre: P,
+    /// Bumped by each [`Pool::swap`].
+    generation: u64,
 }
 
 /// The instances of one endpoint and what they share.
@@ -98,7 +128,8 @@ pub(crate) struct Pool<W: World> {
     plugin: Arc<str>,
     /// Keeps the engine, its epoch ticker and the endpoints alive as long as the pool.
     runtime: Runtime,
-    pre: W::Pre,
+    /// The version new instances are made of; swapped by a hot reload.
+    pre: Mutex<Current<W::Pre>>,
     limits: Limits,
     allowlist: Arc<CallAllowlist>,
     config: Vec<(String, String)>,
@@ -108,6 +139,8 @@ pub(crate) struct Pool<W: World> {
     permits: Arc<Semaphore>,
     /// Returned streams still draining (each holds its instance and call slot).
     draining: AtomicUsize,
+    metrics: EndpointMetrics,
+    health: Health,
 }
 
 /// What one call gave back.
@@ -136,7 +169,11 @@ impl<W: World> Pool<W> {
         let state = StateStore::new(limits.state_bounds());
         let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
         let allowlist = Arc::new(limits.allow_call.clone());
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining: AtomicUsize::new(0) }
+        let pre = Mutex::new(Current { pre, generation: 0 });
+        let metrics = EndpointMetrics::new(&plugin, W::NAME);
+        let health = Health::new(limits.unhealthy_after);
+        let draining = AtomicUsize::new(0);
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining, metrics, health }
     }
 
     /// The plugin's name.
@@ -157,6 +194,11 @@ impl<W: World> Pool<W> {
     /// Instances idle in the pool now.
     pub(crate) fn idle_instances(&self) -> usize {
         self.idle.lock().unwrap().len()
+    }
+
+    /// The endpoint's health now.
+    pub(crate) fn health(&self) -> HealthStatus {
+        self.health.status()
     }
 
     /// Returned stream bodies still draining.
@@ -185,7 +227,47 @@ impl<W: World> Pool<W> {
     /// Uses `permit` when the caller already holds a call slot, else waits for one.
     /// A stream body the guest returns keeps the instance and the slot until it
     /// has drained; the instance is reused only when it ended cleanly.
+    ///
+    /// Each call is a `wasm_call` span (plugin, world, method, correlation and
+    /// route ids), is counted in the endpoint's metrics, and moves its health.
     pub(crate) async fn call(
+        self: &Arc<Self>,
+        mut input: W::Input,
+        properties: Vec<(String, String)>,
+        permit: Option<OwnedSemaphorePermit>,
+        streams: Streams,
+    ) -> Result<CallOutput<W::Output>, WasmError> {
+        let started = Instant::now();
+        let method = W::method(&input).map(str::to_owned);
+        let span = match W::sent_exchange(&mut input) {
+            Some(sent) => tracing::info_span!(
+                "wasm_call",
+                plugin = %self.plugin,
+                world = W::NAME,
+                method = method.as_deref().unwrap_or_default(),
+                correlation_id = %sent.correlation_id,
+                route_id = sent.route_id.as_deref().unwrap_or_default(),
+            ),
+            None => tracing::info_span!("wasm_call", plugin = %self.plugin, world = W::NAME),
+        };
+        let outcome = tracing::Instrument::instrument(self.run_call(input, properties, permit, streams), span).await;
+        let kind = match &outcome {
+            Err(error) => {
+                self.health.record(Some(error));
+                Some(ErrorKind::of(error))
+            }
+            // The guest answered with its own error: counted, but it says nothing of health.
+            Ok(out) if W::guest_failed(&out.output) => Some(ErrorKind::Guest),
+            Ok(_) => {
+                self.health.record(None);
+                None
+            }
+        };
+        self.metrics.call(method.as_deref(), started.elapsed(), kind);
+        outcome
+    }
+
+    async fn run_call(
         self: &Arc<Self>,
         mut input: W::Input,
         properties: Vec<(String, String)>,
@@ -197,7 +279,12 @@ impl<W: World> Pool<W> {
         }
         let permit = match permit {
             Some(permit) => permit,
-            None => self.acquire().await,
+            None => {
+                let waiting = Instant::now();
+                let permit = self.acquire().await;
+                self.metrics.slot_wait(waiting.elapsed());
+                permit
+            }
         };
         let deadline = self.limits.deadline_from(Instant::now());
         let mut instance = match self.checkout() {
@@ -255,7 +342,8 @@ impl<W: World> Pool<W> {
         let Some(exchange) = W::sent_exchange(input) else {
             wasmtime::bail!("the {} world takes no stream bodies", W::NAME);
         };
-        to_guest::attach(store, exchange, streams, &StreamBounds::new(self.plugin.clone(), &self.limits))
+        let bounds = StreamBounds::new(self.plugin.clone(), &self.limits).counting(self.metrics.stream_counter(true));
+        to_guest::attach(store, exchange, streams, &bounds)
     }
 
     /// Gives an instance back after a call, unless guest tasks outlived the call:
@@ -271,7 +359,7 @@ impl<W: World> Pool<W> {
     /// Drains a returned stream on its own task, which owns the instance and the call slot.
     fn spawn_drain(self: Arc<Self>, mut instance: Instance<W>, stream: GuestStream, permit: OwnedSemaphorePermit) {
         self.draining.fetch_add(1, Ordering::AcqRel);
-        let bounds = StreamBounds::new(self.plugin.clone(), &self.limits);
+        let bounds = StreamBounds::new(self.plugin.clone(), &self.limits).counting(self.metrics.stream_counter(false));
         let task = async move {
             let (end, sender) = from_guest::drain(&mut instance.store, stream, &bounds).await;
             let failure = match end {
@@ -325,10 +413,21 @@ impl<W: World> Pool<W> {
         &self,
         f: impl AsyncFnOnce(&W::Bindings, &mut Store<StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, WasmError> {
+        let pre = self.current_pre();
+        self.with_fresh_instance_of(&pre, f).await
+    }
+
+    /// Like [`with_fresh_instance`](Self::with_fresh_instance), on version `pre`
+    /// (a hot reload's candidate, before it is swapped in).
+    pub(crate) async fn with_fresh_instance_of<R>(
+        &self,
+        pre: &W::Pre,
+        f: impl AsyncFnOnce(&W::Bindings, &mut Store<StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, WasmError> {
         let deadline = self.limits.deadline_from(Instant::now());
         let mut store = self.new_store(deadline);
         let run = async {
-            let bindings = self.instantiate_in(&mut store).await?;
+            let bindings = self.instantiate_pre_in(pre, &mut store).await?;
             f(&bindings, &mut store).await
         };
         let outcome = tokio::time::timeout_at(deadline.into(), run).await;
@@ -338,7 +437,8 @@ impl<W: World> Pool<W> {
     fn new_store(&self, deadline: Instant) -> Store<StoreState> {
         let endpoints = self.runtime.endpoints().clone();
         let (allowlist, bounds) = (self.allowlist.clone(), self.limits.property_bounds());
-        let host = HostCtx::new(endpoints, allowlist, W::MAY_CALL, self.state.clone(), bounds);
+        let mut host = HostCtx::new(endpoints, allowlist, W::MAY_CALL, self.state.clone(), bounds);
+        host.denied = self.metrics.denied_counter();
         let mut store = new_store(self.runtime.engine(), StoreState::new(host, GuestLimiter::new(&self.limits)));
         store.data_mut().arm(deadline);
         store
@@ -347,10 +447,16 @@ impl<W: World> Pool<W> {
     /// Instantiates in `store`; when the pooling allocator is out of slots,
     /// evicts the least recently used idle instance of any endpoint and tries again.
     async fn instantiate_in(&self, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
+        let pre = self.current_pre();
+        self.instantiate_pre_in(&pre, store).await
+    }
+
+    /// Like [`instantiate_in`](Self::instantiate_in), of version `pre`.
+    async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
         self.runtime.evict_idle_instances();
         let mut attempt = 0;
         loop {
-            match W::instantiate(&self.pre, store).await {
+            match W::instantiate(pre, store).await {
                 Err(e) if e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
                     attempt += 1;
                     if !self.runtime.evict_least_recently_used() {
@@ -365,22 +471,66 @@ impl<W: World> Pool<W> {
         }
     }
 
+    /// The newest idle instance of the current version; stale ones met on the way are dropped.
     fn checkout(&self) -> Option<Instance<W>> {
-        self.idle.lock().unwrap().pop_back()
+        let mut idle = self.idle.lock().unwrap();
+        let generation = self.generation();
+        while let Some(instance) = idle.pop_back() {
+            if instance.generation == generation {
+                self.metrics.idle.set(idle.len() as f64);
+                return Some(instance);
+            }
+            discard(instance);
+        }
+        None
     }
 
+    /// Keeps an instance for the next call, unless it is spent or of a version swapped out.
     fn give_back(&self, mut instance: Instance<W>) {
         let reuse = self.limits.isolation == Isolation::Reuse && instance.calls < self.limits.recycle_after;
         if reuse {
-            instance.idle_since = Instant::now();
-            self.idle.lock().unwrap().push_back(instance);
-        } else {
+            // Under the idle lock, which `swap` holds too: a stale instance never goes back.
+            let mut idle = self.idle.lock().unwrap();
+            if instance.generation == self.generation() {
+                instance.idle_since = Instant::now();
+                idle.push_back(instance);
+                self.metrics.idle.set(idle.len() as f64);
+                return;
+            }
+        }
+        discard(instance);
+    }
+
+    /// The version new instances are made of now.
+    pub(crate) fn current_pre(&self) -> W::Pre {
+        self.pre.lock().unwrap().pre.clone()
+    }
+
+    /// The generation of the current version (0 at load, one more per swap).
+    pub(crate) fn generation(&self) -> u64 {
+        self.pre.lock().unwrap().generation
+    }
+
+    /// Hot reload: new instances are made of `pre` from now on; idle instances
+    /// of the old version are dropped, and busy ones are dropped when given back
+    /// (calls in flight finish on the old version). The `host-store` state is kept.
+    pub(crate) fn swap(&self, pre: W::Pre) {
+        let stale: Vec<Instance<W>> = {
+            let mut idle = self.idle.lock().unwrap();
+            let mut current = self.pre.lock().unwrap();
+            current.pre = pre;
+            current.generation += 1;
+            idle.drain(..).collect()
+        };
+        for instance in stale {
             discard(instance);
         }
     }
 
     /// A new instance with its `init` run; an `init` failure is the call's error.
     async fn instantiate(&self, deadline: Instant) -> Result<Instance<W>, WasmError> {
+        // Read before the version is: at worst a new instance is tagged stale and not reused.
+        let generation = self.generation();
         let mut store = self.new_store(deadline);
         let setup = async {
             let bindings = self.instantiate_in(&mut store).await?;
@@ -391,7 +541,9 @@ impl<W: World> Pool<W> {
         match self.settle(outcome, store.data())? {
             (bindings, Ok(())) => {
                 let settled_tasks = store.concurrent_state_table_size();
-                Ok(Instance { store, bindings, calls: 0, idle_since: Instant::now(), settled_tasks })
+                self.metrics.instantiated();
+                let _live = LiveInstance(self.metrics.live.clone());
+                Ok(Instance { store, bindings, calls: 0, idle_since: Instant::now(), settled_tasks, generation, _live })
             }
             (_, Err(message)) => Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message }),
         }
@@ -404,11 +556,14 @@ impl<W: World> Pool<W> {
         outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
         state: &StoreState,
     ) -> Result<T, WasmError> {
-        match outcome {
+        let settled = match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(self.classify(err, state)),
             Err(_elapsed) => Err(self.timeout()),
-        }
+        };
+        // After classifying, which reads a panic message from stderr.
+        output::forward(&self.plugin, &state.stdout, &state.stderr);
+        settled
     }
 
     fn timeout(&self) -> WasmError {
@@ -450,7 +605,12 @@ impl<W: World> IdleInstances for Pool<W> {
     }
 
     fn evict_oldest(&self) -> bool {
-        let oldest = self.idle.lock().unwrap().pop_front();
+        let oldest = {
+            let mut idle = self.idle.lock().unwrap();
+            let oldest = idle.pop_front();
+            self.metrics.idle.set(idle.len() as f64);
+            oldest
+        };
         // Dropped here, not off the path: the caller needs the slot back now.
         oldest.is_some()
     }
@@ -459,7 +619,9 @@ impl<W: World> IdleInstances for Pool<W> {
         let expired: Vec<Instance<W>> = {
             let mut idle = self.idle.lock().unwrap();
             let keep_from = idle.iter().position(|i| i.idle_since >= cutoff).unwrap_or(idle.len());
-            idle.drain(..keep_from).collect()
+            let expired = idle.drain(..keep_from).collect();
+            self.metrics.idle.set(idle.len() as f64);
+            expired
         };
         for instance in expired {
             discard(instance);

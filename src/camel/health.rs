@@ -60,12 +60,14 @@ pub struct WasmHealthCheck {
     name: String,
     state: Arc<RwLock<LoadState>>,
     source: Arc<RwLock<SourceStatus>>,
+    /// The loaded plugin, whose calls make it unhealthy after `unhealthy-after` failures in a row.
+    plugin: Arc<RwLock<Option<crate::Plugin>>>,
 }
 
 impl WasmHealthCheck {
     /// A check for `name` in state `state`.
     pub fn new(name: impl Into<String>, state: LoadState) -> Self {
-        Self { name: name.into(), state: Arc::new(RwLock::new(state)), source: Arc::default() }
+        Self { name: name.into(), state: Arc::new(RwLock::new(state)), source: Arc::default(), plugin: Arc::default() }
     }
 
     /// The state now.
@@ -76,6 +78,11 @@ impl WasmHealthCheck {
     /// Records a new state.
     pub fn set_state(&self, state: LoadState) {
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// Reports `plugin`'s call health while loaded.
+    pub(crate) fn follow(&self, plugin: crate::Plugin) {
+        *self.plugin.write().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
     }
 
     /// The address a running source listens on (the real port when its bind asked for port 0).
@@ -111,7 +118,13 @@ impl WasmHealthCheck {
     /// The check's result now, without awaiting.
     pub fn result(&self) -> CheckResult {
         match self.state() {
-            LoadState::Loaded => CheckResult::healthy(&self.name),
+            LoadState::Loaded => match self.plugin.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(crate::Plugin::health) {
+                Some(crate::HealthStatus::Unhealthy { consecutive_failures, last_error }) => {
+                    let message = format!("{consecutive_failures} calls in a row failed; the last: {last_error}");
+                    CheckResult::unhealthy(&self.name, &message)
+                }
+                _ => CheckResult::healthy(&self.name),
+            },
             LoadState::Loading => CheckResult::unhealthy(&self.name, "plugin not loaded yet"),
             LoadState::Failed { cause } => CheckResult::unhealthy(&self.name, &cause),
             LoadState::Running => {

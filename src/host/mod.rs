@@ -55,6 +55,8 @@ pub struct HostCtx {
     pub(crate) state: StateStore,
     /// Properties of the exchange being processed, and the bounded set the guest wrote.
     pub(crate) properties: PropertyScope,
+    /// Counts calls out `allow-call` denied (`camel_wasm_errors_total{kind="denied"}`).
+    pub(crate) denied: ::metrics::Counter,
 }
 
 impl HostCtx {
@@ -67,7 +69,7 @@ impl HostCtx {
         state: StateStore,
         bounds: PropertyBounds,
     ) -> Self {
-        Self { endpoints, allowlist, may_call, state, properties: PropertyScope::new(bounds) }
+        Self { endpoints, allowlist, may_call, state, properties: PropertyScope::new(bounds), denied: ::metrics::Counter::noop() }
     }
 
     /// Starts a call: the guest sees `properties` through `get-property`.
@@ -85,6 +87,7 @@ impl HostCtx {
         if self.may_call && self.allowlist.allows(uri) {
             return Ok(());
         }
+        self.denied.increment(1);
         let scheme = uri.split_once(':').map_or(uri, |(s, _)| s).to_string();
         Err(CallError::Denied { scheme, uri: uri.to_string(), policy: !self.may_call })
     }

@@ -49,7 +49,7 @@ pub(crate) fn open(base: &Path, path: &str, max: u64) -> Result<Opened, LoadErro
 }
 
 /// Resolves `path` inside `base`: relative, no `..`, and no symlink escaping `base`.
-fn resolve(base: &Path, path: &str) -> Result<PathBuf, LoadError> {
+pub(crate) fn resolve(base: &Path, path: &str) -> Result<PathBuf, LoadError> {
     let forbidden = |reason: &str| LoadError::ForbiddenPath { path: path.to_string(), reason: reason.to_string() };
     let rel = Path::new(path);
     if path.is_empty() {

@@ -5,6 +5,7 @@ pub(crate) mod store;
 mod disk_cache;
 mod epoch;
 mod load;
+pub(crate) mod reload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use disk_cache::{Cached, DiskCache};
 use store::StoreState;
 
 pub use load::ComponentInfo;
+pub use reload::{ReloadOutcome, ReloadStats, ReloadWatcher};
 
 /// Builds a [`Runtime`].
 #[derive(Debug, Clone)]
@@ -131,6 +133,7 @@ impl RuntimeBuilder {
                 pools: Mutex::default(),
                 last_sweep: Mutex::new(Instant::now()),
                 stats: Counters::default(),
+                reload: reload::Registry::default(),
                 pooling,
                 _ticker: ticker,
             }),
@@ -196,6 +199,8 @@ struct Inner {
     pools: Mutex<Vec<Weak<dyn IdleInstances>>>,
     last_sweep: Mutex<Instant>,
     stats: Counters,
+    /// Every endpoint by the file it was loaded from, for hot reload.
+    reload: reload::Registry,
     pooling: bool,
     _ticker: epoch::Ticker,
 }
@@ -221,6 +226,10 @@ struct Counters {
 /// One compiled `.wasm` file and its pre-instantiated form per world.
 pub(crate) struct Compiled {
     pub(crate) name: Arc<str>,
+    /// The file it was read from, every symlink resolved.
+    pub(crate) resolved: PathBuf,
+    /// The hash of the bytes it was compiled from.
+    pub(crate) hash: blake3::Hash,
     pub(crate) component: Component,
     pub(crate) plugin: OnceLock<Result<crate::worlds::plugin::Pre, LoadError>>,
     pub(crate) bean: OnceLock<Result<crate::worlds::bean::Pre, LoadError>>,
@@ -304,8 +313,15 @@ impl Runtime {
     /// off the async worker threads (see [`off_async_workers`]).
     pub(crate) fn compile(&self, path: &str, limits: &Limits) -> Result<Arc<Compiled>, LoadError> {
         self.check_limits(limits)?;
-        let load::Opened { resolved, bytes } = load::open(&self.inner.base_dir, path, limits.max_wasm_size)?;
-        let key = (resolved, blake3::hash(&bytes));
+        let opened = load::open(&self.inner.base_dir, path, limits.max_wasm_size)?;
+        let hash = blake3::hash(&opened.bytes);
+        self.compile_opened(path, opened, hash)
+    }
+
+    /// Compiles (or finds already compiled) the file `opened` as `path`, whose bytes hash to `hash`.
+    fn compile_opened(&self, path: &str, opened: load::Opened, hash: blake3::Hash) -> Result<Arc<Compiled>, LoadError> {
+        let load::Opened { resolved, bytes } = opened;
+        let key = (resolved, hash);
         if let Some(found) = self.inner.compiled.lock().unwrap().get(&key) {
             return Ok(found.clone());
         }
@@ -313,6 +329,8 @@ impl Runtime {
         let component = self.compile_or_reuse(&name, &bytes, &key.1)?;
         let compiled = Arc::new(Compiled {
             name,
+            resolved: key.0.clone(),
+            hash,
             component,
             plugin: OnceLock::new(),
             bean: OnceLock::new(),
@@ -387,11 +405,15 @@ impl Runtime {
     ) -> Result<Arc<Pool<W>>, WasmError> {
         let compiled = self.compile(path, &limits)?;
         let pre = self.pre::<W>(&compiled)?;
+        let max_wasm_size = limits.max_wasm_size;
         let pool = Arc::new(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config));
         let weak: Weak<dyn IdleInstances> = Arc::downgrade(&pool) as Weak<dyn IdleInstances>;
-        let mut pools = self.inner.pools.lock().unwrap();
-        pools.retain(|p| p.strong_count() > 0);
-        pools.push(weak);
+        {
+            let mut pools = self.inner.pools.lock().unwrap();
+            pools.retain(|p| p.strong_count() > 0);
+            pools.push(weak);
+        }
+        self.inner.reload.track(&compiled, max_wasm_size, Arc::downgrade(&pool) as Weak<dyn reload::Reloadable>);
         Ok(pool)
     }
 

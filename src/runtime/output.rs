@@ -14,8 +14,15 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 /// bytes and never fails a guest's write.
 #[derive(Clone)]
 pub(crate) struct CapturedOutput {
-    buffer: Arc<Mutex<Vec<u8>>>,
+    buffer: Arc<Mutex<Captured>>,
     capacity: usize,
+}
+
+/// The kept bytes, and how many older ones were dropped since the last clear.
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    dropped: usize,
 }
 
 impl CapturedOutput {
@@ -26,22 +33,38 @@ impl CapturedOutput {
 
     /// Appends `bytes`, dropping the oldest bytes past the capacity.
     fn push(&self, bytes: &[u8]) {
-        let mut buf = self.buffer.lock().unwrap();
-        buf.extend_from_slice(bytes);
-        if buf.len() > self.capacity {
-            let excess = buf.len() - self.capacity;
-            buf.drain(..excess);
+        let mut captured = self.buffer.lock().unwrap();
+        captured.bytes.extend_from_slice(bytes);
+        if captured.bytes.len() > self.capacity {
+            let excess = captured.bytes.len() - self.capacity;
+            captured.bytes.drain(..excess);
+            captured.dropped = captured.dropped.saturating_add(excess);
         }
     }
 
     /// What was captured, as lossy text.
     pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+        String::from_utf8_lossy(&self.buffer.lock().unwrap().bytes).into_owned()
+    }
+
+    /// Whether nothing was captured since the last clear.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buffer.lock().unwrap().bytes.is_empty()
+    }
+
+    /// Takes what was captured (as lossy text) and how many bytes before it were dropped.
+    fn take(&self) -> (String, usize) {
+        let mut captured = self.buffer.lock().unwrap();
+        let text = String::from_utf8_lossy(&captured.bytes).into_owned();
+        captured.bytes.clear();
+        (text, std::mem::take(&mut captured.dropped))
     }
 
     /// Forgets what was captured (at the start of each call).
     pub(crate) fn clear(&self) {
-        self.buffer.lock().unwrap().clear();
+        let mut captured = self.buffer.lock().unwrap();
+        captured.bytes.clear();
+        captured.dropped = 0;
     }
 }
 
@@ -94,6 +117,29 @@ impl AsyncWrite for CapturedOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Forwards what a guest printed during a call as tracing events, line by
+/// line, named by plugin: stdout at info, stderr at warn. Each stream keeps
+/// at most its capture's bytes per call; a flood is cut to its tail, with a note.
+pub(crate) fn forward(plugin: &str, stdout: &CapturedOutput, stderr: &CapturedOutput) {
+    if stdout.is_empty() && stderr.is_empty() {
+        return;
+    }
+    let (out, out_dropped) = stdout.take();
+    let (err, err_dropped) = stderr.take();
+    if out_dropped > 0 {
+        tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stdout", "guest output truncated: {out_dropped} earlier bytes dropped");
+    }
+    for line in out.lines() {
+        tracing::info!(target: "camel_wasm::guest", plugin, stream = "stdout", "{line}");
+    }
+    if err_dropped > 0 {
+        tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stderr", "guest output truncated: {err_dropped} earlier bytes dropped");
+    }
+    for line in err.lines() {
+        tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stderr", "{line}");
     }
 }
 

@@ -117,10 +117,13 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
                 return Err(WasmError::ProcessorError(reason));
             }
         };
+        // The guest's exchange is new: its ids are its own, not passed through from one sent.
+        let ids = (exchange.correlation_id.clone(), exchange.route_id.clone(), exchange.message_id.clone());
         let mut exchange = match wire::from_wire(exchange, &Exchange::new(Body::Empty), Vec::new()) {
             Ok(exchange) => exchange,
             Err(e) => return Err(WasmError::TypeConversion(e.to_string())),
         };
+        (exchange.correlation_id, exchange.route_id, exchange.message_id) = ids;
         if let Some(returned) = returned {
             returned.put_into(&mut exchange);
         }

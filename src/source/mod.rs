@@ -154,6 +154,7 @@ impl Source {
             plugin: self.plugin.clone(),
             max_bytes: self.options.max_body_bytes.unwrap_or(self.limits.max_stream_bytes),
             idle_timeout: self.limits.stream_idle_timeout,
+            moved: ::metrics::Counter::noop(),
         };
         let shared = Arc::new(Shared::new(self.plugin.clone(), requests_rx, submit, bounds.clone(), self.limits.max_concurrent));
         let mut guest = supervisor::Guest::new(self.clone(), shared.clone(), pairs);
@@ -171,7 +172,8 @@ impl Source {
         let edge_stop = tokio_util::sync::CancellationToken::new();
         let server = tokio::spawn(http::serve(listener, edge, edge_stop.clone()));
         let run = tokio::spawn(supervisor::supervise(guest));
-        Ok(RunningSource { addr, shared, run: Some(run), server: Some(server), edge_stop, timeout: self.limits.timeout })
+        let path = plan.path.clone();
+        Ok(RunningSource { addr, path, shared, run: Some(run), server: Some(server), edge_stop, timeout: self.limits.timeout })
     }
 
     /// Binds the plan's listener, after checking it against the operator's options.
@@ -210,6 +212,7 @@ impl Source {
 /// A source serving HTTP. Stop it with [`stop`](Self::stop); dropping it stops it too, without waiting.
 pub struct RunningSource {
     addr: SocketAddr,
+    path: Option<String>,
     shared: Arc<Shared>,
     run: Option<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
@@ -227,6 +230,11 @@ impl RunningSource {
     /// The address the listener is bound to (the real port when the bind asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The only path served, as the guest's plan says (`None`: every path).
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
     }
 
     /// How many times the guest's `run` was restarted after failing.

@@ -320,6 +320,7 @@ impl StreamConsumer<StoreState> for HostDrain {
                 let chunk = Bytes::copy_from_slice(&direct.remaining()[..n]);
                 direct.mark_read(n);
                 this.received += n as u64;
+                this.bounds.moved.increment(n as u64);
                 if this.sender.send_item(Ok(chunk)).is_err() {
                     return Poll::Ready(Ok(StreamResult::Dropped));
                 }

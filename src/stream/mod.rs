@@ -35,17 +35,32 @@ pub(crate) enum Slot {
 }
 
 /// What bounds one stream: its plugin, byte limit and idle timeout.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct StreamBounds {
     pub(crate) plugin: Arc<str>,
     pub(crate) max_bytes: u64,
     pub(crate) idle_timeout: Duration,
+    /// Counts the bytes moved (`camel_wasm_stream_bytes_total`).
+    pub(crate) moved: metrics::Counter,
 }
 
 impl StreamBounds {
     /// The bounds `limits` set for `plugin`'s streams.
     pub(crate) fn new(plugin: Arc<str>, limits: &Limits) -> Self {
-        Self { plugin, max_bytes: limits.max_stream_bytes, idle_timeout: limits.stream_idle_timeout }
+        let moved = metrics::Counter::noop();
+        Self { plugin, max_bytes: limits.max_stream_bytes, idle_timeout: limits.stream_idle_timeout, moved }
+    }
+
+    /// The same bounds, counting bytes moved in `moved`.
+    pub(crate) fn counting(mut self, moved: metrics::Counter) -> Self {
+        self.moved = moved;
+        self
+    }
+}
+
+impl std::fmt::Debug for StreamBounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamBounds").field("plugin", &self.plugin).field("max_bytes", &self.max_bytes).finish_non_exhaustive()
     }
 }
 

@@ -162,6 +162,7 @@ impl StreamProducer<StoreState> for GuestFeed {
                 direct.remaining()[..n].copy_from_slice(&this.pending[..n]);
                 direct.mark_written(n);
                 this.pending.advance(n);
+                this.bounds.moved.increment(n as u64);
             }
             // A host reader (a guest handed the stream back unread): give it the chunk.
             None => destination.set_buffer(std::mem::take(&mut this.pending).to_vec().into()),

@@ -1,6 +1,6 @@
 //! The `bean` world: a component with named methods.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
@@ -11,6 +11,7 @@ use crate::exchange::Exchange;
 use crate::host::{self, WasmExchange};
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
+use crate::runtime::reload::{BoxFuture, Commit, Reloadable};
 use crate::runtime::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
 
@@ -42,12 +43,20 @@ impl World for BeanWorld {
     type Input = (String, WasmExchange);
     type Output = Result<WasmExchange, host::WasmError>;
 
+    fn method((method, _): &(String, WasmExchange)) -> Option<&str> {
+        Some(method)
+    }
+
     fn sent_exchange((_, input): &mut (String, WasmExchange)) -> Option<&mut WasmExchange> {
         Some(input)
     }
 
     fn returned_exchange(output: &mut Self::Output) -> Option<&mut WasmExchange> {
         output.as_mut().ok()
+    }
+
+    fn guest_failed(output: &Self::Output) -> bool {
+        output.is_err()
     }
 
     fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
@@ -83,19 +92,38 @@ impl World for BeanWorld {
 #[derive(Clone)]
 pub struct Bean {
     pool: Arc<Pool<BeanWorld>>,
-    methods: Arc<[String]>,
+    methods: Arc<Methods>,
+}
+
+/// A bean's method list, re-read from each new version a hot reload brings.
+struct Methods {
+    pool: Arc<Pool<BeanWorld>>,
+    list: RwLock<Arc<[String]>>,
+}
+
+impl Reloadable for Methods {
+    fn prepare<'a>(&'a self, runtime: &'a Runtime, compiled: &'a Arc<Compiled>) -> BoxFuture<'a, Result<Commit<'a>, WasmError>> {
+        Box::pin(async move {
+            let pre = runtime.pre::<BeanWorld>(compiled)?;
+            let methods = self.pool.with_fresh_instance_of(&pre, async |bindings, store| bindings.call_methods(store).await).await?;
+            Ok(Box::new(move || {
+                self.pool.swap(pre);
+                *self.list.write().unwrap() = methods.into();
+            }) as Commit<'a>)
+        })
+    }
 }
 
 impl std::fmt::Debug for Bean {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bean").field("name", &self.name()).field("methods", &self.methods).finish_non_exhaustive()
+        f.debug_struct("Bean").field("name", &self.name()).field("methods", &self.methods()).finish_non_exhaustive()
     }
 }
 
 impl Bean {
     /// Loads the bean at `path` as a new endpoint whose instances get `config` in `init`.
     ///
-    /// Loading asks the guest for its `methods()` once.
+    /// Loading asks the guest for its `methods()` once (and a hot reload again).
     pub async fn load(
         runtime: &Runtime,
         path: &str,
@@ -106,7 +134,9 @@ impl Bean {
         let methods = pool
             .with_fresh_instance(async |bindings, store| bindings.call_methods(store).await)
             .await?;
-        Ok(Self { pool, methods: methods.into() })
+        let methods = Arc::new(Methods { pool: pool.clone(), list: RwLock::new(methods.into()) });
+        runtime.track_reload_instead(&pool, Arc::downgrade(&methods) as Weak<dyn Reloadable>);
+        Ok(Self { pool, methods })
     }
 
     /// The plugin's name (its path).
@@ -119,9 +149,9 @@ impl Bean {
         self.pool.limits()
     }
 
-    /// The methods the bean exports.
-    pub fn methods(&self) -> &[String] {
-        &self.methods
+    /// The methods the bean exports (those of the version a hot reload last brought).
+    pub fn methods(&self) -> Arc<[String]> {
+        self.methods.list.read().unwrap().clone()
     }
 
     /// This endpoint's `host-store` state.
@@ -131,11 +161,12 @@ impl Bean {
 
     /// Invokes `method` on `exchange`; an unknown method fails without calling the guest.
     pub async fn invoke(&self, method: &str, exchange: Exchange) -> Result<Exchange, WasmError> {
-        if !self.methods.iter().any(|m| m == method) {
+        let methods = self.methods();
+        if !methods.iter().any(|m| m == method) {
             return Err(WasmError::UnknownMethod {
                 plugin: self.name().to_string(),
                 method: method.to_string(),
-                available: self.methods.to_vec(),
+                available: methods.to_vec(),
             });
         }
         let (sent, wire, streams) = outgoing(exchange);
@@ -147,5 +178,10 @@ impl Bean {
     /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).
     pub fn streams_in_flight(&self) -> usize {
         self.pool.streams_in_flight()
+    }
+
+    /// This endpoint's health: unhealthy after `unhealthy-after` failed calls in a row.
+    pub fn health(&self) -> crate::HealthStatus {
+        self.pool.health()
     }
 }

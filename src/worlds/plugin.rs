@@ -50,6 +50,10 @@ impl World for PluginWorld {
         output.as_mut().ok()
     }
 
+    fn guest_failed(output: &Self::Output) -> bool {
+        output.is_err()
+    }
+
     fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
         &compiled.plugin
     }
@@ -157,5 +161,10 @@ impl Plugin {
     /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).
     pub fn streams_in_flight(&self) -> usize {
         self.pool.streams_in_flight()
+    }
+
+    /// This endpoint's health: unhealthy after `unhealthy-after` failed calls in a row.
+    pub fn health(&self) -> crate::HealthStatus {
+        self.pool.health()
     }
 }

@@ -48,6 +48,10 @@ impl World for PolicyWorld {
     type Input = WasmExchange;
     type Output = Result<Option<String>, host::WasmError>;
 
+    fn guest_failed(output: &Self::Output) -> bool {
+        output.is_err()
+    }
+
     fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
         &compiled.policy
     }
@@ -188,6 +192,11 @@ impl Policy {
     /// This endpoint's limits.
     pub fn limits(&self) -> &Limits {
         self.pool.limits()
+    }
+
+    /// This endpoint's health: unhealthy after `unhealthy-after` failed calls in a row.
+    pub fn health(&self) -> crate::HealthStatus {
+        self.pool.health()
     }
 
     /// Asks the guest about `exchange`.

@@ -319,3 +319,163 @@ fn bench_streams_bytes_through_a_guest() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("upper expects a text body"), "{}", stderr(&out));
 }
+
+/// A running `camel-wasm serve`: its output line by line, and its address.
+/// Killed and reaped when dropped, so a failing test leaves no process behind.
+struct Served {
+    child: std::process::Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::mpsc::Receiver<String>,
+    /// The `listening on …` line.
+    listening: String,
+    /// `host:port` from it.
+    addr: String,
+}
+
+/// How long a test waits for a line of output or for the child to exit.
+const SERVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Served {
+    /// Starts `camel-wasm ARGS` in `dir` and waits for its `listening on` line.
+    fn start(dir: &std::path::Path, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+            .current_dir(dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run camel-wasm");
+        let lines = |pipe: Box<dyn std::io::Read + Send>| {
+            let (send, receive) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { return };
+                    if send.send(line).is_err() {
+                        return;
+                    }
+                }
+            });
+            receive
+        };
+        let stdout = lines(Box::new(child.stdout.take().unwrap()));
+        let stderr = lines(Box::new(child.stderr.take().unwrap()));
+        let mut served = Served { child, stdout, stderr, listening: String::new(), addr: String::new() };
+        served.listening = served.stderr_line();
+        let rest = served.listening.strip_prefix("listening on http://").unwrap_or_else(|| panic!("{}", served.listening));
+        served.addr = rest.split('/').next().unwrap().to_string();
+        served
+    }
+
+    fn stdout_line(&self) -> String {
+        self.stdout.recv_timeout(SERVE_WAIT).expect("a line on stdout")
+    }
+
+    fn stderr_line(&self) -> String {
+        self.stderr.recv_timeout(SERVE_WAIT).expect("a line on stderr")
+    }
+
+    /// Sends `signal` and waits for the exit: its status, and the rest of stderr and stdout.
+    fn stop(&mut self, signal: libc::c_int) -> (std::process::ExitStatus, Vec<String>, Vec<String>) {
+        // SAFETY: kill only sends a signal to our own child, which has not been reaped.
+        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, signal) }, 0);
+        let deadline = std::time::Instant::now() + SERVE_WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for camel-wasm") {
+                break status;
+            }
+            assert!(std::time::Instant::now() < deadline, "camel-wasm serve did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let rest = |lines: &std::sync::mpsc::Receiver<String>| {
+            std::iter::from_fn(|| lines.recv_timeout(SERVE_WAIT).ok()).collect::<Vec<_>>()
+        };
+        (status, rest(&self.stderr), rest(&self.stdout))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(SERVE_WAIT).build().unwrap()
+}
+
+#[tokio::test]
+async fn serve_prints_each_exchange_and_echoes_request_reply() {
+    let mut served = Served::start(&guests_dir(), &["serve", &path("reply-source"), "--bind", "127.0.0.1:0"]);
+    assert!(served.listening.ends_with("/ (plugin reply-source.wasm)"), "{}", served.listening);
+    assert!(served.addr.starts_with("127.0.0.1:") && !served.addr.ends_with(":0"), "the real port: {}", served.listening);
+
+    let response = serve_client().post(format!("http://{}/echo", served.addr)).body("hello").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-path"], "/echo");
+    assert_eq!(response.text().await.unwrap(), "hello", "the exchange, echoed");
+
+    let line = served.stdout_line();
+    let exchange: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(exchange["input"]["body"], serde_json::json!({"text": "hello"}), "{line}");
+    assert_eq!(exchange["input"]["headers"]["x-method"], "POST", "{line}");
+    assert_eq!(exchange["pattern"], "in-out", "{line}");
+
+    let (status, stderr, stdout) = served.stop(libc::SIGINT);
+    assert_eq!(status.code(), Some(0), "{stderr:?}");
+    assert_eq!(stderr, ["stopped (1 exchanges)"]);
+    assert!(stdout.is_empty(), "one line per exchange: {stdout:?}");
+}
+
+#[tokio::test]
+async fn serve_drains_stream_bodies_into_the_line_and_stops_on_sigterm() {
+    let uri = format!("wasm:{}?bind=127.0.0.1:0&path=/in", guest("stream-source"));
+    let mut served = Served::start(&guests_dir(), &["serve", &uri, "--max-body-bytes", "1000"]);
+    assert!(served.listening.ends_with("/in (plugin stream-source.wasm)"), "{}", served.listening);
+    let client = serve_client();
+
+    let response = client.post(format!("http://{}/in", served.addr)).body("streamed body").send().await.unwrap();
+    assert_eq!(response.status(), 202, "in-only");
+    let line = served.stdout_line();
+    let exchange: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let stream = serde_json::json!({"stream": {"length": 13, "origin": "stream-source", "size_hint": 13, "text": "streamed body"}});
+    assert_eq!(exchange["input"]["body"], stream, "{line}");
+
+    let response = client.post(format!("http://{}/in", served.addr)).body(vec![0xff, 0x00, 0xfe]).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let line = served.stdout_line();
+    assert!(line.contains(r#""bytes":[255,0,254],"length":3"#), "not UTF-8: a JSON array: {line}");
+
+    let response = client.post(format!("http://{}/other", served.addr)).body("x").send().await.unwrap();
+    assert_eq!(response.status(), 404, "off --path");
+    let response = client.post(format!("http://{}/in", served.addr)).body(vec![b'x'; 2000]).send().await.unwrap();
+    assert_eq!(response.status(), 413, "over --max-body-bytes");
+
+    let (status, stderr, _) = served.stop(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{stderr:?}");
+    assert_eq!(stderr.last().map(String::as_str), Some("stopped (2 exchanges)"), "{stderr:?}");
+}
+
+#[test]
+fn serve_failing_to_start_exits_1_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let cases: [(&[&str], String); 6] = [
+        (&["serve", &path("reply-source"), "--bind", &addr], format!("cannot listen on {addr}: ")),
+        (&["serve", &path("webhook-source"), "--bind", "127.0.0.1:0"], "configure failed".into()),
+        (&["serve", &path("reply-source")], "--bind ADDR".into()),
+        (&["serve", &path("reply-source"), "--bind", "0.0.0.0:0"], "needs --allow-public-bind".into()),
+        (&["serve", &path("reply-source"), "--bind", "127.0.0.1:0", "--config", "bind=127.0.0.1:9"], "disagree".into()),
+        (&["serve", &path("upper"), "--bind", "127.0.0.1:0"], "does not fit the 'source' world".into()),
+    ];
+    for (args, expected) in cases {
+        let out = camel_wasm(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("error: ") && err.contains(&expected), "{args:?}: {err}");
+    }
+    drop(taken);
+}

@@ -1,9 +1,10 @@
-//! `camel-wasm`: run an exchange through a guest component, inspect one,
+//! `camel-wasm`: run an exchange through a guest component, serve a source guest, inspect one,
 //! measure one, or create a new guest crate.
 
 mod body;
 mod measure;
 mod new;
+mod serve;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,41 @@ enum Command {
     /// stream fails.
     #[command(verbatim_doc_comment, about = "Measure a guest: load time, median and p99 latency, calls per second")]
     Bench(BenchArgs),
+    /// Run a source-world guest on an HTTP listener; print each exchange it submits.
+    ///
+    /// Loads FILE (or the `wasm:` URI), runs its `configure` with `bind`, `path`
+    /// and the --config pairs, listens, and prints to stderr one line
+    /// `listening on http://ADDR/PATH (plugin NAME)` with the address bound
+    /// (the real port when --bind asks for port 0; PATH is `/` without --path).
+    ///
+    /// Each exchange the guest submits to the route is printed on stdout as ONE
+    /// line of compact JSON: the exchange as `call` prints it (input, output,
+    /// properties, pattern, correlation_id, ...); a rejection the guest answers
+    /// itself (header camel-wasm-reply: direct) is not. A stream body is drained
+    /// first (whole, in memory: bounded by --max-body-bytes for request bodies
+    /// and --max-stream-bytes otherwise) and shown as
+    ///
+    ///     "body": {"stream": {"size_hint": N, "content_type": T, "origin": O,
+    ///                         "length": N, "text": "..."}}
+    ///
+    /// (the fields known of it, its length in bytes, then `text` when its bytes
+    /// are UTF-8, else `bytes`: a JSON array of numbers; a stream that fails
+    /// adds `"error": "..."` after the bytes that came before it, and fails the
+    /// exchange: HTTP 500 for request/reply).
+    ///
+    /// In-only exchanges are answered 202 by the host; in-out exchanges are
+    /// answered with the exchange unchanged (an echo: status 200 unless the
+    /// header camel.http.response-code says otherwise, the output message's
+    /// headers and body if it has one, else the input's).
+    ///
+    /// Runs until SIGINT (Ctrl-C) or SIGTERM, then stops the guest and prints
+    /// `stopped (N exchanges)` to stderr (exit status 0). A guest whose run
+    /// fails is restarted; each restart is reported on stderr as
+    /// `warning: the guest's run failed, restarted (restarts: N): REASON`.
+    /// Failing to start (bind in use, plan mismatch, configure failure) prints
+    /// one line `error: ...`, exit status 1.
+    #[command(verbatim_doc_comment, about = "Run a source-world guest on an HTTP listener and print each exchange it submits")]
+    Serve(serve::ServeArgs),
     /// Create a standalone guest crate NAME (a directory) that depends on the guest SDK, camel-wasm-guest.
     New {
         /// The directory to create; its last component names the crate.
@@ -214,6 +250,9 @@ struct LimitArgs {
     /// Seconds a stream body may make no progress before it fails.
     #[arg(long)]
     stream_idle_timeout: Option<String>,
+    /// Failed calls in a row after which the endpoint reports unhealthy.
+    #[arg(long)]
+    unhealthy_after: Option<String>,
 }
 
 impl LimitArgs {
@@ -241,6 +280,7 @@ impl LimitArgs {
             ("max-table-elements", &self.max_table_elements),
             ("max-stream-bytes", &self.max_stream_bytes),
             ("stream-idle-timeout", &self.stream_idle_timeout),
+            ("unhealthy-after", &self.unhealthy_after),
         ];
         for (name, value) in flags {
             if let Some(value) = value {
@@ -355,6 +395,7 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Call(args) => call(args).await,
         Command::Bench(args) => bench(args).await,
+        Command::Serve(args) => serve::serve(args).await,
         Command::New { name, world, sdk_path } => {
             println!("{}", new::create(&name, world, sdk_path.as_deref())?);
             Ok(())

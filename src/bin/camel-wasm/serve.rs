@@ -1,0 +1,272 @@
+//! `camel-wasm serve`: run a `source`-world guest on an HTTP listener and print
+//! each exchange it submits as one JSON line, answering request/reply exchanges
+//! with the exchange unchanged (an echo).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Args;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use camel_wasm::{BoxError, Body, Exchange, Limits, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, StreamBody};
+
+use crate::{LimitArgs, key_value};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The source component file, or a `wasm:path?bind=…&path=…&knobs` URI (path relative to the current directory).
+    file: String,
+    /// The address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port); required unless the URI gives `bind=`.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// The only request path served (starts with '/'); default: the guest's, or every path.
+    #[arg(long, value_name = "P")]
+    path: Option<String>,
+    /// Configuration K=V for the guest's `configure` (after bind and path); repeatable.
+    #[arg(long = "config", value_name = "K=V")]
+    config: Vec<String>,
+    /// Allow a non-loopback --bind address.
+    #[arg(long)]
+    allow_public_bind: bool,
+    /// Largest request body, in bytes; larger gets 413 [default: --max-stream-bytes].
+    #[arg(long, value_name = "N")]
+    max_body_bytes: Option<String>,
+    /// Seconds a request may wait for its response before it gets 504 [default: 30].
+    #[arg(long, value_name = "SECS")]
+    request_timeout: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Longest wait, after the source stopped, for exchanges still being printed.
+const SETTLE: Duration = Duration::from_secs(5);
+/// How often the guest's failures are looked for.
+const WATCH: Duration = Duration::from_millis(200);
+
+/// Runs `serve` until SIGINT or SIGTERM.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = args.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
+    let (runtime, name, limits, options) = open(&args)?;
+    if options.bind.is_none() {
+        return Err("give the address to listen on: --bind ADDR (e.g. 127.0.0.1:8080), or bind= in the wasm: URI".into());
+    }
+    // Registered before anything listens, so a signal right after the
+    // `listening` line is never the default (fatal) one.
+    let mut stop = StopSignals::new()?;
+    let source = Source::load(&runtime, &name, limits, options).map_err(|e| e.to_string())?;
+    let printer = Printer::default();
+    let running = source
+        .start(config, printer.service())
+        .await
+        .map_err(|e| e.to_string().replace("needs allow-public-bind=true", "needs --allow-public-bind"))?;
+    let path = source.options().path.as_deref().unwrap_or("/");
+    eprintln!("listening on http://{}{path} (plugin {})", running.local_addr(), source.name());
+
+    let mut restarts = 0;
+    let mut watch = tokio::time::interval(WATCH);
+    loop {
+        tokio::select! {
+            () = stop.recv() => break,
+            _ = watch.tick() => {
+                let now = running.restarts();
+                if now > restarts {
+                    restarts = now;
+                    let reason = running.last_error().unwrap_or_default().replace('\n', " ");
+                    eprintln!("warning: the guest's run failed, restarted (restarts: {now}): {reason}");
+                }
+            }
+        }
+    }
+    let stopped = running.stop().await;
+    printer.settle(SETTLE).await;
+    eprintln!("stopped ({} exchanges)", printer.count.load(Ordering::Relaxed));
+    stopped.map_err(|e| e.to_string())
+}
+
+/// The runtime, the source's name in it, its limits and its options: from FILE
+/// and the flags, or from a `wasm:` URI and the flags for what it does not set.
+fn open(args: &ServeArgs) -> Result<(Runtime, String, Limits, SourceOptions), String> {
+    let (runtime, name, limits, mut options, given) = if args.file.starts_with("wasm:") {
+        let (uri, options) = SourceOptions::parse_uri(&args.file, Limits::default()).map_err(|e| e.to_string())?;
+        let limits = args.limits.over(uri.limits, &uri.given)?;
+        let query = args.file.split_once('?').map_or("", |(_, q)| q);
+        let given: Vec<&str> =
+            query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k)).filter(|k| SOURCE_PARAMETERS.contains(k)).collect();
+        (crate::runtime_in(std::path::Path::new("."))?, uri.path, limits, options, given)
+    } else {
+        let (runtime, name) = crate::open(&args.file)?;
+        (runtime, name, args.limits.to_limits()?, SourceOptions::default(), Vec::new())
+    };
+    let flags = [
+        ("bind", args.bind.clone()),
+        ("path", args.path.clone()),
+        ("allow-public-bind", args.allow_public_bind.then(|| "true".to_string())),
+        ("max-body-bytes", args.max_body_bytes.clone()),
+        ("request-timeout", args.request_timeout.clone()),
+    ];
+    for (flag, value) in flags {
+        if let Some(value) = value {
+            if given.contains(&flag) {
+                return Err(format!("'{flag}' is given both in the wasm: URI and as --{flag}; give it once"));
+            }
+            options.set(flag, &value).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok((runtime, name, limits, options))
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM.
+struct StopSignals {
+    #[cfg(unix)]
+    signals: (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+}
+
+impl StopSignals {
+    #[cfg(unix)]
+    fn new() -> Result<Self, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        Ok(Self { signals: (listen(SignalKind::interrupt())?, listen(SignalKind::terminate())?) })
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> Result<Self, String> {
+        Ok(Self {})
+    }
+
+    #[cfg(unix)]
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.signals.0.recv() => {}
+            _ = self.signals.1.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The application behind the source: prints each exchange, echoes it back.
+#[derive(Clone, Default)]
+struct Printer {
+    /// Exchanges printed.
+    count: Arc<AtomicU64>,
+    /// Exchanges being handled.
+    busy: Arc<AtomicUsize>,
+}
+
+/// Counts an exchange as being handled while it lives.
+struct Busy(Arc<AtomicUsize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A stream body read to its end (or to its failure).
+struct Drained {
+    bytes: Vec<u8>,
+    error: Option<String>,
+}
+
+impl Printer {
+    fn service(
+        &self,
+    ) -> impl tower::Service<Exchange, Response = Exchange, Error = BoxError, Future: Send + 'static> + Clone + Send + Sync + 'static {
+        let printer = self.clone();
+        tower::service_fn(move |exchange| printer.clone().handle(exchange))
+    }
+
+    /// Waits up to `grace` for the exchanges being handled.
+    async fn settle(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.busy.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn handle(self, mut exchange: Exchange) -> Result<Exchange, BoxError> {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        let _busy = Busy(self.busy.clone());
+        let mut failure = None;
+        let mut streams = Vec::new();
+        for (slot, message) in [("input", Some(&mut exchange.input)), ("output", exchange.output.as_mut())] {
+            let Some(message) = message else { continue };
+            let Body::Stream(stream) = &message.body else { continue };
+            let stream = stream.clone();
+            let drained = drain(&stream).await;
+            if let Some(error) = &drained.error {
+                failure.get_or_insert_with(|| format!("the {slot} stream body failed after {} bytes: {error}", drained.bytes.len()));
+            }
+            let marker = format!("{MARKER}{slot}");
+            message.body = Body::Text(marker.clone());
+            streams.push((slot, marker, stream, drained));
+        }
+        let line = one_line(&exchange, &streams);
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(failure) = failure {
+            return Err(failure.into());
+        }
+        // The echo: the bodies as they came, a drained stream as a stream of the same bytes.
+        for (slot, _, stream, drained) in streams {
+            let message = if slot == "input" { Some(&mut exchange.input) } else { exchange.output.as_mut() };
+            if let Some(message) = message {
+                let mut echo = StreamBody::from_chunks([Ok(Bytes::from(drained.bytes))]);
+                (echo.size_hint, echo.content_type, echo.origin) = (stream.size_hint, stream.content_type, stream.origin);
+                message.body = Body::Stream(echo);
+            }
+        }
+        Ok(exchange)
+    }
+}
+
+/// Stands for a stream body in an exchange serialized by [`one_line`].
+const MARKER: &str = "\u{0}camel-wasm: a stream body in ";
+
+/// Reads `stream` to its end.
+async fn drain(stream: &StreamBody) -> Drained {
+    let Some(mut chunks) = stream.take() else {
+        return Drained { bytes: Vec::new(), error: Some("the stream was read already".into()) };
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        match chunk {
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(e) => return Drained { bytes, error: Some(e.to_string()) },
+        }
+    }
+    Drained { bytes, error: None }
+}
+
+/// The exchange as compact JSON, each stream body (a text body holding its
+/// marker) shown as `{"stream": {...what is known of it, "length", "text" or "bytes", "error"?}}`.
+fn one_line(exchange: &Exchange, streams: &[(&str, String, StreamBody, Drained)]) -> String {
+    let mut line = serde_json::to_string(exchange).expect("an exchange without streams serializes");
+    for (_, marker, stream, drained) in streams {
+        let Value::Object(mut about) = crate::body::describe(stream) else { unreachable!("describe gives an object") };
+        about.insert("length".into(), json!(drained.bytes.len()));
+        match std::str::from_utf8(&drained.bytes) {
+            Ok(text) => about.insert("text".into(), json!(text)),
+            Err(_) => about.insert("bytes".into(), json!(drained.bytes)),
+        };
+        if let Some(error) = &drained.error {
+            about.insert("error".into(), json!(error));
+        }
+        let placeholder = serde_json::to_string(&Body::Text(marker.clone())).expect("bodies serialize");
+        let shown = json!({ "stream": about }).to_string();
+        line = line.replacen(&placeholder, &shown, 1);
+    }
+    line
+}
