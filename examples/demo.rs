@@ -3,6 +3,8 @@
 //! Run with `just demo` (which builds the guests first).
 
 use camel_wasm::{Bean, Decision, Exchange, Limits, Plugin, Policy, Principal, Runtime, WasmError};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::json;
 
 fn show(step: &str, exchange: &Exchange) {
@@ -11,8 +13,41 @@ fn show(step: &str, exchange: &Exchange) {
     println!("  {step:<22} body={body} headers={headers}");
 }
 
+/// Serves the Prometheus text exposition at `/metrics` on a loopback port, for the length of the demo.
+async fn serve_metrics(handle: PrometheusHandle) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = handle.render();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+/// One scrape of `addr`'s `/metrics`: the camel-wasm call and error series.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("the metrics endpoint");
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: demo\r\nconnection: close\r\n\r\n").await.expect("a request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("a response");
+    response
+        .lines()
+        .filter(|l| l.starts_with("camel_wasm_calls_total") || l.starts_with("camel_wasm_errors_total") && !l.ends_with(" 0"))
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
+
 #[tokio::main]
 async fn main() -> Result<(), WasmError> {
+    // Install the recorder before loading: each endpoint registers its series then.
+    let metrics = PrometheusBuilder::new().install_recorder().expect("a Prometheus recorder");
+    let metrics_addr = serve_metrics(metrics).await;
     let runtime = Runtime::builder().base_dir("guests/dist").build()?;
     runtime.endpoints().register_fn("audit", |req: camel_wasm::CallRequest| async move {
         Ok(format!("audited[{}]", req.payload))
@@ -56,5 +91,7 @@ async fn main() -> Result<(), WasmError> {
         let json = enrich.process(Exchange::new(json!({"order": i + 1, "by": subject}))).await?;
         show("plugin json-enrich", &json);
     }
+    println!("\nscrape of http://{metrics_addr}/metrics (calls and non-zero errors):");
+    print!("{}", scrape(metrics_addr).await);
     Ok(())
 }

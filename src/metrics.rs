@@ -42,6 +42,11 @@ pub(crate) enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The label value.
+    pub(crate) fn label(self) -> &'static str {
+        KINDS[self as usize]
+    }
+
     /// The kind of a call's error.
     pub(crate) fn of(error: &WasmError) -> Self {
         match error {

@@ -55,8 +55,9 @@ impl Endpoint for WasmEndpoint {
         )))
     }
 
-    fn create_producer(&self, _rt: Arc<dyn RuntimeObservability>, ctx: &ProducerContext) -> Result<BoxProcessor, CamelError> {
+    fn create_producer(&self, rt: Arc<dyn RuntimeObservability>, ctx: &ProducerContext) -> Result<BoxProcessor, CamelError> {
         let route_id = ctx.route_id().map(str::to_owned);
-        Ok(BoxProcessor::new(WasmProducer::new(&self.plugin, self.mapping, route_id)))
+        let producer = WasmProducer::new(&self.plugin, self.mapping, route_id).with_collector(rt.metrics());
+        Ok(BoxProcessor::new(producer))
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use camel_api::{CamelError, Exchange as CamelExchange};
+use camel_api::{CamelError, Exchange as CamelExchange, MetricsCollector};
 use tower::Service;
 
 use super::calls::GUEST_CALL_PROPERTY;
@@ -24,6 +24,8 @@ pub struct WasmProducer {
     service: PluginService,
     mapping: ExchangeMapping,
     route_id: Option<String>,
+    /// The context's collector: each call's duration and errors reach camel-core's metrics.
+    collector: Option<std::sync::Arc<dyn MetricsCollector>>,
 }
 
 impl std::fmt::Debug for WasmProducer {
@@ -35,7 +37,24 @@ impl std::fmt::Debug for WasmProducer {
 impl WasmProducer {
     /// A producer on `plugin`, handing the guest `route_id` when known.
     pub fn new(plugin: &Plugin, mapping: ExchangeMapping, route_id: Option<String>) -> Self {
-        Self { plugin: plugin.name().into(), service: plugin.service(), mapping, route_id }
+        Self { plugin: plugin.name().into(), service: plugin.service(), mapping, route_id, collector: None }
+    }
+
+    /// Reports each call to `collector` (the `RuntimeObservability` rust-camel hands
+    /// producers): `camel_wasm_call_duration_seconds{plugin,route}`, and on a failure
+    /// `increment_errors(route, "wasm_<kind>")`.
+    pub fn with_collector(mut self, collector: std::sync::Arc<dyn MetricsCollector>) -> Self {
+        self.collector = Some(collector);
+        self
+    }
+}
+
+/// Reports one call to camel-core's collector.
+fn report(collector: &dyn MetricsCollector, plugin: &str, route_id: Option<&str>, took: std::time::Duration, error: Option<&WasmError>) {
+    let route = route_id.unwrap_or("");
+    collector.record_histogram("camel_wasm_call_duration_seconds", took.as_secs_f64(), &[("plugin", plugin), ("route", route)]);
+    if let Some(error) = error {
+        collector.increment_errors(route, &format!("wasm_{}", crate::metrics::ErrorKind::of(error).label()));
     }
 }
 
@@ -58,10 +77,15 @@ impl Service<CamelExchange> for WasmProducer {
         let mut ready = std::mem::replace(&mut self.service, fresh);
         let mapping = self.mapping;
         let route_id = self.route_id.clone();
+        let (collector, plugin) = (self.collector.clone(), self.plugin.clone());
         Box::pin(async move {
             let sent = mapping.to_wasm(&mut exchange, route_id.as_deref()).await?;
-            let returned = ready.call(sent).await.map_err(wasm_to_camel)?;
-            mapping.apply(&mut exchange, returned);
+            let started = std::time::Instant::now();
+            let returned = ready.call(sent).await;
+            if let Some(collector) = &collector {
+                report(collector.as_ref(), &plugin, route_id.as_deref(), started.elapsed(), returned.as_ref().err());
+            }
+            mapping.apply(&mut exchange, returned.map_err(wasm_to_camel)?);
             Ok(exchange)
         })
     }
