@@ -132,13 +132,13 @@ pub(crate) fn forward(plugin: &str, stdout: &CapturedOutput, stderr: &CapturedOu
     if out_dropped > 0 {
         tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stdout", "guest output truncated: {out_dropped} earlier bytes dropped");
     }
-    for line in out.lines() {
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
         tracing::info!(target: "camel_wasm::guest", plugin, stream = "stdout", "{line}");
     }
     if err_dropped > 0 {
         tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stderr", "guest output truncated: {err_dropped} earlier bytes dropped");
     }
-    for line in err.lines() {
+    for line in err.lines().filter(|l| !l.trim().is_empty()) {
         tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stderr", "{line}");
     }
 }

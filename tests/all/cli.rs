@@ -72,7 +72,8 @@ fn failures_exit_non_zero_with_one_clear_line() {
         (&["call", &path("text-utils"), "--method", "nope"], "has no method 'nope'"),
     ];
     for (args, expected) in cases {
-        let out = camel_wasm(args);
+        // RUST_LOG=error: a guest's own stderr lines (panic messages) are warnings, left out here.
+        let out = Command::new(env!("CARGO_BIN_EXE_camel-wasm")).args(args).env("RUST_LOG", "error").output().expect("run");
         assert!(!out.status.success(), "{args:?} should fail");
         let err = stderr(&out);
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
@@ -478,4 +479,92 @@ fn serve_failing_to_start_exits_1_with_one_line() {
         assert!(err.starts_with("error: ") && err.contains(&expected), "{args:?}: {err}");
     }
     drop(taken);
+}
+
+#[test]
+fn call_metrics_prints_the_prometheus_exposition_after_the_result() {
+    let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--metrics"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (result, metrics) = text.split_once("\n# metrics\n").unwrap_or_else(|| panic!("no `# metrics` line: {text}"));
+    assert_eq!(printed_exchange(result)["input"]["body"], serde_json::json!({"text": "HI"}));
+    assert!(metrics.contains(r#"camel_wasm_calls_total{plugin="upper.wasm",world="plugin"} 1"#), "{metrics}");
+    assert!(metrics.contains("camel_wasm_call_duration_seconds"), "{metrics}");
+
+    let plain = camel_wasm(&["call", &path("upper"), "--body", "hi"]);
+    assert!(!stdout(&plain).contains("# metrics"), "only with --metrics");
+}
+
+/// `camel-wasm call` with `RUST_LOG` set to `filter` (unset for `None`).
+fn call_logging(filter: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_camel-wasm"));
+    command.args(args).env_remove("RUST_LOG");
+    if let Some(filter) = filter {
+        command.env("RUST_LOG", filter);
+    }
+    command.output().expect("run camel-wasm")
+}
+
+#[test]
+fn rust_log_shows_guest_output_on_stderr() {
+    let args = ["call", &path("wasi-probe"), "--body", "x"];
+    let out = call_logging(Some("info"), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.contains("wasi-probe stdout")).unwrap_or_else(|| panic!("no stdout line: {err}"));
+    assert!(line.contains("INFO") && line.contains(r#"plugin="wasi-probe.wasm""#) && line.contains("stdout"), "{line}");
+    assert!(!stdout(&out).contains("wasi-probe stdout"), "logs go to stderr only");
+
+    // Default: warn. The guest's stderr shows, its stdout does not.
+    let err = stderr(&call_logging(None, &args));
+    let line = err.lines().find(|l| l.contains("wasi-probe stderr")).unwrap_or_else(|| panic!("no stderr line: {err}"));
+    assert!(line.contains("WARN") && line.contains(r#"plugin="wasi-probe.wasm""#), "{line}");
+    assert!(!err.contains("wasi-probe stdout"), "{err}");
+
+    let out = call_logging(None, &["call", &path("chaos"), "--body", "panic"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.lines().any(|l| l.contains("WARN") && l.contains("chaos: asked to panic")), "{err}");
+    assert!(err.lines().last().unwrap_or("").starts_with("error: "), "the error line last: {err}");
+
+    let err = stderr(&call_logging(Some("off"), &args));
+    assert!(!err.contains("wasi-probe"), "RUST_LOG=off: {err}");
+}
+
+#[test]
+fn bench_watch_reloads_while_calling_without_failures() {
+    use std::io::BufRead;
+    let dir = scratch("bench-watch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plugin.wasm");
+    std::fs::copy(path("upper"), &file).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        .args(["bench", &file.to_string_lossy(), "--watch", "--duration", "3", "--concurrency", "4"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run camel-wasm");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    assert!(first.starts_with("watching ") && first.contains("4 caller(s)"), "{first}");
+    // The calls are running: replace the file atomically with another plugin.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let staged = dir.join("plugin.wasm.new");
+    std::fs::copy(path("raw-upper"), &staged).unwrap();
+    std::fs::rename(&staged, &file).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(status.success(), "{rest:?} {err}");
+    let summary = rest.iter().find(|l| l.starts_with("calls: ")).unwrap_or_else(|| panic!("{rest:?}"));
+    let number = |after: &str| -> u64 {
+        let at = summary.find(after).unwrap() + after.len();
+        summary[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    assert!(number("calls: ") > 0, "{summary}");
+    assert!(summary.contains(" ok, 0 failed;"), "{summary}");
+    assert!(number("reloads: ") >= 1, "{summary}");
+    assert!(summary.ends_with("(0 failed)"), "{summary}");
 }

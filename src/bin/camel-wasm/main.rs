@@ -5,6 +5,7 @@ mod body;
 mod measure;
 mod new;
 mod serve;
+mod soak;
 mod target;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,13 @@ enum Command {
     /// the returned stream), the best round, and `peak resident memory: Y MiB`
     /// (getrusage's ru_maxrss of the whole process). Fails if the guest or a
     /// stream fails.
+    ///
+    /// With --duration SECS, call the guest continuously instead, from
+    /// --concurrency tasks, for SECS seconds; with --watch, also reload FILE
+    /// whenever it changes (Runtime::watch) while the calls go on. Prints
+    /// `watching FILE for SECS s with N caller(s)` (or `calling ...` without
+    /// --watch) when the calls start, then
+    /// `calls: N ok, M failed; reloads: R (F failed)`. Exits 1 if any call failed.
     #[command(verbatim_doc_comment, about = "Measure a guest: load time, median and p99 latency, calls per second")]
     Bench(BenchArgs),
     /// Run a source-world guest on an HTTP listener; print each exchange it submits.
@@ -134,6 +142,12 @@ struct BenchArgs {
     /// Bytes per chunk of the --stream-bytes body.
     #[arg(long, value_name = "N", default_value_t = 65536, requires = "stream_bytes")]
     chunk_bytes: usize,
+    /// Call continuously for SECS seconds and count the calls that succeeded and failed (see above).
+    #[arg(long, value_name = "SECS", conflicts_with_all = ["calls", "stream_bytes"])]
+    duration: Option<f64>,
+    /// With --duration: reload FILE whenever it changes while the calls go on.
+    #[arg(long, requires = "duration")]
+    watch: bool,
 }
 
 /// Which guest to load, and how.
@@ -154,13 +168,20 @@ struct TargetArgs {
 impl TargetArgs {
     /// Loads the guest; a bean called without `--method` is an error when `method_required`.
     async fn load(&self, method_required: bool) -> Result<(Target, String), String> {
+        let (_, target, name) = self.load_in(method_required).await?;
+        Ok((target, name))
+    }
+
+    /// Like [`load`](Self::load), also giving the runtime it was loaded in
+    /// (the plugin's name is relative to its base directory).
+    async fn load_in(&self, method_required: bool) -> Result<(Runtime, Target, String), String> {
         let config = self.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
         let (runtime, name, limits) = self.open()?;
         let target = Target::load(&runtime, &name, limits, self.method.as_deref(), config).await?;
         if let (true, None, Target::Bean(bean, _)) = (method_required, &self.method, &target) {
             return Err(format!("'{name}' is a bean: pass --method (one of: {})", bean.methods().join(", ")));
         }
-        Ok((target, name))
+        Ok((runtime, target, name))
     }
 }
 
@@ -193,6 +214,10 @@ struct CallArgs {
     /// Exchange property K=V (V is JSON when it parses, else a string); repeatable.
     #[arg(long = "property", value_name = "K=V")]
     properties: Vec<String>,
+    /// After the result, print a line `# metrics` and the call's metrics in the
+    /// Prometheus text format (camel_wasm_calls_total, ..._errors_total, ...).
+    #[arg(long)]
+    metrics: bool,
 }
 
 /// The URI knobs as flags; each is checked by `Limits::set`.
@@ -296,6 +321,7 @@ impl LimitArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let rt = tokio::runtime::Runtime::new().expect("start the tokio runtime");
     match rt.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -304,6 +330,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`: a guest's stderr
+/// lines show, its stdout lines need `info`; target `camel_wasm::guest`).
+fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 impl TargetArgs {
@@ -414,6 +453,9 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         let (k, v) = key_value(pair, "--header")?;
         headers.insert(k, json_or_string(v));
     }
+    if let Some(seconds) = args.duration {
+        return soak::run(&args.target, seconds, args.concurrency, args.body_size, headers, args.watch).await;
+    }
     let started = std::time::Instant::now();
     let (target, name) = args.target.load(false).await?;
     let load = started.elapsed();
@@ -513,6 +555,24 @@ async fn bean_methods(runtime: &Runtime, name: &str, worlds: &[&str]) -> Result<
 
 async fn call(args: CallArgs) -> Result<(), String> {
     let exchange = exchange(&args)?;
+    // Handles are registered when a guest is loaded: the recorder goes first.
+    let metrics = match args.metrics {
+        true => Some(
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| format!("--metrics: {e}"))?,
+        ),
+        false => None,
+    };
+    let result = call_once(&args, exchange).await;
+    if let Some(handle) = metrics {
+        println!("# metrics");
+        print!("{}", handle.render());
+    }
+    result
+}
+
+async fn call_once(args: &CallArgs, exchange: Exchange) -> Result<(), String> {
     let (target, _name) = args.target.load(true).await?;
     match target.run(exchange).await.map_err(|e| e.to_string())? {
         Outcome::Exchange(exchange) => body::show(exchange, args.body_out.as_deref()).await?,
