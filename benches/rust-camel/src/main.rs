@@ -17,7 +17,7 @@
 //!   a port of rust-camel's `examples/wasm-streaming-plugin` guest), whose
 //!   reply `streamed N bytes` is checked against `--bytes`. Median and best
 //!   wall time over `--rounds` calls after one warm-up; `peak_rss_mib` is
-//!   getrusage(RUSAGE_SELF).ru_maxrss taken right after these rounds.
+//!   /proc/self/status VmHWM (getrusage ru_maxrss elsewhere) taken right after these rounds.
 //! - `return-stream` (unless `--no-extras`): per-call latency of a guest that
 //!   RETURNS a stream, drained by the caller: the same plugin guest's
 //!   `emit-return-stream` mode (80 bytes in 10 writes) through the producer,
@@ -129,6 +129,12 @@ fn fail(guest: &Path, e: impl std::fmt::Display) -> ! {
 }
 
 fn peak_rss_mib() -> f64 {
+    // This address space's high-water mark (the same measure as camel-wasm's CLI).
+    if let Some(kib) = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse::<f64>().ok()
+    }) {
+        return kib / 1024.0;
+    }
     // SAFETY: getrusage only writes into the zeroed struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };

@@ -78,13 +78,21 @@ pub fn resident_bytes() -> u64 {
 
 /// Peak resident set size of this process so far, in bytes (`getrusage`'s `ru_maxrss`).
 pub fn peak_resident_bytes() -> u64 {
+    // Linux: this address space's high-water mark. getrusage's ru_maxrss would
+    // also count a parent's memory when this process was spawned by a large one.
+    if let Some(kib) = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    }) {
+        return kib * 1024;
+    }
     // SAFETY: getrusage fills the zeroed struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
         return 0;
     }
     let max = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    // Kilobytes on Linux and the BSDs, bytes on macOS.
+    // Kilobytes on the BSDs, bytes on macOS.
     if cfg!(target_os = "macos") { max } else { max * 1024 }
 }
 
