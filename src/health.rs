@@ -6,6 +6,7 @@
 //! with its own error (`wasm-error`) is an answer, not a failure.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::WasmError;
 
@@ -26,33 +27,38 @@ pub enum HealthStatus {
 /// Counts an endpoint's failures in a row.
 pub(crate) struct Health {
     threshold: u32,
-    state: Mutex<(u32, Option<String>)>,
+    /// Failures in a row: read on every call without a lock.
+    failures: AtomicU32,
+    last_error: Mutex<Option<String>>,
 }
 
 impl Health {
     pub(crate) fn new(threshold: u32) -> Self {
-        Self { threshold: threshold.max(1), state: Mutex::default() }
+        Self { threshold: threshold.max(1), failures: AtomicU32::new(0), last_error: Mutex::default() }
     }
 
     /// Records a call's outcome.
     pub(crate) fn record(&self, error: Option<&WasmError>) {
-        let failed = error.filter(|e| !matches!(e, WasmError::Guest { .. } | WasmError::UnknownMethod { .. }));
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match failed {
-            None if state.0 == 0 => {}
-            None => *state = (0, None),
-            Some(error) => *state = (state.0.saturating_add(1), Some(error.to_string())),
+        match error.filter(|e| !matches!(e, WasmError::Guest { .. } | WasmError::UnknownMethod { .. })) {
+            None => {
+                if self.failures.load(Ordering::Relaxed) != 0 {
+                    self.failures.store(0, Ordering::Relaxed);
+                }
+            }
+            Some(error) => {
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+                self.failures.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     /// The status now.
     pub(crate) fn status(&self) -> HealthStatus {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match &state.1 {
-            Some(last_error) if state.0 >= self.threshold => {
-                HealthStatus::Unhealthy { consecutive_failures: state.0, last_error: last_error.clone() }
-            }
-            _ => HealthStatus::Healthy,
+        let failures = self.failures.load(Ordering::Relaxed);
+        if failures < self.threshold {
+            return HealthStatus::Healthy;
         }
+        let last_error = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+        HealthStatus::Unhealthy { consecutive_failures: failures, last_error }
     }
 }

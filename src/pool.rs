@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -130,6 +130,8 @@ pub(crate) struct Pool<W: World> {
     runtime: Runtime,
     /// The version new instances are made of; swapped by a hot reload.
     pre: Mutex<Current<W::Pre>>,
+    /// `pre`'s generation, readable without its lock on every call.
+    generation: AtomicU64,
     limits: Limits,
     allowlist: Arc<CallAllowlist>,
     config: Vec<(String, String)>,
@@ -173,7 +175,7 @@ impl<W: World> Pool<W> {
         let metrics = EndpointMetrics::new(&plugin, W::NAME);
         let health = Health::new(limits.unhealthy_after);
         let draining = AtomicUsize::new(0);
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining, metrics, health }
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining, metrics, health, generation: AtomicU64::new(0) }
     }
 
     /// The plugin's name.
@@ -508,7 +510,7 @@ impl<W: World> Pool<W> {
 
     /// The generation of the current version (0 at load, one more per swap).
     pub(crate) fn generation(&self) -> u64 {
-        self.pre.lock().unwrap().generation
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Hot reload: new instances are made of `pre` from now on; idle instances
@@ -520,6 +522,7 @@ impl<W: World> Pool<W> {
             let mut current = self.pre.lock().unwrap();
             current.pre = pre;
             current.generation += 1;
+            self.generation.store(current.generation, Ordering::Release);
             idle.drain(..).collect()
         };
         for instance in stale {

@@ -227,7 +227,7 @@ impl Component for WasmComponent {
         match Plugin::load(&self.inner.runtime, &path, limits.clone()) {
             Ok(plugin) => {
                 health.set_state(LoadState::Loaded);
-                health.follow(plugin.clone());
+                health.follow(&plugin);
                 Ok(Box::new(WasmEndpoint::new(uri, plugin, mapping, health)))
             }
             Err(WasmError::Load(LoadError::WorldMismatch { .. }))

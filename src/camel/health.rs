@@ -60,8 +60,17 @@ pub struct WasmHealthCheck {
     name: String,
     state: Arc<RwLock<LoadState>>,
     source: Arc<RwLock<SourceStatus>>,
-    /// The loaded plugin, whose calls make it unhealthy after `unhealthy-after` failures in a row.
-    plugin: Arc<RwLock<Option<crate::Plugin>>>,
+    /// The loaded plugin's health, whose calls make it unhealthy after `unhealthy-after` failures in a row.
+    plugin: Arc<RwLock<Option<Probe>>>,
+}
+
+/// A probe of a plugin's health that does not keep the plugin alive.
+struct Probe(Box<dyn Fn() -> Option<crate::HealthStatus> + Send + Sync>);
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Probe")
+    }
 }
 
 impl WasmHealthCheck {
@@ -81,8 +90,8 @@ impl WasmHealthCheck {
     }
 
     /// Reports `plugin`'s call health while loaded.
-    pub(crate) fn follow(&self, plugin: crate::Plugin) {
-        *self.plugin.write().unwrap_or_else(|e| e.into_inner()) = Some(plugin);
+    pub(crate) fn follow(&self, plugin: &crate::Plugin) {
+        *self.plugin.write().unwrap_or_else(|e| e.into_inner()) = Some(Probe(Box::new(plugin.health_probe())));
     }
 
     /// The address a running source listens on (the real port when its bind asked for port 0).
@@ -118,7 +127,7 @@ impl WasmHealthCheck {
     /// The check's result now, without awaiting.
     pub fn result(&self) -> CheckResult {
         match self.state() {
-            LoadState::Loaded => match self.plugin.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(crate::Plugin::health) {
+            LoadState::Loaded => match self.plugin.read().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|probe| (probe.0)()) {
                 Some(crate::HealthStatus::Unhealthy { consecutive_failures, last_error }) => {
                     let message = format!("{consecutive_failures} calls in a row failed; the last: {last_error}");
                     CheckResult::unhealthy(&self.name, &message)

@@ -167,4 +167,10 @@ impl Plugin {
     pub fn health(&self) -> crate::HealthStatus {
         self.pool.health()
     }
+
+    /// A probe of this endpoint's health that does not keep it alive (`None` once it is gone).
+    pub(crate) fn health_probe(&self) -> impl Fn() -> Option<crate::HealthStatus> + Send + Sync + 'static {
+        let pool = Arc::downgrade(&self.pool);
+        move || pool.upgrade().map(|pool| pool.health())
+    }
 }
