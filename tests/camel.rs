@@ -958,3 +958,41 @@ routes:
     assert_eq!(reply.text().await.unwrap(), "got pong");
     h.ctx.stop().await.unwrap();
 }
+
+/// A rust-camel metrics collector that records what it is told.
+#[derive(Default)]
+struct RecordingCollector(Mutex<Vec<String>>);
+
+impl camel_api::MetricsCollector for RecordingCollector {
+    fn record_exchange_duration(&self, _route_id: &str, _duration: std::time::Duration) {}
+    fn increment_errors(&self, route_id: &str, error_type: &str) {
+        self.0.lock().unwrap().push(format!("error {route_id} {error_type}"));
+    }
+    fn increment_exchanges(&self, _route_id: &str) {}
+    fn set_queue_depth(&self, _queue: &str, _depth: usize) {}
+    fn record_circuit_breaker_change(&self, _route_id: &str, _from: &str, _to: &str) {}
+    fn record_histogram(&self, name: &str, _value: f64, labels: &[(&str, &str)]) {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.0.lock().unwrap().push(format!("{name} {}", labels.join(",")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasm_calls_reach_the_contexts_metrics_collector() {
+    let collector = Arc::new(RecordingCollector::default());
+    let mut ctx = CamelContext::builder().metrics(collector.clone()).build().await.unwrap();
+    ctx.register_component(DirectComponent::new());
+    let wasm = WasmComponent::builder(runtime()).context(&ctx).build();
+    ctx.register_component(wasm.clone());
+    let route = RouteBuilder::from("direct:m").route_id("m").to("wasm:chaos.wasm").build().unwrap();
+    ctx.add_route_definition(route).await.unwrap();
+    ctx.start().await.unwrap();
+    let endpoints = wasm.camel_endpoints().unwrap();
+    endpoints.send("direct:m", Exchange::new(Message::new(Body::Text("ok".into())))).await.unwrap();
+    assert!(endpoints.send("direct:m", Exchange::new(Message::new(Body::Text("panic".into())))).await.is_err());
+    ctx.stop().await.unwrap();
+    let seen = collector.0.lock().unwrap().clone();
+    let durations = seen.iter().filter(|l| l.as_str() == "camel_wasm_call_duration_seconds plugin=chaos.wasm,route=m").count();
+    assert_eq!(durations, 2, "{seen:?}");
+    assert!(seen.contains(&"error m wasm_panic".to_string()), "{seen:?}");
+}

@@ -6,6 +6,7 @@ use camel_bean::BeanProcessor;
 
 use super::error::{CamelWasmError, wasm_to_camel};
 use super::mapping::ExchangeMapping;
+use super::observe::Collector;
 use crate::{Bean, EndpointUri, Limits, Runtime, WasmError};
 
 /// A WASM bean for a CamelContext's `BeanRegistry`: `.bean("text", "reverse")`
@@ -17,12 +18,19 @@ use crate::{Bean, EndpointUri, Limits, Runtime, WasmError};
 pub struct WasmBean {
     bean: Bean,
     mapping: ExchangeMapping,
+    collector: Option<Collector>,
 }
 
 impl WasmBean {
     /// Wraps a loaded [`Bean`]; stream bodies are read up to its `max-stream-bytes`.
     pub fn new(bean: Bean) -> Self {
-        Self { mapping: ExchangeMapping::for_limits(bean.limits()), bean }
+        Self { mapping: ExchangeMapping::for_limits(bean.limits()), bean, collector: None }
+    }
+
+    /// Reports each call to `collector` (e.g. `context.metrics()`): its duration and errors.
+    pub fn with_collector(mut self, collector: std::sync::Arc<dyn camel_api::MetricsCollector>) -> Self {
+        self.collector = Some(Collector(collector));
+        self
     }
 
     /// Loads the bean at `path` (relative to the runtime's base directory);
@@ -53,8 +61,12 @@ impl WasmBean {
 impl BeanProcessor for WasmBean {
     async fn call(&self, method: &str, exchange: &mut CamelExchange) -> Result<(), CamelError> {
         let sent = self.mapping.to_wasm(exchange, None).await?;
-        let returned = self.bean.invoke(method, sent).await.map_err(wasm_to_camel)?;
-        self.mapping.apply(exchange, returned);
+        let started = std::time::Instant::now();
+        let returned = self.bean.invoke(method, sent).await;
+        if let Some(collector) = &self.collector {
+            collector.report(self.bean.name(), None, started.elapsed(), returned.as_ref().err());
+        }
+        self.mapping.apply(exchange, returned.map_err(wasm_to_camel)?);
         Ok(())
     }
 

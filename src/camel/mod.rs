@@ -39,6 +39,7 @@ mod endpoint;
 mod error;
 mod health;
 mod mapping;
+mod observe;
 mod policy;
 mod producer;
 mod source;

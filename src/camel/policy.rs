@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::error::{CamelWasmError, wasm_to_camel};
 use super::mapping::ExchangeMapping;
+use super::observe::Collector;
 use crate::{Decision, EndpointUri, Limits, PermissionRequest, Policy, Principal, Runtime, WasmError};
 
 /// A WASM policy gating a route: `RouteBuilder::security_policy(SecurityPolicyConfig::new(policy))`,
@@ -26,12 +27,19 @@ use crate::{Decision, EndpointUri, Limits, PermissionRequest, Policy, Principal,
 pub struct WasmSecurityPolicy {
     policy: Policy,
     mapping: ExchangeMapping,
+    collector: Option<Collector>,
 }
 
 impl WasmSecurityPolicy {
     /// Wraps a loaded [`Policy`]; stream bodies are read up to its `max-stream-bytes`.
     pub fn new(policy: Policy) -> Self {
-        Self { mapping: ExchangeMapping::for_limits(policy.limits()), policy }
+        Self { mapping: ExchangeMapping::for_limits(policy.limits()), policy, collector: None }
+    }
+
+    /// Reports each evaluation to `collector` (e.g. `context.metrics()`): its duration and errors.
+    pub fn with_collector(mut self, collector: std::sync::Arc<dyn camel_api::MetricsCollector>) -> Self {
+        self.collector = Some(Collector(collector));
+        self
     }
 
     /// Loads the policy at `path` (relative to the runtime's base directory);
@@ -69,7 +77,12 @@ impl SecurityPolicy for WasmSecurityPolicy {
         let principal = auth.principal.principal();
         store_principal_properties(exchange, principal);
         let sent = self.mapping.to_wasm_for_policy(exchange).await?;
-        let decision = self.policy.authorize(&sent, &principal_to_wasm(principal)).await.map_err(wasm_to_camel)?;
+        let started = std::time::Instant::now();
+        let decision = self.policy.authorize(&sent, &principal_to_wasm(principal)).await;
+        if let Some(collector) = &self.collector {
+            collector.report(self.policy.name(), None, started.elapsed(), decision.as_ref().err());
+        }
+        let decision = decision.map_err(wasm_to_camel)?;
         Ok(match decision {
             Decision::Granted => AuthorizationDecision::Granted { principal: principal.clone() },
             Decision::Denied { reason } => {

@@ -10,6 +10,7 @@ use tower::Service;
 use super::calls::GUEST_CALL_PROPERTY;
 use super::error::wasm_to_camel;
 use super::mapping::ExchangeMapping;
+use super::observe::Collector;
 use crate::{Plugin, PluginService, WasmError};
 
 /// Runs camel exchanges through a plugin guest.
@@ -25,7 +26,7 @@ pub struct WasmProducer {
     mapping: ExchangeMapping,
     route_id: Option<String>,
     /// The context's collector: each call's duration and errors reach camel-core's metrics.
-    collector: Option<std::sync::Arc<dyn MetricsCollector>>,
+    collector: Option<Collector>,
 }
 
 impl std::fmt::Debug for WasmProducer {
@@ -44,17 +45,8 @@ impl WasmProducer {
     /// producers): `camel_wasm_call_duration_seconds{plugin,route}`, and on a failure
     /// `increment_errors(route, "wasm_<kind>")`.
     pub fn with_collector(mut self, collector: std::sync::Arc<dyn MetricsCollector>) -> Self {
-        self.collector = Some(collector);
+        self.collector = Some(Collector(collector));
         self
-    }
-}
-
-/// Reports one call to camel-core's collector.
-fn report(collector: &dyn MetricsCollector, plugin: &str, route_id: Option<&str>, took: std::time::Duration, error: Option<&WasmError>) {
-    let route = route_id.unwrap_or("");
-    collector.record_histogram("camel_wasm_call_duration_seconds", took.as_secs_f64(), &[("plugin", plugin), ("route", route)]);
-    if let Some(error) = error {
-        collector.increment_errors(route, &format!("wasm_{}", crate::metrics::ErrorKind::of(error).label()));
     }
 }
 
@@ -83,7 +75,7 @@ impl Service<CamelExchange> for WasmProducer {
             let started = std::time::Instant::now();
             let returned = ready.call(sent).await;
             if let Some(collector) = &collector {
-                report(collector.as_ref(), &plugin, route_id.as_deref(), started.elapsed(), returned.as_ref().err());
+                collector.report(&plugin, route_id.as_deref(), started.elapsed(), returned.as_ref().err());
             }
             mapping.apply(&mut exchange, returned.map_err(wasm_to_camel)?);
             Ok(exchange)
