@@ -43,6 +43,7 @@ pub(crate) enum ErrorKind {
 
 impl ErrorKind {
     /// The label value.
+    #[cfg(feature = "rust-camel")]
     pub(crate) fn label(self) -> &'static str {
         KINDS[self as usize]
     }

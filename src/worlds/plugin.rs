@@ -169,6 +169,7 @@ impl Plugin {
     }
 
     /// A probe of this endpoint's health that does not keep it alive (`None` once it is gone).
+    #[cfg(feature = "rust-camel")]
     pub(crate) fn health_probe(&self) -> impl Fn() -> Option<crate::HealthStatus> + Send + Sync + 'static {
         let pool = Arc::downgrade(&self.pool);
         move || pool.upgrade().map(|pool| pool.health())
