@@ -16,7 +16,9 @@ guests:
     bash guests/build.sh
 
 # Build the guests, then run the guest SDK's unit tests and every host test (rust-camel included).
+# The Redis state tests start their own redis-server (installed with apt when missing).
 test: guests
+    bash scripts/ensure-redis.sh
     bash guests/test-sdk.sh
     cargo test --release --all-targets {{features}}
     cargo test --release --doc {{features}}
@@ -31,6 +33,7 @@ demo: guests
 
 # Benchmarks: medians and p99s of per-call latency, loads, throughput and memory (writes benches/results.md).
 bench: guests
+    bash scripts/ensure-redis.sh
     cargo bench {{features}} --bench suite
 
 # (For a standalone guest crate anywhere: camel-wasm new DIR --world plugin|bean|policy.)

@@ -5,7 +5,8 @@
 //! [`Plugin`], [`Bean`] and [`Policy`] are endpoints on a component of the
 //! `plugin`, `bean` and `authorization-policy` worlds of `camel:plugin@1.0.0`;
 //! a [`Source`] runs a `source`-world guest on an HTTP listener. Bodies may be
-//! [`StreamBody`] streams, both ways.
+//! [`StreamBody`] streams, both ways. `host-store` state lives in a
+//! [`StateStore`]: in memory, or in Redis ([`StateBackend`]) to share it across processes.
 //! With the feature `rust-camel`, the `camel` module plugs them into a rust-camel `CamelContext`.
 //!
 //! ```no_run
@@ -32,6 +33,7 @@ mod pool;
 mod runtime;
 mod service;
 mod source;
+mod state;
 mod stream;
 mod worlds;
 
@@ -39,8 +41,7 @@ pub use error::{GuestError, LoadError, TrapReason, WasmError};
 pub use health::HealthStatus;
 pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
 pub use host::{
-    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError, StateBounds,
-    StateStore,
+    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError,
 };
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
@@ -49,6 +50,7 @@ pub use source::{
     BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, RunningSource, SOURCE_PARAMETERS, Source, SourceError, SourceOptions,
     SubmitService,
 };
+pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds, StateError, StateStore};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
 pub use worlds::policy::{Decision, PermissionRequest, Principal, Policy};

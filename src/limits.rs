@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::host::{CallAllowlist, PropertyBounds, StateBounds};
+use crate::host::{CallAllowlist, PropertyBounds};
+use crate::state::{StateBackend, StateBounds};
 
 /// How instances are reused between calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,14 @@ pub struct Limits {
     pub max_stream_bytes: u64,
     /// Failed calls in a row after which the endpoint reports unhealthy (`unhealthy-after`).
     pub unhealthy_after: u32,
+    /// Where `host-store` state lives (`state=memory` or `state=redis://host:port/db`); none: the runtime's default.
+    pub state: Option<StateBackend>,
+    /// Names the state apart from other endpoints on the same plugin (`state-namespace`): endpoints
+    /// with the same plugin and namespace share state; in Redis, the same plugin without one shares too.
+    pub state_namespace: Option<String>,
+    /// How long a stored key lives (`state-ttl`, seconds); none keeps it until overwritten.
+    #[serde(serialize_with = "ser_opt_secs", deserialize_with = "de_opt_secs")]
+    pub state_ttl: Option<Duration>,
     /// How long a stream may make no progress before it fails (`stream-idle-timeout`, seconds).
     #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
     pub stream_idle_timeout: Duration,
@@ -92,6 +101,9 @@ impl Default for Limits {
             max_stream_bytes: 1024 * 1024 * 1024,
             stream_idle_timeout: Duration::from_secs(30),
             unhealthy_after: 5,
+            state: None,
+            state_namespace: None,
+            state_ttl: None,
         }
     }
 }
@@ -103,6 +115,31 @@ fn ser_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let secs = f64::deserialize(d)?;
     Duration::try_from_secs_f64(secs).map(|t| t.min(Limits::MAX_TIMEOUT)).map_err(serde::de::Error::custom)
+}
+
+fn ser_opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+fn de_opt_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match Option::<f64>::deserialize(d)? {
+        Some(secs) => seconds(&secs.to_string()).map(Some).map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// A `state-namespace`: 1 to 128 bytes, no braces (they delimit the Redis hash tag) and no control characters.
+fn namespace(value: &str) -> Result<String, &'static str> {
+    if value.is_empty() || value.len() > 128 {
+        return Err("must be 1 to 128 bytes");
+    }
+    if value.chars().any(|c| c == '{' || c == '}' || c.is_control()) {
+        return Err("must not contain braces or control characters");
+    }
+    Ok(value.to_string())
 }
 
 /// A positive number of seconds; beyond [`Limits::MAX_TIMEOUT`] saturates.
@@ -182,6 +219,9 @@ impl Limits {
         "max-stream-bytes",
         "stream-idle-timeout",
         "unhealthy-after",
+        "state",
+        "state-namespace",
+        "state-ttl",
     ];
 
     /// rust-camel 0.64's names for knobs this host spells differently: `(theirs, ours)`.
@@ -235,6 +275,9 @@ impl Limits {
             "state-max-entries" => self.state_max_entries = to_usize(positive(value)?)?,
             "state-max-key-bytes" => self.state_max_key_bytes = to_usize(positive(value)?)?,
             "state-max-value-bytes" => self.state_max_value_bytes = to_usize(positive(value)?)?,
+            "state" => self.state = Some(value.parse().map_err(|e: String| invalid(&e))?),
+            "state-namespace" => self.state_namespace = Some(namespace(value).map_err(|reason| invalid(reason))?),
+            "state-ttl" => self.state_ttl = Some(seconds(value).map_err(|reason| invalid(reason))?),
             "isolation" => {
                 self.isolation = match value {
                     "reuse" => Isolation::Reuse,
@@ -273,10 +316,17 @@ impl Limits {
             ("max-table-elements", self.max_table_elements == 0),
             ("max-stream-bytes", self.max_stream_bytes == 0),
         ];
-        match checks.iter().find(|(_, is_zero)| *is_zero) {
-            Some((name, _)) => Err(zero(name)),
-            None => Ok(()),
+        if let Some((name, _)) = checks.iter().find(|(_, is_zero)| *is_zero) {
+            return Err(zero(name));
         }
+        if let Some(ns) = &self.state_namespace {
+            namespace(ns).map_err(|reason| ConfigError::InvalidValue {
+                name: "state-namespace".into(),
+                value: ns.clone(),
+                reason: reason.into(),
+            })?;
+        }
+        Ok(())
     }
 
     /// Refuses a `max-concurrent` tokio's semaphore cannot hold (`name` and `value` as given).
@@ -405,6 +455,22 @@ mod tests {
         assert_eq!(err.to_string(), "parameter 'max-concurrent-calls' is given twice (as 'max-concurrent' and as 'max-concurrent-calls')");
         assert!("wasm:p.wasm?timeout=1&timeout=2".parse::<EndpointUri>().is_err());
         assert!(matches!("wasm:p.wasm?max-kv=1".parse::<EndpointUri>(), Err(ConfigError::UnknownParameter { .. })));
+    }
+
+    #[test]
+    fn state_knobs_parse_and_bad_ones_name_themselves() {
+        let uri: EndpointUri =
+            "wasm:c.wasm?state=redis://127.0.0.1:6379/0&state-namespace=orders&state-ttl=1.5".parse().unwrap();
+        assert_eq!(uri.limits.state, Some(StateBackend::Redis("redis://127.0.0.1:6379/0".into())));
+        assert_eq!(uri.limits.state_namespace.as_deref(), Some("orders"));
+        assert_eq!(uri.limits.state_ttl, Some(Duration::from_millis(1500)));
+        let err = "wasm:c.wasm?state=mysql://x".parse::<EndpointUri>().unwrap_err();
+        assert!(err.to_string().starts_with("invalid value 'mysql://x' for parameter 'state'"), "{err}");
+        let err = "wasm:c.wasm?state-namespace={x}".parse::<EndpointUri>().unwrap_err();
+        assert!(err.to_string().contains("braces"), "{err}");
+        let table: Limits = serde_json::from_str(r#"{"state": "memory", "state-ttl": 2}"#).unwrap();
+        assert_eq!((table.state, table.state_ttl), (Some(StateBackend::Memory), Some(Duration::from_secs(2))));
+        assert!(serde_json::from_str::<Limits>(r#"{"state": "nope"}"#).is_err());
     }
 
     #[test]

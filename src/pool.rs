@@ -20,7 +20,8 @@ use crate::error::{LoadError, TrapReason, WasmError};
 use crate::exchange::StreamError;
 use crate::health::{Health, HealthStatus};
 use crate::metrics::{EndpointMetrics, ErrorKind};
-use crate::host::{CallAllowlist, HostCtx, StateStore, WasmExchange, guest_scope, in_guest_call};
+use crate::host::{CallAllowlist, HostCtx, WasmExchange, guest_scope, in_guest_call};
+use crate::state::SharedState;
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::{self, panic_message};
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
@@ -135,7 +136,7 @@ pub(crate) struct Pool<W: World> {
     limits: Limits,
     allowlist: Arc<CallAllowlist>,
     config: Vec<(String, String)>,
-    state: StateStore,
+    state: SharedState,
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
     idle: Mutex<VecDeque<Instance<W>>>,
     permits: Arc<Semaphore>,
@@ -168,7 +169,7 @@ pub(crate) trait IdleInstances: Send + Sync {
 impl<W: World> Pool<W> {
     /// A pool for `plugin` with no instance yet.
     pub(crate) fn new(plugin: Arc<str>, runtime: Runtime, pre: W::Pre, limits: Limits, config: Vec<(String, String)>) -> Self {
-        let state = StateStore::new(limits.state_bounds());
+        let state = runtime.state_for(&plugin, &limits);
         let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
         let allowlist = Arc::new(limits.allow_call.clone());
         let pre = Mutex::new(Current { pre, generation: 0 });
@@ -189,7 +190,7 @@ impl<W: World> Pool<W> {
     }
 
     /// The endpoint's `host-store` state.
-    pub(crate) fn state(&self) -> &StateStore {
+    pub(crate) fn state(&self) -> &SharedState {
         &self.state
     }
 

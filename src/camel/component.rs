@@ -176,6 +176,10 @@ fn uri_options(defaults: &Limits) -> Vec<UriOption> {
         int("max-stream-bytes", "most bytes one stream body may carry, either way", defaults.max_stream_bytes.to_string()),
         UriOption::new("stream-idle-timeout", "seconds a stream may make no progress", OptionKind::Float)
             .with_default(&defaults.stream_idle_timeout.as_secs_f64().to_string()),
+        UriOption::new("state", "where host-store state lives: memory or redis://host:port/db", OptionKind::String)
+            .with_default("memory"),
+        UriOption::new("state-namespace", "names this endpoint's state apart from (or shared with) others on the plugin", OptionKind::String),
+        UriOption::new("state-ttl", "seconds a stored host-store key lives", OptionKind::Float),
         // A source's (from: wasm:...) parameters.
         UriOption::new("bind", "source: the address its listener binds; must agree with the guest's plan", OptionKind::String),
         UriOption::new("path", "source: the only request path served; must agree with the guest's plan", OptionKind::String),

@@ -8,18 +8,19 @@
 mod allowlist;
 mod call;
 mod properties;
-mod state;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 pub use allowlist::CallAllowlist;
 pub use call::{CallError, CallKind, CallRequest, Endpoints, GuestCallGuard};
 pub(crate) use call::{guest_scope, in_guest_call};
 pub(crate) use properties::PropertyScope;
 pub use properties::{PropertyBounds, PropertyError};
-pub use state::{StateBounds, StateStore};
 
 use wasmtime::component::{HasData, Linker};
+
+use crate::state::{SharedState, StateError};
 
 /// Bindings generated from `wit/` for the shared interfaces only.
 pub(crate) mod generated {
@@ -34,7 +35,13 @@ pub(crate) mod generated {
             }
         ",
         // A set-property over the endpoint's bounds stops the guest at once.
-        imports: { "camel:plugin/host.set-property": trappable },
+        // host-store / host-load stay synchronous to the guest; the host side
+        // is async (a Redis round trip suspends the guest, not the thread).
+        imports: {
+            "camel:plugin/host.set-property": trappable,
+            "camel:plugin/host.host-store": async,
+            "camel:plugin/host.host-load": async,
+        },
         with: { "camel:plugin/source-host.http-listener": crate::source::ListenerHandle },
     });
 
@@ -52,7 +59,9 @@ pub struct HostCtx {
     /// Whether the world may call at all (authorization policies may not).
     pub(crate) may_call: bool,
     /// The endpoint's `host-store` state, shared by all its instances.
-    pub(crate) state: StateStore,
+    pub(crate) state: SharedState,
+    /// When the current call must end: state operations end by then too.
+    pub(crate) deadline: Instant,
     /// Properties of the exchange being processed, and the bounded set the guest wrote.
     pub(crate) properties: PropertyScope,
     /// Counts calls out `allow-call` denied (`camel_wasm_errors_total{kind="denied"}`).
@@ -66,10 +75,11 @@ impl HostCtx {
         endpoints: Endpoints,
         allowlist: Arc<CallAllowlist>,
         may_call: bool,
-        state: StateStore,
+        state: SharedState,
         bounds: PropertyBounds,
     ) -> Self {
-        Self { endpoints, allowlist, may_call, state, properties: PropertyScope::new(bounds), denied: ::metrics::Counter::noop() }
+        let properties = PropertyScope::new(bounds);
+        Self { endpoints, allowlist, may_call, state, deadline: Instant::now(), properties, denied: ::metrics::Counter::noop() }
     }
 
     /// Starts a call: the guest sees `properties` through `get-property`.
@@ -125,11 +135,17 @@ impl generated::host::Host for HostCtx {
         Ok(self.properties.set(key, value)?)
     }
 
-    fn host_store(&mut self, key: String, value: String) -> Result<(), WasmError> {
-        self.state.store(key, value).map_err(|e| WasmError::ProcessorError(e.to_string()))
+    async fn host_store(&mut self, key: String, value: String) -> Result<(), WasmError> {
+        self.state.store(&key, &value, self.deadline).await.map_err(state_error)
     }
 
-    fn host_load(&mut self, key: String) -> Result<Option<String>, WasmError> {
-        Ok(self.state.load(&key))
+    async fn host_load(&mut self, key: String) -> Result<Option<String>, WasmError> {
+        self.state.load(&key, self.deadline).await.map_err(state_error)
     }
+}
+
+/// A state failure as the guest sees it: a refused write is `processor-error`
+/// (as before), a failing store is `io`, naming the store and the endpoint.
+fn state_error(error: StateError) -> WasmError {
+    if error.is_io() { WasmError::Io(error.to_string()) } else { WasmError::ProcessorError(error.to_string()) }
 }

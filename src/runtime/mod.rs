@@ -20,6 +20,7 @@ use crate::error::{LoadError, WasmError};
 use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
 use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
+use crate::state::{SharedState, StateBackend, StateStores};
 use disk_cache::{Cached, DiskCache};
 use store::StoreState;
 
@@ -36,6 +37,7 @@ pub struct RuntimeBuilder {
     max_instances: u32,
     memory_ceiling: u64,
     idle_timeout: Duration,
+    state: StateBackend,
 }
 
 impl Default for RuntimeBuilder {
@@ -48,6 +50,7 @@ impl Default for RuntimeBuilder {
             max_instances: 256,
             memory_ceiling: 1 << 30,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            state: StateBackend::Memory,
         }
     }
 }
@@ -97,6 +100,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Where endpoints keep `host-store` state unless their `state` knob says otherwise
+    /// (default [`StateBackend::Memory`]; `"redis://127.0.0.1:6379/0".parse()?` for Redis).
+    pub fn state(mut self, backend: StateBackend) -> Self {
+        self.state = backend;
+        self
+    }
+
     /// Keeps compiled components in `dir`, so a restart does not recompile (default: off).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
@@ -135,6 +145,7 @@ impl RuntimeBuilder {
                 stats: Counters::default(),
                 reload: reload::Registry::default(),
                 pooling,
+                state: StateStores::new(self.state),
                 _ticker: ticker,
             }),
         })
@@ -202,6 +213,8 @@ struct Inner {
     /// Every endpoint by the file it was loaded from, for hot reload.
     reload: reload::Registry,
     pooling: bool,
+    /// Every endpoint's `host-store` state: the default backend and shared connections.
+    state: StateStores,
     _ticker: epoch::Ticker,
 }
 
@@ -265,6 +278,16 @@ impl Runtime {
     /// Whether instances come from the pooling allocator.
     pub fn uses_pooling(&self) -> bool {
         self.inner.pooling
+    }
+
+    /// Where endpoints keep `host-store` state unless their `state` knob says otherwise.
+    pub fn default_state(&self) -> &StateBackend {
+        self.inner.state.default_backend()
+    }
+
+    /// The `host-store` state of an endpoint on plugin `path` with `limits` (connects on first use).
+    pub(crate) fn state_for(&self, path: &str, limits: &Limits) -> SharedState {
+        self.inner.state.store_for(path, limits)
     }
 
     /// How components were obtained: compiled, or loaded from the disk cache.

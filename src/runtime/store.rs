@@ -58,6 +58,7 @@ impl StoreState {
     /// Prepares for the next guest entry, which must end by `deadline`.
     pub(crate) fn arm(&mut self, deadline: Instant) {
         self.deadline = deadline;
+        self.host.deadline = deadline;
         self.timed_out = false;
         self.memory.refused = false;
         self.stderr.clear();
@@ -185,7 +186,8 @@ impl ResourceLimiter for GuestLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{CallAllowlist, Endpoints, StateStore};
+    use crate::host::{CallAllowlist, Endpoints};
+    use crate::state::MemoryStore;
     use crate::runtime::Runtime;
     use std::sync::Arc;
     use wasmtime::component::{Component, Linker};
@@ -206,7 +208,7 @@ mod tests {
         let engine = runtime.engine();
         let component = Component::new(engine, many_memories(instances)).unwrap();
         let host =
-            HostCtx::new(Endpoints::new(), Arc::new(CallAllowlist::none()), true, StateStore::default(), Default::default());
+            HostCtx::new(Endpoints::new(), Arc::new(CallAllowlist::none()), true, Arc::new(MemoryStore::new("t.wasm", Default::default(), None)), Default::default());
         let mut store = new_store(engine, StoreState::new(host, GuestLimiter::new(limits)));
         store.data_mut().arm(Instant::now() + std::time::Duration::from_secs(10));
         let linker = Linker::<StoreState>::new(engine);

@@ -10,7 +10,8 @@ use wasmtime::component::Resource;
 use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan};
 use super::shared::{Reply, Shared};
 use super::{ListenerHandle, Source, SourceError};
-use crate::host::{HostCtx, StateStore};
+use crate::host::HostCtx;
+use crate::state::SharedState;
 use crate::runtime::output::panic_message;
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 
@@ -36,11 +37,14 @@ pub(crate) struct Guest {
     config: Vec<(String, String)>,
     instance: Option<(Store<StoreState>, Bindings)>,
     plan: Option<Plan>,
+    /// The source's `host-store` state: kept across restarts of the guest.
+    state: SharedState,
 }
 
 impl Guest {
     pub(crate) fn new(source: Source, shared: Arc<Shared>, config: Vec<(String, String)>) -> Self {
-        Self { source, shared, config, instance: None, plan: None }
+        let state = source.runtime.state_for(&source.plugin, &source.limits);
+        Self { source, shared, config, instance: None, plan: None, state }
     }
 
     fn plugin(&self) -> String {
@@ -54,7 +58,7 @@ impl Guest {
             self.source.runtime.endpoints().clone(),
             Arc::new(Default::default()),
             false,
-            StateStore::new(limits.state_bounds()),
+            self.state.clone(),
             limits.property_bounds(),
         );
         let mut state = StoreState::new(host, GuestLimiter::new(limits));

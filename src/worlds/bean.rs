@@ -155,7 +155,7 @@ impl Bean {
     }
 
     /// This endpoint's `host-store` state.
-    pub fn state(&self) -> &crate::host::StateStore {
+    pub fn state(&self) -> &crate::SharedState {
         self.pool.state()
     }
 

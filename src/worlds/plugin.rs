@@ -122,7 +122,7 @@ impl Plugin {
     }
 
     /// This endpoint's `host-store` state.
-    pub fn state(&self) -> &crate::host::StateStore {
+    pub fn state(&self) -> &crate::SharedState {
         self.pool.state()
     }
 

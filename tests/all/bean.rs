@@ -46,7 +46,7 @@ async fn an_unknown_method_lists_the_available_ones_without_calling_the_guest() 
     assert!(matches!(&err, WasmError::UnknownMethod { method, available, .. } if method == "shout" && available.len() == 5));
     let text = err.to_string();
     assert!(text.contains("text-utils.wasm") && text.contains("reverse") && text.contains("'shout'"), "{text}");
-    assert_eq!(bean.state().len(), 0, "no instance was created, so init never stored anything");
+    assert_eq!(bean.state().key_count().await.unwrap(), 0, "no instance was created, so init never stored anything");
 }
 
 #[tokio::test]
@@ -57,5 +57,5 @@ async fn init_gets_the_config_once_per_instance() {
     let custom = text_utils(vec![("suffix".into(), " [checked]".into())]).await;
     let out = custom.invoke("suffix", Exchange::new("hi")).await.unwrap();
     assert_eq!(out.input.body.as_text(), Some("hi [checked]"));
-    assert_eq!(custom.state().load("suffix").as_deref(), Some(" [checked]"));
+    assert_eq!(custom.state().get("suffix").await.unwrap().as_deref(), Some(" [checked]"));
 }

@@ -2,6 +2,8 @@
 //! (built by `just guests`). One binary, a module per area.
 
 mod fixture;
+#[path = "../support/redis.rs"]
+mod redis_server;
 
 mod bean;
 mod cache;
@@ -14,6 +16,7 @@ mod plugin;
 mod reload;
 mod safety;
 mod source;
+mod state;
 mod streams;
 mod pooling;
 mod policy;

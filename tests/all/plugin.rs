@@ -105,7 +105,7 @@ async fn counter_keeps_state_per_endpoint_and_the_file_is_compiled_once() {
     }
     let out = b.process(Exchange::new("tick")).await.unwrap();
     assert_eq!(out.header("x-count"), Some(&json!(1)), "a second endpoint has its own store");
-    assert_eq!(a.state().load("count").as_deref(), Some("3"));
+    assert_eq!(a.state().get("count").await.unwrap().as_deref(), Some("3"));
     // Per-call isolation loses guest statics but not host-store state.
     let per_call = Plugin::from_uri(runtime(), &format!("wasm:{}?isolation=per-call", guest("counter"))).unwrap();
     for expected in 1..=2 {
@@ -231,7 +231,7 @@ async fn host_store_bounds_are_errors_the_guest_sees() {
         matches!(&err, WasmError::Guest { error: GuestError::Processor(m), .. } if m.contains("the store is full (5 entries)")),
         "{err:?}"
     );
-    assert_eq!(plugin.state().len(), 5, "nothing past the bound, nothing silently dropped below it");
+    assert_eq!(plugin.state().key_count().await.unwrap(), 5, "nothing past the bound, nothing silently dropped below it");
 }
 
 #[tokio::test]

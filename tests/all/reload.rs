@@ -213,7 +213,7 @@ async fn host_store_state_survives_a_reload() {
     replace(&dir, "p.wasm", &bytes_of("upper"));
     runtime.reload("p.wasm").await.unwrap();
     assert_eq!(served_by(&plugin).await, "upper");
-    assert_eq!(plugin.state().load("count").as_deref(), Some("3"));
+    assert_eq!(plugin.state().get("count").await.unwrap().as_deref(), Some("3"));
 
     replace(&dir, "p.wasm", &bytes_of("counter"));
     runtime.reload("p.wasm").await.unwrap();

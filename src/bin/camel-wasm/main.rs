@@ -278,6 +278,15 @@ struct LimitArgs {
     /// Failed calls in a row after which the endpoint reports unhealthy.
     #[arg(long)]
     unhealthy_after: Option<String>,
+    /// Where host-store state lives: `memory` (default) or `redis://HOST:PORT/DB`, shared by every process using it.
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
+    /// Keeps this endpoint's state apart from others on the same plugin (or shares it on purpose).
+    #[arg(long, value_name = "NAME")]
+    state_namespace: Option<String>,
+    /// Seconds a stored host-store key lives (default: until overwritten).
+    #[arg(long, value_name = "SECONDS")]
+    state_ttl: Option<String>,
 }
 
 impl LimitArgs {
@@ -306,6 +315,9 @@ impl LimitArgs {
             ("max-stream-bytes", &self.max_stream_bytes),
             ("stream-idle-timeout", &self.stream_idle_timeout),
             ("unhealthy-after", &self.unhealthy_after),
+            ("state", &self.state),
+            ("state-namespace", &self.state_namespace),
+            ("state-ttl", &self.state_ttl),
         ];
         for (name, value) in flags {
             if let Some(value) = value {

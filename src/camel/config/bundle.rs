@@ -24,6 +24,9 @@ pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// plugins-dir = "plugins"      # or rust-camel's `plugins_dir`
 /// allow-call = "log,direct"    # default allowlist of every guest that may call
 /// stream-idle-timeout = 30     # seconds a stream may make no progress
+/// state = "redis://127.0.0.1:6379/0"   # host-store state for every endpoint (default "memory")
+/// state-namespace = "orders"   # optional: keeps this app's state apart
+/// state-ttl = 86400            # optional: seconds a stored key lives
 /// [default.components.wasm.limits]
 /// timeout-secs = 10            # any WasmLimitsConfig key
 /// ```
@@ -43,6 +46,16 @@ pub struct WasmBundleConfig {
     /// (`stream-idle-timeout`; camel-config's limits table has no such key).
     #[serde(default)]
     pub stream_idle_timeout: Option<f64>,
+    /// Where every endpoint keeps `host-store` state: `memory` (default) or a
+    /// `redis://host:port/db` URL shared by every process using it (`state`).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Names the state apart from other apps on the same plugins (`state-namespace`).
+    #[serde(default)]
+    pub state_namespace: Option<String>,
+    /// Seconds a stored key lives (`state-ttl`); absent keeps it.
+    #[serde(default)]
+    pub state_ttl: Option<f64>,
     /// Defaults of every `wasm:` endpoint, bean, permission provider and policy.
     #[serde(default)]
     pub limits: WasmLimitsConfig,
@@ -63,6 +76,15 @@ impl WasmBundleConfig {
         }
         if let Some(secs) = self.stream_idle_timeout {
             defaults.limits.set("stream-idle-timeout", &secs.to_string())?;
+        }
+        if let Some(url) = &self.state {
+            defaults.limits.set("state", url)?;
+        }
+        if let Some(namespace) = &self.state_namespace {
+            defaults.limits.set("state-namespace", namespace)?;
+        }
+        if let Some(secs) = self.state_ttl {
+            defaults.limits.set("state-ttl", &secs.to_string())?;
         }
         Ok(defaults)
     }
@@ -221,6 +243,17 @@ mod tests {
         assert_eq!(limits.timeout, Duration::from_secs(7), "the table's default stays");
         assert!(limits.allow_call.allows("log:x"));
         assert_eq!(component.default_limits().max_concurrent, 3);
+    }
+
+    #[test]
+    fn the_table_chooses_where_state_lives() {
+        let state = bundle("state = \"redis://127.0.0.1:6379/3\"\nstate-namespace = \"orders\"\nstate-ttl = 60").unwrap();
+        let limits = &state.defaults().limits;
+        assert_eq!(limits.state, Some(crate::StateBackend::Redis("redis://127.0.0.1:6379/3".into())));
+        assert_eq!(limits.state_namespace.as_deref(), Some("orders"));
+        assert_eq!(limits.state_ttl, Some(Duration::from_secs(60)));
+        let err = bundle("state = \"memcached://x\"").unwrap_err().to_string();
+        assert!(err.contains("'state'"), "{err}");
     }
 
     #[test]

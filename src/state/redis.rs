@@ -1,0 +1,201 @@
+//! The Redis [`StateStore`]: state shared by every host process on one Redis,
+//! surviving restarts. Keys are `camel-wasm:{<endpoint>}:<key>`; the braces are
+//! a Redis Cluster hash tag, so an endpoint's keys and its index share a slot.
+//! The entry bound is enforced atomically by a Lua script over a per-endpoint
+//! index (a sorted set scored by expiry), so concurrent hosts cannot overshoot it.
+
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script};
+use tokio::sync::OnceCell;
+
+use super::backend::redact;
+use super::{StateError, StateScope, StateStore, remaining};
+
+/// How long connecting may take before a call sees `wasm-error::io`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one command may wait for its reply (the call's deadline may end it sooner).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Stores a value if the endpoint's live keys stay within the bound; returns 1, or 0 when full.
+/// KEYS: data key, index. ARGV: key, value, max entries, ttl in ms (0: none).
+static STORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+        if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+            if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
+        end
+        local ttl = tonumber(ARGV[4])
+        if ttl > 0 then
+            redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+            redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+        else
+            redis.call('SET', KEYS[1], ARGV[2])
+            redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
+        end
+        return 1
+        ",
+    )
+});
+
+/// The endpoint's live key count. KEYS: index.
+static LEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        return redis.call('ZCARD', KEYS[1])
+        ",
+    )
+});
+
+/// One Redis server, shared by every endpoint of a runtime that uses its URL:
+/// connected on first use, reconnected after a failure by the `redis` crate's
+/// connection manager.
+pub(crate) struct RedisConnection {
+    url: String,
+    shown: String,
+    manager: OnceCell<ConnectionManager>,
+}
+
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConnection").field("url", &self.shown).finish_non_exhaustive()
+    }
+}
+
+impl RedisConnection {
+    /// A connection to `url` (already checked by [`StateBackend`](super::StateBackend)'s parser), not yet made.
+    pub(crate) fn new(url: &str) -> Self {
+        Self { url: url.to_string(), shown: redact(url), manager: OnceCell::new() }
+    }
+
+    /// The manager, created on first use (it connects lazily, and again after failures).
+    async fn manager(&self) -> RedisResult<ConnectionManager> {
+        let manager = self
+            .manager
+            .get_or_try_init(|| async {
+                let client = redis::Client::open(self.url.as_str())?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(Duration::from_millis(500));
+                ConnectionManager::new_lazy_with_config(client, config)
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+}
+
+/// One endpoint's state in Redis.
+#[derive(Debug)]
+pub struct RedisStore {
+    connection: Arc<RedisConnection>,
+    scope: StateScope,
+    /// `camel-wasm:{<endpoint>}:`, to which each key is appended.
+    prefix: String,
+    /// `camel-wasm:{<endpoint>}#keys`: the endpoint's keys, scored by expiry (ms) or `+inf`.
+    index: String,
+}
+
+impl RedisStore {
+    /// The store of `scope`'s endpoint on `connection`.
+    pub(crate) fn with_connection(connection: Arc<RedisConnection>, scope: StateScope) -> Self {
+        let prefix = format!("camel-wasm:{{{}}}:", scope.endpoint);
+        let index = format!("camel-wasm:{{{}}}#keys", scope.endpoint);
+        Self { connection, scope, prefix, index }
+    }
+
+    /// The Redis key holding `key`'s value.
+    pub fn redis_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Runs one Redis operation (idempotent: it may run twice), ending it by
+    /// `deadline` with a typed error naming the store. A connection error is
+    /// retried once, on the connection the manager remade meanwhile, so the
+    /// first call after Redis comes back succeeds.
+    async fn run<T, F>(&self, deadline: Instant, op: impl Fn(ConnectionManager) -> F) -> Result<T, StateError>
+    where
+        F: Future<Output = RedisResult<T>>,
+    {
+        let budget = remaining(deadline);
+        let work = async {
+            let manager = self.connection.manager().await?;
+            match op(manager.clone()).await {
+                Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => op(manager).await,
+                done => done,
+            }
+        };
+        match tokio::time::timeout(budget, work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.unavailable(error.to_string())),
+            Err(_elapsed) => Err(StateError::Timeout {
+                store: self.connection.shown.clone(),
+                endpoint: self.scope.endpoint.clone(),
+                after: budget,
+            }),
+        }
+    }
+
+    fn unavailable(&self, reason: String) -> StateError {
+        StateError::Unavailable { store: self.connection.shown.clone(), endpoint: self.scope.endpoint.clone(), reason }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for RedisStore {
+    async fn store(&self, key: &str, value: &str, deadline: Instant) -> Result<(), StateError> {
+        self.scope.bounds.check(key, value)?;
+        let ttl_ms = self.scope.ttl.map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        let max = self.scope.bounds.max_entries;
+        let data = self.redis_key(key);
+        let stored: i64 = self
+            .run(deadline, async |mut conn| {
+                STORE.key(&data).key(&self.index).arg(key).arg(value).arg(max).arg(ttl_ms).invoke_async(&mut conn).await
+            })
+            .await?;
+        if stored == 0 {
+            return Err(StateError::Full { key: key.to_string(), max });
+        }
+        Ok(())
+    }
+
+    async fn load(&self, key: &str, deadline: Instant) -> Result<Option<String>, StateError> {
+        if key.len() > self.scope.bounds.max_key_bytes {
+            return Ok(None);
+        }
+        let data = self.redis_key(key);
+        let value: Option<Vec<u8>> =
+            self.run(deadline, async |mut conn| redis::cmd("GET").arg(&data).query_async(&mut conn).await).await?;
+        let Some(bytes) = value else { return Ok(None) };
+        // Written by something else than a guest: hold it to the same bounds before the guest sees it.
+        let max = self.scope.bounds.max_value_bytes;
+        if bytes.len() > max {
+            return Err(self.unavailable(format!("value of '{data}' is {} bytes, over the {max}-byte bound", bytes.len())));
+        }
+        String::from_utf8(bytes).map(Some).map_err(|_| self.unavailable(format!("value of '{data}' is not UTF-8")))
+    }
+
+    async fn len(&self, deadline: Instant) -> Result<usize, StateError> {
+        let count: usize = self.run(deadline, async |mut conn| LEN.key(&self.index).invoke_async(&mut conn).await).await?;
+        Ok(count)
+    }
+
+    fn location(&self) -> &str {
+        &self.connection.shown
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.scope.endpoint
+    }
+}
