@@ -10,6 +10,10 @@ mod measure;
 #[path = "../src/bin/camel-wasm/target.rs"]
 #[allow(dead_code)]
 mod target;
+#[path = "../tests/support/redis.rs"]
+mod redis_server;
+#[path = "suite/state.rs"]
+mod state;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -74,6 +78,10 @@ fn main() {
         return;
     }
     // `cargo bench --bench suite -- --bench streams|sources`: one section alone (not written to results.md).
+    if std::env::args().any(|a| a == "state") {
+        state_section(&mut Report { lines: Vec::new() });
+        return;
+    }
     if std::env::args().any(|a| a == "versus") {
         versus_rust_camel(&mut Report { lines: Vec::new() });
         return;
@@ -204,6 +212,7 @@ fn main() {
     });
 
     streams(&rt, &runtime, &mut r);
+    state_section(&mut r);
     versus_rust_camel(&mut r);
     sources(&rt, &runtime, &mut r);
 
@@ -231,6 +240,19 @@ fn main() {
     }
     std::fs::write(path, out).unwrap();
     println!("\nwritten to benches/results.md");
+}
+
+/// `host-store` / `host-load` latency, in memory and in Redis on loopback.
+fn state_section(r: &mut Report) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    r.text(String::new());
+    r.text("State (`host-store` / `host-load`): at the host's state API, and through the `counter` guest:".into());
+    r.text(String::new());
+    r.text("| scenario | median | p99 | samples | target |".into());
+    r.text("|---|---|---|---|---|".into());
+    for (what, stats) in state::rows(&rt, DIST) {
+        r.row(&what, stats, None);
+    }
 }
 
 /// Bytes streamed through each stream scenario.
