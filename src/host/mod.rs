@@ -32,6 +32,7 @@ pub(crate) mod generated {
             world host-imports {
                 import camel:plugin/host@1.0.0;
                 import camel:plugin/source-host@1.0.0;
+                import camel:state/counters@1.0.0;
             }
         ",
         // A set-property over the endpoint's bounds stops the guest at once.
@@ -41,11 +42,13 @@ pub(crate) mod generated {
             "camel:plugin/host.set-property": trappable,
             "camel:plugin/host.host-store": async,
             "camel:plugin/host.host-load": async,
+            "camel:state/counters.increment": async,
         },
         with: { "camel:plugin/source-host.http-listener": crate::source::ListenerHandle },
     });
 
     pub use camel::plugin::{host, source_host, types};
+    pub use camel::state::counters;
 }
 
 pub(crate) use generated::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern};
@@ -122,6 +125,7 @@ impl generated::types::Host for HostCtx {}
 pub(crate) fn add_to_linker<T: HostView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     generated::types::add_to_linker::<T, HostImports>(linker, |t| t.host())?;
     generated::host::add_to_linker::<T, HostImports>(linker, |t| t.host())?;
+    generated::counters::add_to_linker::<T, HostImports>(linker, |t| t.host())?;
     Ok(())
 }
 
@@ -141,6 +145,13 @@ impl generated::host::Host for HostCtx {
 
     async fn host_load(&mut self, key: String) -> Result<Option<String>, WasmError> {
         self.state.load(&key, self.deadline).await.map_err(state_error)
+    }
+}
+
+/// `camel:state/counters@1.0.0`: atomic increments on the endpoint's state.
+impl generated::counters::Host for HostCtx {
+    async fn increment(&mut self, key: String, delta: i64) -> Result<i64, String> {
+        self.state.increment(&key, delta, self.deadline).await.map_err(|e| e.to_string())
     }
 }
 

@@ -30,11 +30,33 @@ impl MemoryStore {
     /// Stores without waiting (the in-memory store never waits).
     pub fn store_now(&self, key: &str, value: &str) -> Result<(), StateError> {
         self.bounds.check(key, value)?;
+        self.put(&mut self.entries(), key, value.to_string())
+    }
+
+    /// Adds `delta` to the integer under `key` (absent or expired: 0) under one lock.
+    pub fn increment_now(&self, key: &str, delta: i64) -> Result<i64, StateError> {
+        self.bounds.check(key, "")?;
+        let mut entries = self.entries();
+        let now = Instant::now();
+        let current = entries.get(key).filter(|(_, expires)| expires.is_none_or(|at| at > now));
+        let not_integer = |reason: String| StateError::NotAnInteger { key: key.to_string(), reason };
+        let base = match current {
+            Some((text, _)) => text.parse::<i64>().map_err(|_| not_integer("is not an integer".into()))?,
+            None => 0,
+        };
+        let next = base.checked_add(delta).ok_or_else(|| not_integer(format!("{base} plus {delta} overflows")))?;
+        let text = next.to_string();
+        self.bounds.check(key, &text)?;
+        self.put(&mut entries, key, text)?;
+        Ok(next)
+    }
+
+    /// Writes `value` under `key`, within the entry bound (expired keys make room).
+    fn put(&self, entries: &mut HashMap<String, (String, Option<Instant>)>, key: &str, value: String) -> Result<(), StateError> {
         let now = Instant::now();
         let expires = self.ttl.and_then(|ttl| now.checked_add(ttl));
-        let mut entries = self.entries();
         if let Some(slot) = entries.get_mut(key) {
-            *slot = (value.to_string(), expires);
+            *slot = (value, expires);
             return Ok(());
         }
         if entries.len() >= self.bounds.max_entries {
@@ -43,7 +65,7 @@ impl MemoryStore {
                 return Err(StateError::Full { key: key.to_string(), max: self.bounds.max_entries });
             }
         }
-        entries.insert(key.to_string(), (value.to_string(), expires));
+        entries.insert(key.to_string(), (value, expires));
         Ok(())
     }
 
@@ -69,6 +91,10 @@ impl StateStore for MemoryStore {
 
     async fn load(&self, key: &str, _deadline: Instant) -> Result<Option<String>, StateError> {
         Ok(self.load_now(key))
+    }
+
+    async fn increment(&self, key: &str, delta: i64, _deadline: Instant) -> Result<i64, StateError> {
+        self.increment_now(key, delta)
     }
 
     async fn len(&self, _deadline: Instant) -> Result<usize, StateError> {
@@ -113,6 +139,21 @@ mod tests {
         store.store_now("a", "2").unwrap();
         assert_eq!(store.len_now(), 2);
         assert_eq!(store.load_now("c"), None);
+    }
+
+    #[test]
+    fn increments_count_from_zero_and_refuse_what_is_not_an_integer() {
+        let store = small(None);
+        assert_eq!(store.increment_now("n", 5), Ok(5));
+        assert_eq!(store.increment_now("n", -7), Ok(-2));
+        store.store_now("t", "abc").unwrap();
+        assert!(matches!(store.increment_now("t", 1), Err(StateError::NotAnInteger { reason, .. }) if reason == "is not an integer"));
+        assert_eq!(store.increment_now("x", 1), Err(StateError::Full { key: "x".into(), max: 2 }));
+        store.store_now("n", &i64::MAX.to_string()[..8]).unwrap();
+        let big = MemoryStore::new("t.wasm", StateBounds { max_entries: 2, max_key_bytes: 4, max_value_bytes: 32 }, None);
+        big.increment_now("n", i64::MAX).unwrap();
+        assert!(matches!(big.increment_now("n", 1), Err(StateError::NotAnInteger { reason, .. }) if reason.contains("overflows")));
+        assert_eq!(big.load_now("n"), Some(i64::MAX.to_string()), "a failed increment changes nothing");
     }
 
     #[test]

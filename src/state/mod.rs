@@ -76,6 +76,14 @@ pub enum StateError {
         /// The bound.
         max: usize,
     },
+    /// `increment` found a value that is not an integer, or the sum overflows.
+    #[error("increment: the value under '{key}' {reason}")]
+    NotAnInteger {
+        /// The key incremented.
+        key: String,
+        /// What is wrong: not an integer, or the sum overflows.
+        reason: String,
+    },
     /// The store could not be reached or refused the operation.
     #[error("state store {store} unavailable for endpoint '{endpoint}': {reason}")]
     Unavailable {
@@ -118,6 +126,9 @@ pub trait StateStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The value stored under `key`, if any.
     async fn load(&self, key: &str, deadline: Instant) -> Result<Option<String>, StateError>;
+
+    /// Adds `delta` to the integer under `key` (absent: 0) in one atomic step; returns the new value.
+    async fn increment(&self, key: &str, delta: i64, deadline: Instant) -> Result<i64, StateError>;
 
     /// How many keys the endpoint holds now (expired ones not counted).
     async fn len(&self, deadline: Instant) -> Result<usize, StateError>;

@@ -44,6 +44,33 @@ static STORE: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Adds to an integer within the entry bound, atomically. Returns {1, new value as text},
+/// {0, ''} when full, or {2, Redis's reason} when the value is not an integer or would overflow.
+/// KEYS: data key, index. ARGV: key, delta, max entries, ttl in ms (0: none).
+static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+        if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+            if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {0, ''} end
+        end
+        local done = redis.pcall('INCRBY', KEYS[1], ARGV[2])
+        if type(done) == 'table' and done.err then return {2, done.err} end
+        local ttl = tonumber(ARGV[4])
+        if ttl > 0 then
+            redis.call('PEXPIRE', KEYS[1], ttl)
+            redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+        else
+            redis.call('PERSIST', KEYS[1])
+            redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
+        end
+        return {1, redis.call('GET', KEYS[1])}
+        ",
+    )
+});
+
 /// The endpoint's live key count. KEYS: index.
 static LEN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -147,6 +174,11 @@ impl RedisStore {
         }
     }
 
+    /// `state-ttl` in milliseconds, 0 for none.
+    fn ttl_ms(&self) -> u64 {
+        self.scope.ttl.map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+    }
+
     fn unavailable(&self, reason: String) -> StateError {
         StateError::Unavailable { store: self.connection.shown.clone(), endpoint: self.scope.endpoint.clone(), reason }
     }
@@ -156,7 +188,7 @@ impl RedisStore {
 impl StateStore for RedisStore {
     async fn store(&self, key: &str, value: &str, deadline: Instant) -> Result<(), StateError> {
         self.scope.bounds.check(key, value)?;
-        let ttl_ms = self.scope.ttl.map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        let ttl_ms = self.ttl_ms();
         let max = self.scope.bounds.max_entries;
         let data = self.redis_key(key);
         let stored: i64 = self
@@ -184,6 +216,22 @@ impl StateStore for RedisStore {
             return Err(self.unavailable(format!("value of '{data}' is {} bytes, over the {max}-byte bound", bytes.len())));
         }
         String::from_utf8(bytes).map(Some).map_err(|_| self.unavailable(format!("value of '{data}' is not UTF-8")))
+    }
+
+    async fn increment(&self, key: &str, delta: i64, deadline: Instant) -> Result<i64, StateError> {
+        self.scope.bounds.check(key, "")?;
+        let max = self.scope.bounds.max_entries;
+        let data = self.redis_key(key);
+        let (code, text): (i64, String) = self
+            .run(deadline, async |mut conn| {
+                INCREMENT.key(&data).key(&self.index).arg(key).arg(delta).arg(max).arg(self.ttl_ms()).invoke_async(&mut conn).await
+            })
+            .await?;
+        match code {
+            0 => Err(StateError::Full { key: key.to_string(), max }),
+            1 => text.parse().map_err(|_| self.unavailable(format!("INCRBY left '{text}' under '{data}'"))),
+            _ => Err(StateError::NotAnInteger { key: key.to_string(), reason: text.trim_start_matches("ERR ").to_string() }),
+        }
     }
 
     async fn len(&self, deadline: Instant) -> Result<usize, StateError> {

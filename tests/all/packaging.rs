@@ -8,17 +8,23 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The files of `dir`, by name, with their bytes.
+/// The files under `dir` (`deps/` included), by relative path, with their bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|entry| {
+    let mut found = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap_or_else(|e| panic!("read {}: {e}", current.display())) {
             let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
             assert!(path.is_file(), "{} is not a plain file", path.display());
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).expect("read"))
-        })
-        .collect()
+            let name = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            found.insert(name, std::fs::read(&path).expect("read"));
+        }
+    }
+    found
 }
 
 /// The published SDK builds from its own `wit/`: it must be the contract the host implements.
@@ -26,7 +32,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 fn sdk_wit_is_a_copy_of_wit() {
     let host = files(&repo().join("wit"));
     let sdk = files(&repo().join("guests/sdk/wit"));
-    assert!(!host.is_empty());
+    assert!(host.contains_key("deps/camel-state.wit"), "{:?}", host.keys());
     assert_eq!(
         host.keys().collect::<Vec<_>>(),
         sdk.keys().collect::<Vec<_>>(),
@@ -35,7 +41,7 @@ fn sdk_wit_is_a_copy_of_wit() {
     for (name, bytes) in &host {
         assert!(
             sdk[name] == *bytes,
-            "guests/sdk/wit/{name} differs from wit/{name}: copy it (cp wit/*.wit guests/sdk/wit/)"
+            "guests/sdk/wit/{name} differs from wit/{name}: copy it (cp -r wit/. guests/sdk/wit/)"
         );
     }
 }

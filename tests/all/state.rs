@@ -215,3 +215,47 @@ fn two_cli_processes_share_state_through_redis() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("for parameter 'state'"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test]
+async fn the_atomic_increment_loses_no_update_in_memory_or_across_hosts_in_redis() {
+    // The same line-up as above, through `camel:state/counters.increment`:
+    // eight calls at once, no update lost. In Redis they run on two hosts.
+    let redis = RedisServer::start();
+    for backend in ["memory".to_string(), redis.url()] {
+        let hosts = if backend == "memory" { vec![runtime_on(&backend)] } else { vec![runtime_on(&backend), runtime_on(&backend)] };
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let plugins: Vec<Plugin> = hosts
+            .iter()
+            .map(|rt| {
+                let barrier = barrier.clone();
+                rt.endpoints().register_fn("barrier", move |_req| {
+                    let barrier = barrier.clone();
+                    async move {
+                        barrier.wait().await;
+                        Ok(String::new())
+                    }
+                });
+                let uri = format!("wasm:{}?max-concurrent=8&allow-call=barrier&timeout=10", guest("atomic-counter"));
+                Plugin::from_uri(rt, &uri).unwrap()
+            })
+            .collect();
+        let calls: Vec<_> = (0..8)
+            .map(|i| {
+                let plugin = plugins[i % plugins.len()].clone();
+                tokio::spawn(async move { plugin.process(Exchange::new("tick").with_header("x-pause-at", "barrier:all")).await })
+            })
+            .collect();
+        let mut counts = Vec::new();
+        for call in calls {
+            counts.push(call.await.unwrap().unwrap().header("x-count").and_then(|v| v.as_i64()).unwrap());
+        }
+        counts.sort_unstable();
+        assert_eq!(counts, (1..=8).collect::<Vec<i64>>(), "{backend}: every increment counted once");
+        assert_eq!(plugins[0].state().get("count").await.unwrap().as_deref(), Some("8"), "{backend}");
+        // What is not an integer is refused, naming the key; nothing changes.
+        plugins[0].state().store("count", "eight", Instant::now() + Duration::from_secs(5)).await.unwrap();
+        let err = plugins[0].process(Exchange::new("tick")).await.unwrap_err();
+        assert!(err.to_string().contains("increment: the value under 'count'"), "{backend}: {err}");
+        assert_eq!(plugins[0].state().get("count").await.unwrap().as_deref(), Some("eight"));
+    }
+}

@@ -17,7 +17,8 @@
 #![allow(missing_docs)]
 
 /// The shared interfaces, `camel:plugin/types`, `camel:plugin/host` and
-/// `camel:plugin/source-host`.
+/// `camel:plugin/source-host`, and `camel:state/counters` (imported only by a
+/// guest that calls [`state::increment`](crate::state::increment)).
 pub(crate) mod shared {
     wit_bindgen::generate!({
         inline: "
@@ -26,6 +27,7 @@ pub(crate) mod shared {
                 import camel:plugin/types@1.0.0;
                 import camel:plugin/host@1.0.0;
                 import camel:plugin/source-host@1.0.0;
+                import camel:state/counters@1.0.0;
             }
         ",
         path: "wit",
@@ -36,6 +38,7 @@ pub(crate) mod shared {
 }
 
 pub use shared::camel::plugin::{host, source_host, types};
+pub use shared::camel::state::counters;
 
 /// Generates the bindings of one world of `camel:plugin`, reusing [`types`] and [`host`].
 macro_rules! world {
