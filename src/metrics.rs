@@ -11,6 +11,7 @@
 //! | `camel_wasm_instantiations_total` | counter | instances made |
 //! | `camel_wasm_instances_live` / `camel_wasm_instances_idle` | gauge | instances existing / waiting in the pool |
 //! | `camel_wasm_stream_bytes_total{direction=in\|out}` | counter | stream body bytes to / from guests |
+//! | `camel_wasm_state_errors_total{plugin, store}` | counter | `host-store` state operations the store failed (Redis down, slow; `plugin` is the state's endpoint) |
 //!
 //! Handles are registered when an endpoint is created: install the recorder
 //! (an exporter) before loading plugins. With no recorder every handle is a

@@ -132,6 +132,8 @@ pub struct RedisStore {
     prefix: String,
     /// `camel-wasm:{<endpoint>}#keys`: the endpoint's keys, scored by expiry (ms) or `+inf`.
     index: String,
+    /// `camel_wasm_state_errors_total{plugin, store}`: operations that failed or timed out.
+    failures: ::metrics::Counter,
 }
 
 impl RedisStore {
@@ -139,7 +141,9 @@ impl RedisStore {
     pub(crate) fn with_connection(connection: Arc<RedisConnection>, scope: StateScope) -> Self {
         let prefix = format!("camel-wasm:{{{}}}:", scope.endpoint);
         let index = format!("camel-wasm:{{{}}}#keys", scope.endpoint);
-        Self { connection, scope, prefix, index }
+        let labels = [("plugin", scope.endpoint.clone()), ("store", connection.shown.clone())];
+        let failures = ::metrics::counter!("camel_wasm_state_errors_total", &labels);
+        Self { connection, scope, prefix, index, failures }
     }
 
     /// The Redis key holding `key`'s value.
@@ -163,7 +167,11 @@ impl RedisStore {
                 done => done,
             }
         };
-        match tokio::time::timeout(budget, work).await {
+        let outcome = tokio::time::timeout(budget, work).await;
+        if !matches!(outcome, Ok(Ok(_))) {
+            self.failures.increment(1);
+        }
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.unavailable(error.to_string())),
             Err(_elapsed) => Err(StateError::Timeout {

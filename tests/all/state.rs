@@ -116,8 +116,20 @@ async fn stored_keys_expire_after_state_ttl() {
 async fn redis_going_away_is_a_typed_io_error_within_the_deadline_and_calls_recover() {
     let mut redis = RedisServer::start();
     let rt = runtime_on(&redis.url());
-    let plugin = counter(&rt, "timeout=5");
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let plugin = metrics::with_local_recorder(&recorder, || counter(&rt, "timeout=5"));
+    let failures = || {
+        snapshotter.snapshot().into_vec().into_iter().find_map(|(key, .., value)| {
+            let named = key.key().name() == "camel_wasm_state_errors_total";
+            match value {
+                metrics_util::debugging::DebugValue::Counter(n) if named => Some(n),
+                _ => None,
+            }
+        })
+    };
     assert_eq!(count(&plugin).await.unwrap(), 1);
+    assert_eq!(failures(), Some(0));
 
     redis.stop();
     let started = Instant::now();
@@ -129,6 +141,7 @@ async fn redis_going_away_is_a_typed_io_error_within_the_deadline_and_calls_reco
             if plugin == "counter.wasm" && m.contains(&format!("state store {store} unavailable for endpoint 'counter.wasm'"))),
         "{err:?}"
     );
+    assert_eq!(failures(), Some(1), "operators see the store failing");
     // Other endpoints keep serving meanwhile.
     let upper = Plugin::load(&rt, &guest("upper"), Limits::default()).unwrap();
     assert_eq!(upper.process(Exchange::new("still up")).await.unwrap().input.body.as_text(), Some("STILL UP"));
