@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -23,6 +23,7 @@ use crate::metrics::{EndpointMetrics, ErrorKind};
 use crate::host::{CallAllowlist, HostCtx, StateStore, WasmExchange, guest_scope, in_guest_call};
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::{self, panic_message};
+use crate::runtime::background::{self, Refill};
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
@@ -30,6 +31,8 @@ use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 
 /// Attempts to free an allocator slot (by evicting idle instances) before an instantiation gives up.
 const EVICTION_RETRIES: usize = 16;
+/// Fresh instances an `isolation=per-call` endpoint keeps ready (made off the callers' path).
+const SPARES: usize = 2;
 
 /// What a world contributes to the pool: how to instantiate, init and call it.
 pub(crate) trait World: Send + Sync + 'static {
@@ -137,7 +140,10 @@ pub(crate) struct Pool<W: World> {
     config: Vec<(String, String)>,
     state: StateStore,
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
+    /// With `isolation=per-call`, these are spares: made and `init`ed, never called.
     idle: Mutex<VecDeque<Instance<W>>>,
+    /// Whether a refill of the spares is queued or running (per-call isolation).
+    refilling: std::sync::atomic::AtomicBool,
     permits: Arc<Semaphore>,
     /// Returned streams still draining (each holds its instance and call slot).
     draining: AtomicUsize,
@@ -175,7 +181,8 @@ impl<W: World> Pool<W> {
         let metrics = EndpointMetrics::new(&plugin, W::NAME);
         let health = Health::new(limits.unhealthy_after);
         let draining = AtomicUsize::new(0);
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining, metrics, health, generation: AtomicU64::new(0) }
+        let refilling = Default::default();
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0) }
     }
 
     /// The plugin's name.
@@ -289,10 +296,14 @@ impl<W: World> Pool<W> {
             }
         };
         let deadline = self.limits.deadline_from(Instant::now());
-        let mut instance = match self.checkout() {
+        let checked_out = self.checkout();
+        if self.limits.isolation == Isolation::PerCall {
+            self.want_spares();
+        }
+        let mut instance = match checked_out {
             Some(instance) => instance,
             // Boxed so the rare instantiation does not bloat every call's future.
-            None => Box::pin(guest_scope(self.instantiate(deadline))).await?,
+            None => Box::pin(guest_scope(self.instantiate(deadline, true))).await?,
         };
         let state = instance.store.data_mut();
         state.arm(deadline);
@@ -429,7 +440,7 @@ impl<W: World> Pool<W> {
         let deadline = self.limits.deadline_from(Instant::now());
         let mut store = self.new_store(deadline);
         let run = async {
-            let bindings = self.instantiate_pre_in(pre, &mut store).await?;
+            let bindings = self.instantiate_pre_in(pre, &mut store, true).await?;
             f(&bindings, &mut store).await
         };
         let outcome = tokio::time::timeout_at(deadline.into(), run).await;
@@ -447,20 +458,26 @@ impl<W: World> Pool<W> {
     }
 
     /// Instantiates in `store`; when the pooling allocator is out of slots,
-    /// evicts the least recently used idle instance of any endpoint and tries again.
-    async fn instantiate_in(&self, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
+    /// evicts the least recently used idle instance of any endpoint and tries
+    /// again, if `may_evict` (a spare never evicts).
+    async fn instantiate_in(&self, store: &mut Store<StoreState>, may_evict: bool) -> wasmtime::Result<W::Bindings> {
         let pre = self.current_pre();
-        self.instantiate_pre_in(&pre, store).await
+        self.instantiate_pre_in(&pre, store, may_evict).await
     }
 
     /// Like [`instantiate_in`](Self::instantiate_in), of version `pre`.
-    async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
+    async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>, may_evict: bool) -> wasmtime::Result<W::Bindings> {
         self.runtime.evict_idle_instances();
         let mut attempt = 0;
         loop {
             match W::instantiate(pre, store).await {
-                Err(e) if e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
+                Err(e) if may_evict && e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
                     attempt += 1;
+                    if attempt == 1 {
+                        // Instances waiting for the drop thread still hold their slots.
+                        background::drop_pending_now();
+                        continue;
+                    }
                     if !self.runtime.evict_least_recently_used() {
                         return Err(e.context(
                             "every instance slot of the runtime is in use by calls in flight \
@@ -478,7 +495,9 @@ impl<W: World> Pool<W> {
         let mut idle = self.idle.lock().unwrap();
         let generation = self.generation();
         while let Some(instance) = idle.pop_back() {
-            if instance.generation == generation {
+            // A per-call endpoint's idle instances are spares no exchange has used.
+            let fresh_enough = self.limits.isolation == Isolation::Reuse || instance.calls == 0;
+            if instance.generation == generation && fresh_enough {
                 self.metrics.idle.set(idle.len() as f64);
                 return Some(instance);
             }
@@ -531,12 +550,13 @@ impl<W: World> Pool<W> {
     }
 
     /// A new instance with its `init` run; an `init` failure is the call's error.
-    async fn instantiate(&self, deadline: Instant) -> Result<Instance<W>, WasmError> {
+    /// Only a caller's instantiation (`may_evict`) evicts idle instances for a slot.
+    async fn instantiate(&self, deadline: Instant, may_evict: bool) -> Result<Instance<W>, WasmError> {
         // Read before the version is: at worst a new instance is tagged stale and not reused.
         let generation = self.generation();
         let mut store = self.new_store(deadline);
         let setup = async {
-            let bindings = self.instantiate_in(&mut store).await?;
+            let bindings = self.instantiate_in(&mut store, may_evict).await?;
             let init = W::init(&bindings, &mut store, &self.config).await?;
             Ok::<_, wasmtime::Error>((bindings, init))
         };
@@ -602,6 +622,63 @@ impl<W: World> Pool<W> {
     }
 }
 
+/// Spare instances of `isolation=per-call` endpoints.
+impl<W: World> Pool<W> {
+    /// Fresh instances this endpoint keeps ready.
+    fn spares_wanted(&self) -> usize {
+        SPARES.min(self.limits.max_concurrent)
+    }
+
+    /// Queues a refill of the spares on the spares thread, unless one is queued
+    /// already or there is no multi-threaded tokio runtime to run guest code on.
+    fn want_spares(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        // On a current-thread runtime only its own thread drives timers and I/O.
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread
+            || self.refilling.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        if !background::request_refill(Arc::downgrade(self) as Weak<dyn Refill>, handle) {
+            self.refilling.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether another spare should be made now: fewer than wanted, and a call
+    /// slot free (callers at `max-concurrent` would not use it before one ends).
+    fn needs_spare(&self) -> bool {
+        self.permits.available_permits() > 0 && self.idle.lock().unwrap().len() < self.spares_wanted()
+    }
+
+    /// Keeps a new spare, unless the version changed while it was made.
+    fn keep_spare(&self, instance: Instance<W>) -> bool {
+        let mut idle = self.idle.lock().unwrap();
+        if instance.generation != self.generation() || idle.len() >= self.spares_wanted() {
+            drop(idle);
+            discard(instance);
+            return false;
+        }
+        idle.push_back(instance);
+        self.metrics.idle.set(idle.len() as f64);
+        true
+    }
+}
+
+impl<W: World> Refill for Pool<W> {
+    fn refill_one(&self, handle: &tokio::runtime::Handle) -> bool {
+        // Cleared first: a call that takes a spare meanwhile queues another refill.
+        self.refilling.store(false, Ordering::Release);
+        if !self.needs_spare() {
+            return false;
+        }
+        let deadline = self.limits.deadline_from(Instant::now());
+        // A failing `init` fails the next call instead, on the caller's path.
+        let Ok(instance) = handle.block_on(guest_scope(self.instantiate(deadline, false))) else { return false };
+        // Queued again only if no call queued it meanwhile.
+        self.keep_spare(instance) && self.needs_spare() && !self.refilling.swap(true, Ordering::AcqRel)
+    }
+}
+
 impl<W: World> IdleInstances for Pool<W> {
     fn oldest_idle(&self) -> Option<Instant> {
         self.idle.lock().unwrap().front().map(|i| i.idle_since)
@@ -635,21 +712,16 @@ impl<W: World> IdleInstances for Pool<W> {
 /// How long an instance may sit idle before it is dropped, unless configured.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Drops an instance off the caller's path when a runtime is at hand.
+/// Drops an instance off the caller's path (on the drop thread, in batches).
 fn discard<W: World>(instance: Instance<W>) {
     drop_off_path(instance);
 }
 
-/// Drops a store off the caller's path when a runtime is at hand.
+/// Drops a store off the caller's path (on the drop thread, in batches).
 pub(crate) fn discard_store(store: Store<StoreState>) {
     drop_off_path(store);
 }
 
 fn drop_off_path<T: Send + 'static>(value: T) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn_blocking(move || drop(value));
-        }
-        Err(_) => drop(value),
-    }
+    background::drop_later(value);
 }
