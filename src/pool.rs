@@ -71,8 +71,9 @@ pub(crate) trait World: Send + Sync + 'static {
     /// Whether the guest answered with its own error.
     fn guest_failed(output: &Self::Output) -> bool;
 
-    /// The method a call invokes, for worlds with methods (beans).
-    fn method(_input: &Self::Input) -> Option<&str> {
+    /// The method a call invokes, for worlds with methods (beans): a shared
+    /// name, so that naming it in the span and the metrics copies nothing.
+    fn method(_input: &Self::Input) -> Option<Arc<str>> {
         None
     }
 
@@ -247,7 +248,7 @@ impl<W: World> Pool<W> {
         streams: Streams,
     ) -> Result<CallOutput<W::Output>, WasmError> {
         let started = Instant::now();
-        let method = W::method(&input).map(str::to_owned);
+        let method = W::method(&input);
         let span = match W::sent_exchange(&mut input) {
             Some(sent) => tracing::info_span!(
                 "wasm_call",
@@ -259,7 +260,7 @@ impl<W: World> Pool<W> {
             ),
             None => tracing::info_span!("wasm_call", plugin = %self.plugin, world = W::NAME),
         };
-        let outcome = tracing::Instrument::instrument(self.run_call(input, properties, permit, streams), span).await;
+        let outcome = tracing::Instrument::instrument(self.run_call(started, input, properties, permit, streams), span).await;
         let kind = match &outcome {
             Err(error) => {
                 self.health.record(Some(error));
@@ -278,6 +279,7 @@ impl<W: World> Pool<W> {
 
     async fn run_call(
         self: &Arc<Self>,
+        started: Instant,
         mut input: W::Input,
         properties: Vec<(String, String)>,
         permit: Option<OwnedSemaphorePermit>,
@@ -288,14 +290,21 @@ impl<W: World> Pool<W> {
         }
         let permit = match permit {
             Some(permit) => permit,
-            None => {
-                let waiting = Instant::now();
-                let permit = self.acquire().await;
-                self.metrics.slot_wait(waiting.elapsed());
-                permit
-            }
+            None => match self.permits.clone().try_acquire_owned() {
+                // A free slot: no wait, and no clock read to time it.
+                Ok(permit) => {
+                    self.metrics.slot_wait(Duration::ZERO);
+                    permit
+                }
+                Err(_) => {
+                    let waiting = Instant::now();
+                    let permit = self.acquire().await;
+                    self.metrics.slot_wait(waiting.elapsed());
+                    permit
+                }
+            },
         };
-        let deadline = self.limits.deadline_from(Instant::now());
+        let deadline = self.limits.deadline_from(started);
         let checked_out = self.checkout();
         if self.limits.isolation == Isolation::PerCall {
             self.want_spares();
@@ -316,7 +325,7 @@ impl<W: World> Pool<W> {
         // Boxed: the call future is large, and moving it through the timeout
         // and task-local wrappers would otherwise copy it on every poll setup.
         let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
-        let outcome = guest_scope(tokio::time::timeout_at(deadline.into(), run)).await;
+        let outcome = guest_scope(until_deadline(deadline, run)).await;
         let mut output = match self.settle(outcome, instance.store.data()) {
             Ok(output) => output,
             Err(err) => {
@@ -706,6 +715,20 @@ impl<W: World> IdleInstances for Pool<W> {
         for instance in expired {
             discard(instance);
         }
+    }
+}
+
+/// Runs `work` until `deadline`: an elapsed deadline is `Err(Elapsed)`.
+///
+/// The timer is armed only if `work` does not finish on its first poll: most
+/// guest calls run to their end without waiting on the host, and the store's
+/// epoch deadline already stops a guest that computes past `deadline`.
+async fn until_deadline<F: Future + Unpin>(deadline: Instant, mut work: F) -> Result<F::Output, tokio::time::error::Elapsed> {
+    use std::task::Poll;
+    let first = std::future::poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut work).poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout_at(deadline.into(), work).await,
     }
 }
 

@@ -245,6 +245,7 @@ pub fn micros(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)] // unused where the bench suite includes this file
     use super::*;
 
     #[test]
