@@ -196,6 +196,27 @@ fn main() {
             ));
         }
 
+        // Per-call isolation under load: spares are made by a low-priority
+        // thread, so with every core busy callers make their own.
+        let per_call = Target::Plugin(Plugin::load(&runtime, "upper.wasm", limits("isolation=per-call")).unwrap());
+        r.text(String::new());
+        r.text("| callers, isolation=per-call | calls/s (upper, 1 KiB) | vs 1 caller | per-call median | p99 | p999 |".into());
+        r.text("|---|---|---|---|---|---|".into());
+        let mut base = 0.0;
+        for callers in [1, 2] {
+            let (rate, stats) = throughput_latency(&per_call, &ex, callers, 20000).await.unwrap();
+            if callers == 1 {
+                base = rate;
+            }
+            r.text(format!(
+                "| {callers} | {rate:.0} | {:.2}× | {} | {} | {} |",
+                rate / base,
+                micros(stats.median),
+                micros(stats.p99),
+                micros(stats.p999)
+            ));
+        }
+
         // Memory: a loaded plugin, then 16 warm instances.
         let before_load = resident_bytes();
         let slow = Plugin::from_uri(&runtime, "wasm:slow-call.wasm?allow-call=hold").unwrap();
@@ -227,7 +248,13 @@ fn main() {
     });
 
     streams(&rt, &runtime, &mut r);
-    versus_rust_camel(&mut r);
+    // `-- --bench no-versus`: skip the rust-camel build (about 20 minutes the first time).
+    if std::env::args().any(|a| a == "no-versus") {
+        r.text(String::new());
+        r.text("Against rust-camel 0.64: not run this time (`no-versus`); see the README for the last comparison.".into());
+    } else {
+        versus_rust_camel(&mut r);
+    }
     sources(&rt, &runtime, &mut r);
 
     // Last, since a recorder is global: the per-call cost of metrics with one installed.

@@ -304,6 +304,10 @@ impl<W: World> Pool<W> {
                 }
             },
         };
+        // A call that needs no timer nor wait for a slot passes no other tokio
+        // resource: this keeps a caller looping on calls yielding to the other
+        // tasks of its worker now and then (tokio's cooperative budget).
+        tokio::task::consume_budget().await;
         let deadline = self.limits.deadline_from(started);
         let checked_out = self.checkout();
         if self.limits.isolation == Isolation::PerCall {
