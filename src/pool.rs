@@ -5,6 +5,9 @@
 //! an idle instance or makes one (running the guest's `init` first), calls it
 //! under the deadline, and gives it back. An instance that trapped, timed out,
 //! ran out of memory or panicked is thrown away, off the caller's path.
+//! With `isolation=per-call` every instance serves one call; the idle queue
+//! then holds spares (made and `init`ed, never called) that a low-priority
+//! background thread refills (see [`crate::runtime::background`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -288,19 +291,21 @@ impl<W: World> Pool<W> {
         if in_guest_call() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
-        let permit = match permit {
-            Some(permit) => permit,
+        // The deadline runs from when the call has its slot.
+        let (permit, slotted) = match permit {
+            Some(permit) => (permit, started),
             None => match self.permits.clone().try_acquire_owned() {
                 // A free slot: no wait, and no clock read to time it.
                 Ok(permit) => {
                     self.metrics.slot_wait(Duration::ZERO);
-                    permit
+                    (permit, started)
                 }
                 Err(_) => {
                     let waiting = Instant::now();
                     let permit = self.acquire().await;
-                    self.metrics.slot_wait(waiting.elapsed());
-                    permit
+                    let slotted = Instant::now();
+                    self.metrics.slot_wait(slotted - waiting);
+                    (permit, slotted)
                 }
             },
         };
@@ -308,7 +313,7 @@ impl<W: World> Pool<W> {
         // resource: this keeps a caller looping on calls yielding to the other
         // tasks of its worker now and then (tokio's cooperative budget).
         tokio::task::consume_budget().await;
-        let deadline = self.limits.deadline_from(started);
+        let deadline = self.limits.deadline_from(slotted);
         let checked_out = self.checkout();
         if self.limits.isolation == Isolation::PerCall {
             self.want_spares();
@@ -487,7 +492,7 @@ impl<W: World> Pool<W> {
                 Err(e) if may_evict && e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
                     attempt += 1;
                     if attempt == 1 {
-                        // Instances waiting for the drop thread still hold their slots.
+                        // Instances waiting for the background thread still hold their slots.
                         background::drop_pending_now();
                         continue;
                     }
@@ -642,7 +647,7 @@ impl<W: World> Pool<W> {
         SPARES.min(self.limits.max_concurrent)
     }
 
-    /// Queues a refill of the spares on the spares thread, unless one is queued
+    /// Queues a refill of the spares on the background thread, unless one is queued
     /// already or there is no multi-threaded tokio runtime to run guest code on.
     fn want_spares(self: &Arc<Self>) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
@@ -739,12 +744,12 @@ async fn until_deadline<F: Future + Unpin>(deadline: Instant, mut work: F) -> Re
 /// How long an instance may sit idle before it is dropped, unless configured.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Drops an instance off the caller's path (on the drop thread, in batches).
+/// Drops an instance off the caller's path (on the background thread).
 fn discard<W: World>(instance: Instance<W>) {
     drop_off_path(instance);
 }
 
-/// Drops a store off the caller's path (on the drop thread, in batches).
+/// Drops a store off the caller's path (on the background thread).
 pub(crate) fn discard_store(store: Store<StoreState>) {
     drop_off_path(store);
 }

@@ -1,6 +1,6 @@
 //! Work kept off the callers' path, on one low-priority thread shared by
-//! every runtime of the process: dropping spent instances in batches, and
-//! making spare instances for `isolation=per-call` endpoints.
+//! every runtime of the process: dropping spent instances, and making spare
+//! instances for `isolation=per-call` endpoints.
 //!
 //! The thread runs at a lower priority (nice 10 on Linux) than the callers, so
 //! on a machine whose cores are all busy with calls it gets little CPU: drops
@@ -8,7 +8,8 @@
 //! and spares are not made, so callers instantiate their own. Both queues are
 //! bounded, and the thread keeps nothing alive: a pending refill holds its
 //! endpoint weakly. One thread for both keeps an instance's memory allocated
-//! and freed on the same thread, and wakes it up only when it has run dry.
+//! and freed on the same thread; it is woken up only when it has run dry, so
+//! a burst of calls costs one wake-up, not one per call.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
