@@ -5,11 +5,14 @@
 //! an idle instance or makes one (running the guest's `init` first), calls it
 //! under the deadline, and gives it back. An instance that trapped, timed out,
 //! ran out of memory or panicked is thrown away, off the caller's path.
+//! With `isolation=per-call` every instance serves one call; the idle queue
+//! then holds spares (made and `init`ed, never called) that a low-priority
+//! background thread refills (see [`crate::runtime::background`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,6 +27,7 @@ use crate::host::{CallAllowlist, HostCtx, WasmExchange, guest_scope, in_guest_ca
 use crate::state::SharedState;
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::{self, panic_message};
+use crate::runtime::background::{self, Refill};
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
@@ -31,6 +35,8 @@ use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 
 /// Attempts to free an allocator slot (by evicting idle instances) before an instantiation gives up.
 const EVICTION_RETRIES: usize = 16;
+/// Fresh instances an `isolation=per-call` endpoint keeps ready (made off the callers' path).
+const SPARES: usize = 2;
 
 /// What a world contributes to the pool: how to instantiate, init and call it.
 pub(crate) trait World: Send + Sync + 'static {
@@ -69,8 +75,9 @@ pub(crate) trait World: Send + Sync + 'static {
     /// Whether the guest answered with its own error.
     fn guest_failed(output: &Self::Output) -> bool;
 
-    /// The method a call invokes, for worlds with methods (beans).
-    fn method(_input: &Self::Input) -> Option<&str> {
+    /// The method a call invokes, for worlds with methods (beans): a shared
+    /// name, so that naming it in the span and the metrics copies nothing.
+    fn method(_input: &Self::Input) -> Option<Arc<str>> {
         None
     }
 
@@ -138,7 +145,10 @@ pub(crate) struct Pool<W: World> {
     config: Vec<(String, String)>,
     state: SharedState,
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
+    /// With `isolation=per-call`, these are spares: made and `init`ed, never called.
     idle: Mutex<VecDeque<Instance<W>>>,
+    /// Whether a refill of the spares is queued or running (per-call isolation).
+    refilling: std::sync::atomic::AtomicBool,
     permits: Arc<Semaphore>,
     /// Returned streams still draining (each holds its instance and call slot).
     draining: AtomicUsize,
@@ -176,7 +186,8 @@ impl<W: World> Pool<W> {
         let metrics = EndpointMetrics::new(&plugin, W::NAME);
         let health = Health::new(limits.unhealthy_after);
         let draining = AtomicUsize::new(0);
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), permits, draining, metrics, health, generation: AtomicU64::new(0) }
+        let refilling = Default::default();
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0) }
     }
 
     /// The plugin's name.
@@ -241,7 +252,7 @@ impl<W: World> Pool<W> {
         streams: Streams,
     ) -> Result<CallOutput<W::Output>, WasmError> {
         let started = Instant::now();
-        let method = W::method(&input).map(str::to_owned);
+        let method = W::method(&input);
         let span = match W::sent_exchange(&mut input) {
             Some(sent) => tracing::info_span!(
                 "wasm_call",
@@ -253,7 +264,7 @@ impl<W: World> Pool<W> {
             ),
             None => tracing::info_span!("wasm_call", plugin = %self.plugin, world = W::NAME),
         };
-        let outcome = tracing::Instrument::instrument(self.run_call(input, properties, permit, streams), span).await;
+        let outcome = tracing::Instrument::instrument(self.run_call(started, input, properties, permit, streams), span).await;
         let kind = match &outcome {
             Err(error) => {
                 self.health.record(Some(error));
@@ -272,6 +283,7 @@ impl<W: World> Pool<W> {
 
     async fn run_call(
         self: &Arc<Self>,
+        started: Instant,
         mut input: W::Input,
         properties: Vec<(String, String)>,
         permit: Option<OwnedSemaphorePermit>,
@@ -280,20 +292,37 @@ impl<W: World> Pool<W> {
         if in_guest_call() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
-        let permit = match permit {
-            Some(permit) => permit,
-            None => {
-                let waiting = Instant::now();
-                let permit = self.acquire().await;
-                self.metrics.slot_wait(waiting.elapsed());
-                permit
-            }
+        // The deadline runs from when the call has its slot.
+        let (permit, slotted) = match permit {
+            Some(permit) => (permit, started),
+            None => match self.permits.clone().try_acquire_owned() {
+                // A free slot: no wait, and no clock read to time it.
+                Ok(permit) => {
+                    self.metrics.slot_wait(Duration::ZERO);
+                    (permit, started)
+                }
+                Err(_) => {
+                    let waiting = Instant::now();
+                    let permit = self.acquire().await;
+                    let slotted = Instant::now();
+                    self.metrics.slot_wait(slotted - waiting);
+                    (permit, slotted)
+                }
+            },
         };
-        let deadline = self.limits.deadline_from(Instant::now());
-        let mut instance = match self.checkout() {
+        // A call that needs no timer nor wait for a slot passes no other tokio
+        // resource: this keeps a caller looping on calls yielding to the other
+        // tasks of its worker now and then (tokio's cooperative budget).
+        tokio::task::consume_budget().await;
+        let deadline = self.limits.deadline_from(slotted);
+        let checked_out = self.checkout();
+        if self.limits.isolation == Isolation::PerCall {
+            self.want_spares();
+        }
+        let mut instance = match checked_out {
             Some(instance) => instance,
             // Boxed so the rare instantiation does not bloat every call's future.
-            None => Box::pin(guest_scope(self.instantiate(deadline))).await?,
+            None => Box::pin(guest_scope(self.instantiate(deadline, true))).await?,
         };
         let state = instance.store.data_mut();
         state.arm(deadline);
@@ -306,7 +335,7 @@ impl<W: World> Pool<W> {
         // Boxed: the call future is large, and moving it through the timeout
         // and task-local wrappers would otherwise copy it on every poll setup.
         let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
-        let outcome = guest_scope(tokio::time::timeout_at(deadline.into(), run)).await;
+        let outcome = guest_scope(until_deadline(deadline, run)).await;
         let mut output = match self.settle(outcome, instance.store.data()) {
             Ok(output) => output,
             Err(err) => {
@@ -430,7 +459,7 @@ impl<W: World> Pool<W> {
         let deadline = self.limits.deadline_from(Instant::now());
         let mut store = self.new_store(deadline);
         let run = async {
-            let bindings = self.instantiate_pre_in(pre, &mut store).await?;
+            let bindings = self.instantiate_pre_in(pre, &mut store, true).await?;
             f(&bindings, &mut store).await
         };
         let outcome = tokio::time::timeout_at(deadline.into(), run).await;
@@ -448,20 +477,26 @@ impl<W: World> Pool<W> {
     }
 
     /// Instantiates in `store`; when the pooling allocator is out of slots,
-    /// evicts the least recently used idle instance of any endpoint and tries again.
-    async fn instantiate_in(&self, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
+    /// evicts the least recently used idle instance of any endpoint and tries
+    /// again, if `may_evict` (a spare never evicts).
+    async fn instantiate_in(&self, store: &mut Store<StoreState>, may_evict: bool) -> wasmtime::Result<W::Bindings> {
         let pre = self.current_pre();
-        self.instantiate_pre_in(&pre, store).await
+        self.instantiate_pre_in(&pre, store, may_evict).await
     }
 
     /// Like [`instantiate_in`](Self::instantiate_in), of version `pre`.
-    async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>) -> wasmtime::Result<W::Bindings> {
+    async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>, may_evict: bool) -> wasmtime::Result<W::Bindings> {
         self.runtime.evict_idle_instances();
         let mut attempt = 0;
         loop {
             match W::instantiate(pre, store).await {
-                Err(e) if e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
+                Err(e) if may_evict && e.is::<PoolConcurrencyLimitError>() && attempt < EVICTION_RETRIES => {
                     attempt += 1;
+                    if attempt == 1 {
+                        // Instances waiting for the background thread still hold their slots.
+                        background::drop_pending_now();
+                        continue;
+                    }
                     if !self.runtime.evict_least_recently_used() {
                         return Err(e.context(
                             "every instance slot of the runtime is in use by calls in flight \
@@ -479,7 +514,9 @@ impl<W: World> Pool<W> {
         let mut idle = self.idle.lock().unwrap();
         let generation = self.generation();
         while let Some(instance) = idle.pop_back() {
-            if instance.generation == generation {
+            // A per-call endpoint's idle instances are spares no exchange has used.
+            let fresh_enough = self.limits.isolation == Isolation::Reuse || instance.calls == 0;
+            if instance.generation == generation && fresh_enough {
                 self.metrics.idle.set(idle.len() as f64);
                 return Some(instance);
             }
@@ -532,12 +569,13 @@ impl<W: World> Pool<W> {
     }
 
     /// A new instance with its `init` run; an `init` failure is the call's error.
-    async fn instantiate(&self, deadline: Instant) -> Result<Instance<W>, WasmError> {
+    /// Only a caller's instantiation (`may_evict`) evicts idle instances for a slot.
+    async fn instantiate(&self, deadline: Instant, may_evict: bool) -> Result<Instance<W>, WasmError> {
         // Read before the version is: at worst a new instance is tagged stale and not reused.
         let generation = self.generation();
         let mut store = self.new_store(deadline);
         let setup = async {
-            let bindings = self.instantiate_in(&mut store).await?;
+            let bindings = self.instantiate_in(&mut store, may_evict).await?;
             let init = W::init(&bindings, &mut store, &self.config).await?;
             Ok::<_, wasmtime::Error>((bindings, init))
         };
@@ -603,6 +641,63 @@ impl<W: World> Pool<W> {
     }
 }
 
+/// Spare instances of `isolation=per-call` endpoints.
+impl<W: World> Pool<W> {
+    /// Fresh instances this endpoint keeps ready.
+    fn spares_wanted(&self) -> usize {
+        SPARES.min(self.limits.max_concurrent)
+    }
+
+    /// Queues a refill of the spares on the background thread, unless one is queued
+    /// already or there is no multi-threaded tokio runtime to run guest code on.
+    fn want_spares(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        // On a current-thread runtime only its own thread drives timers and I/O.
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread
+            || self.refilling.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        if !background::request_refill(Arc::downgrade(self) as Weak<dyn Refill>, handle) {
+            self.refilling.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether another spare should be made now: fewer than wanted, and a call
+    /// slot free (callers at `max-concurrent` would not use it before one ends).
+    fn needs_spare(&self) -> bool {
+        self.permits.available_permits() > 0 && self.idle.lock().unwrap().len() < self.spares_wanted()
+    }
+
+    /// Keeps a new spare, unless the version changed while it was made.
+    fn keep_spare(&self, instance: Instance<W>) -> bool {
+        let mut idle = self.idle.lock().unwrap();
+        if instance.generation != self.generation() || idle.len() >= self.spares_wanted() {
+            drop(idle);
+            discard(instance);
+            return false;
+        }
+        idle.push_back(instance);
+        self.metrics.idle.set(idle.len() as f64);
+        true
+    }
+}
+
+impl<W: World> Refill for Pool<W> {
+    fn refill_one(&self, handle: &tokio::runtime::Handle) -> bool {
+        // Cleared first: a call that takes a spare meanwhile queues another refill.
+        self.refilling.store(false, Ordering::Release);
+        if !self.needs_spare() {
+            return false;
+        }
+        let deadline = self.limits.deadline_from(Instant::now());
+        // A failing `init` fails the next call instead, on the caller's path.
+        let Ok(instance) = handle.block_on(guest_scope(self.instantiate(deadline, false))) else { return false };
+        // Queued again only if no call queued it meanwhile.
+        self.keep_spare(instance) && self.needs_spare() && !self.refilling.swap(true, Ordering::AcqRel)
+    }
+}
+
 impl<W: World> IdleInstances for Pool<W> {
     fn oldest_idle(&self) -> Option<Instant> {
         self.idle.lock().unwrap().front().map(|i| i.idle_since)
@@ -633,24 +728,33 @@ impl<W: World> IdleInstances for Pool<W> {
     }
 }
 
+/// Runs `work` until `deadline`: an elapsed deadline is `Err(Elapsed)`.
+///
+/// The timer is armed only if `work` does not finish on its first poll: most
+/// guest calls run to their end without waiting on the host, and the store's
+/// epoch deadline already stops a guest that computes past `deadline`.
+async fn until_deadline<F: Future + Unpin>(deadline: Instant, mut work: F) -> Result<F::Output, tokio::time::error::Elapsed> {
+    use std::task::Poll;
+    let first = std::future::poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut work).poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout_at(deadline.into(), work).await,
+    }
+}
+
 /// How long an instance may sit idle before it is dropped, unless configured.
 pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Drops an instance off the caller's path when a runtime is at hand.
+/// Drops an instance off the caller's path (on the background thread).
 fn discard<W: World>(instance: Instance<W>) {
     drop_off_path(instance);
 }
 
-/// Drops a store off the caller's path when a runtime is at hand.
+/// Drops a store off the caller's path (on the background thread).
 pub(crate) fn discard_store(store: Store<StoreState>) {
     drop_off_path(store);
 }
 
 fn drop_off_path<T: Send + 'static>(value: T) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn_blocking(move || drop(value));
-        }
-        Err(_) => drop(value),
-    }
+    background::drop_later(value);
 }

@@ -1,5 +1,6 @@
 //! The runtime: one engine, one linker, compiled components shared by every endpoint.
 
+pub(crate) mod background;
 pub(crate) mod output;
 pub(crate) mod store;
 mod disk_cache;
@@ -169,7 +170,9 @@ fn pool_config(max_instances: u32, memory_ceiling: u64) -> PoolingAllocationConf
         .max_tables_per_component(COMPONENT_PARTS_CEILING)
         .table_elements(TABLE_ELEMENTS_CEILING as usize)
         .max_memory_size(usize::try_from(memory_ceiling).unwrap_or(usize::MAX))
-        .linear_memory_keep_resident(2 << 20);
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(256 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     pool
 }
 

@@ -40,14 +40,14 @@ impl World for BeanWorld {
     const NAME: &'static str = Self::NAME_STR;
     type Pre = Pre;
     type Bindings = bindings::Bean;
-    type Input = (String, WasmExchange);
+    type Input = (Arc<str>, WasmExchange);
     type Output = Result<WasmExchange, host::WasmError>;
 
-    fn method((method, _): &(String, WasmExchange)) -> Option<&str> {
-        Some(method)
+    fn method((method, _): &(Arc<str>, WasmExchange)) -> Option<Arc<str>> {
+        Some(method.clone())
     }
 
-    fn sent_exchange((_, input): &mut (String, WasmExchange)) -> Option<&mut WasmExchange> {
+    fn sent_exchange((_, input): &mut (Arc<str>, WasmExchange)) -> Option<&mut WasmExchange> {
         Some(input)
     }
 
@@ -82,8 +82,9 @@ impl World for BeanWorld {
     async fn call(
         bindings: &bindings::Bean,
         store: &mut Store<StoreState>,
-        (method, input): (String, WasmExchange),
+        (method, input): (Arc<str>, WasmExchange),
     ) -> wasmtime::Result<Self::Output> {
+        let method = method.to_string();
         store.run_concurrent(async |a| bindings.call_invoke(a, method, input).await).await?
     }
 }
@@ -98,7 +99,20 @@ pub struct Bean {
 /// A bean's method list, re-read from each new version a hot reload brings.
 struct Methods {
     pool: Arc<Pool<BeanWorld>>,
-    list: RwLock<Arc<[String]>>,
+    list: RwLock<MethodList>,
+}
+
+/// The method names, as given out and as shared names for calls.
+struct MethodList {
+    names: Arc<[String]>,
+    shared: Box<[Arc<str>]>,
+}
+
+impl From<Vec<String>> for MethodList {
+    fn from(names: Vec<String>) -> Self {
+        let shared = names.iter().map(|n| Arc::from(n.as_str())).collect();
+        Self { names: names.into(), shared }
+    }
 }
 
 impl Reloadable for Methods {
@@ -108,7 +122,7 @@ impl Reloadable for Methods {
             let methods = self.pool.with_fresh_instance_of(&pre, async |bindings, store| bindings.call_methods(store).await).await?;
             Ok(Box::new(move || {
                 self.pool.swap(pre);
-                *self.list.write().unwrap() = methods.into();
+                *self.list.write().unwrap() = MethodList::from(methods);
             }) as Commit<'a>)
         })
     }
@@ -134,7 +148,7 @@ impl Bean {
         let methods = pool
             .with_fresh_instance(async |bindings, store| bindings.call_methods(store).await)
             .await?;
-        let methods = Arc::new(Methods { pool: pool.clone(), list: RwLock::new(methods.into()) });
+        let methods = Arc::new(Methods { pool: pool.clone(), list: RwLock::new(MethodList::from(methods)) });
         runtime.track_reload_instead(&pool, Arc::downgrade(&methods) as Weak<dyn Reloadable>);
         Ok(Self { pool, methods })
     }
@@ -151,7 +165,7 @@ impl Bean {
 
     /// The methods the bean exports (those of the version a hot reload last brought).
     pub fn methods(&self) -> Arc<[String]> {
-        self.methods.list.read().unwrap().clone()
+        self.methods.list.read().unwrap().names.clone()
     }
 
     /// This endpoint's `host-store` state.
@@ -161,17 +175,22 @@ impl Bean {
 
     /// Invokes `method` on `exchange`; an unknown method fails without calling the guest.
     pub async fn invoke(&self, method: &str, exchange: Exchange) -> Result<Exchange, WasmError> {
-        let methods = self.methods();
-        if !methods.iter().any(|m| m == method) {
-            return Err(WasmError::UnknownMethod {
-                plugin: self.name().to_string(),
-                method: method.to_string(),
-                available: methods.to_vec(),
-            });
-        }
+        let found = {
+            let list = self.methods.list.read().unwrap();
+            match list.shared.iter().find(|m| ***m == *method) {
+                Some(found) => found.clone(),
+                None => {
+                    return Err(WasmError::UnknownMethod {
+                        plugin: self.name().to_string(),
+                        method: method.to_string(),
+                        available: list.names.to_vec(),
+                    });
+                }
+            }
+        };
         let (sent, wire, streams) = outgoing(exchange);
         let properties = wire.properties.clone();
-        let out = self.pool.call((method.to_string(), wire), properties, None, streams).await?;
+        let out = self.pool.call((found, wire), properties, None, streams).await?;
         exchange_back(self.name(), out, &sent)
     }
 

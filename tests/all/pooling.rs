@@ -31,6 +31,26 @@ async fn reuse_keeps_guest_statics_and_per_call_isolation_does_not() {
     assert_eq!(isolated.idle_instances(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_call_spares_are_fresh_and_bounded() {
+    let isolated = chaos("isolation=per-call&max-concurrent=4");
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let isolated = isolated.clone();
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    assert_eq!(instance_calls(&isolated, "a").await, json!(1), "every exchange gets an unused instance");
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    // Spares only (made off the callers' path): never more than two.
+    assert!(isolated.idle_instances() <= 2, "{} idle", isolated.idle_instances());
+}
+
 #[tokio::test]
 async fn instances_are_recycled_after_n_calls_and_after_a_trap() {
     let plugin = chaos("recycle-after=2");

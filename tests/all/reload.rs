@@ -289,3 +289,21 @@ async fn watch_reloads_changed_files_and_waits_out_half_written_ones() {
     assert_eq!(served_by(&plugin).await, "upper");
     assert_eq!(runtime.reload_stats().succeeded, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_discards_the_spare_instances_of_a_per_call_endpoint() {
+    let dir = plugin_dir("per-call", "raw-upper");
+    let runtime = runtime_in(&dir);
+    let plugin = Plugin::from_uri(&runtime, "wasm:p.wasm?isolation=per-call").unwrap();
+    assert_eq!(served_by(&plugin).await, "raw-upper");
+    // The background thread makes spares of the old version after that call.
+    let start = Instant::now();
+    while plugin.idle_instances() == 0 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    replace(&dir, "p.wasm", &bytes_of("upper"));
+    runtime.reload("p.wasm").await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(served_by(&plugin).await, "upper", "no spare of the old version serves a call");
+    }
+}

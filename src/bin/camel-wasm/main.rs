@@ -455,7 +455,7 @@ async fn run(command: Command) -> Result<(), String> {
 }
 
 async fn bench(args: BenchArgs) -> Result<(), String> {
-    use measure::{latency, micros, resident_bytes, throughput};
+    use measure::{latency, resident_bytes, throughput_latency};
     let calls = args.calls.unwrap_or(if args.stream_bytes.is_some() { 5 } else { 5000 });
     if calls == 0 || args.concurrency == 0 || args.chunk_bytes == 0 {
         return Err("--calls, --concurrency and --chunk-bytes must be greater than zero".into());
@@ -480,11 +480,12 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     let warmup = (calls / 10).clamp(1, 500);
     let text = |e: WasmError| e.to_string();
     let stats = latency(&target, &exchange, warmup, calls).await.map_err(text)?;
-    let rate = throughput(&target, &exchange, args.concurrency, calls).await.map_err(text)?;
+    let (rate, loaded) = throughput_latency(&target, &exchange, args.concurrency, calls).await.map_err(text)?;
     println!("{name}: world {}, isolation {isolation}, body {} B", target.world(), args.body_size);
     println!("load (compile + checks):  {:.2} ms", load.as_secs_f64() * 1e3);
-    println!("latency over {} calls:   median {}, p99 {}", stats.count, micros(stats.median), micros(stats.p99));
+    println!("latency over {} calls:   {}", stats.count, stats.summary());
     println!("throughput, {} caller(s): {rate:.0} calls/s", args.concurrency);
+    println!("latency under that load:  {}", loaded.summary());
     println!("resident memory:          {:.1} MiB", resident_bytes() as f64 / 1048576.0);
     Ok(())
 }
@@ -523,12 +524,18 @@ async fn bench_stream(
     };
     let millis = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let time_median = median(&times.iter().map(|&d| millis(d)).collect::<Vec<_>>());
+    let tail = measure::Stats::of(&mut times.clone());
     println!("{name}: world {}, isolation {isolation}, stream body {total} B in {chunk} B chunks", target.world());
     println!("load (compile + checks): {:.2} ms", millis(load));
     println!("rounds:                  {rounds} after 1 warm-up");
     println!("bytes in / out:          {} / {} (last round)", last.bytes_in, last.bytes_out);
     println!("reply:                   {}", reply_summary(last.reply, last.streamed));
-    println!("round time:              median {time_median:.2} ms, best {:.2} ms", millis(times[0]));
+    println!(
+        "round time:              median {time_median:.2} ms, best {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
+        millis(times[0]),
+        millis(tail.p99),
+        millis(tail.p999)
+    );
     println!("stream throughput: {:.1} MiB/s", median(&rates));
     println!("best stream throughput: {:.1} MiB/s", rates[rates.len() - 1]);
     println!("peak resident memory: {:.1} MiB", measure::peak_resident_bytes() as f64 / 1048576.0);

@@ -21,14 +21,81 @@ pub struct Stats {
     pub median: Duration,
     /// 99th percentile.
     pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
 }
 
 impl Stats {
-    /// Statistics of `samples` (sorted in place).
+    /// Statistics of `samples` (sorted in place; at least one).
     pub fn of(samples: &mut [Duration]) -> Self {
         samples.sort_unstable();
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-        Self { count: samples.len(), median: at(0.5), p99: at(0.99) }
+        Self { count: samples.len(), median: at(0.5), p99: at(0.99), p999: at(0.999) }
+    }
+
+    /// `median M, p99 P, p999 Q` in microseconds.
+    pub fn summary(&self) -> String {
+        format!("median {}, p99 {}, p999 {}", micros(self.median), micros(self.p99), micros(self.p999))
+    }
+}
+
+/// A latency histogram of bounded size for runs of any length, shared by
+/// concurrent callers: 32 buckets per power of two (about 2 % resolution),
+/// from 1 ns to about 18 minutes.
+pub struct Histogram {
+    buckets: Vec<AtomicU64>,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self { buckets: (0..Self::BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+    }
+}
+
+impl Histogram {
+    const PER_OCTAVE: u32 = 32;
+    const BUCKETS: usize = 40 * Self::PER_OCTAVE as usize;
+
+    fn bucket(nanos: u64) -> usize {
+        let nanos = nanos.max(1);
+        let octave = 63 - nanos.leading_zeros();
+        // The bits below the leading one, scaled to PER_OCTAVE steps.
+        let fraction = if octave >= 5 { (nanos >> (octave - 5)) & 31 } else { (nanos << (5 - octave)) & 31 };
+        ((octave * Self::PER_OCTAVE) as usize + fraction as usize).min(Self::BUCKETS - 1)
+    }
+
+    /// The upper bound of bucket `index`, in nanoseconds.
+    fn upper(index: usize) -> u64 {
+        let (octave, fraction) = (index as u32 / Self::PER_OCTAVE, index as u64 % Self::PER_OCTAVE as u64);
+        let base = 1u64 << octave;
+        base + (base * (fraction + 1)) / Self::PER_OCTAVE as u64
+    }
+
+    /// Counts one sample.
+    pub fn record(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.buckets[Self::bucket(nanos)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Median, p99 and p999 (each the upper bound of its bucket); `None` without samples.
+    pub fn stats(&self) -> Option<Stats> {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let at = |q: f64| {
+            let rank = ((total - 1) as f64 * q).round() as u64;
+            let mut seen = 0;
+            for (i, &n) in counts.iter().enumerate() {
+                seen += n;
+                if seen > rank {
+                    return Duration::from_nanos(Self::upper(i));
+                }
+            }
+            Duration::from_nanos(Self::upper(counts.len() - 1))
+        };
+        Some(Stats { count: total as usize, median: at(0.5), p99: at(0.99), p999: at(0.999) })
     }
 }
 
@@ -47,8 +114,14 @@ pub async fn latency(target: &Target, exchange: &Exchange, warmup: usize, calls:
     Ok(Stats::of(&mut samples))
 }
 
-/// Calls per second with `concurrency` callers making `calls` calls in all.
-pub async fn throughput(target: &Target, exchange: &Exchange, concurrency: usize, calls: usize) -> Result<f64, WasmError> {
+/// Calls per second with `concurrency` callers making `calls` calls in all,
+/// and the latency of each call under that load.
+pub async fn throughput_latency(
+    target: &Target,
+    exchange: &Exchange,
+    concurrency: usize,
+    calls: usize,
+) -> Result<(f64, Stats), WasmError> {
     let per_caller = calls.div_ceil(concurrency);
     let started = Instant::now();
     let callers: Vec<_> = (0..concurrency)
@@ -56,17 +129,23 @@ pub async fn throughput(target: &Target, exchange: &Exchange, concurrency: usize
             let target = target.clone();
             let exchange = exchange.clone();
             tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(per_caller);
                 for _ in 0..per_caller {
-                    target.run(exchange.clone()).await?;
+                    let input = exchange.clone();
+                    let call_started = Instant::now();
+                    target.run(input).await?;
+                    samples.push(call_started.elapsed());
                 }
-                Ok::<_, WasmError>(())
+                Ok::<_, WasmError>(samples)
             })
         })
         .collect();
+    let mut samples = Vec::with_capacity(per_caller * concurrency);
     for caller in callers {
-        caller.await.expect("caller task")?;
+        samples.append(&mut caller.await.expect("caller task")?);
     }
-    Ok((per_caller * concurrency) as f64 / started.elapsed().as_secs_f64())
+    let rate = (per_caller * concurrency) as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, Stats::of(&mut samples)))
 }
 
 /// Resident set size of this process, in bytes (Linux; 0 elsewhere).
@@ -162,4 +241,26 @@ pub async fn stream_round(
 /// A duration in microseconds with two decimals.
 pub fn micros(d: Duration) -> String {
     format!("{:.2} µs", d.as_secs_f64() * 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)] // unused where the bench suite includes this file
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_within_their_bucket() {
+        let histogram = Histogram::default();
+        let mut exact: Vec<Duration> = (1..=10_000u64).map(|i| Duration::from_nanos(1_000 + i * 37)).collect();
+        for &d in &exact {
+            histogram.record(d);
+        }
+        let (binned, exact) = (histogram.stats().unwrap(), Stats::of(&mut exact));
+        assert_eq!(binned.count, exact.count);
+        for (b, e) in [(binned.median, exact.median), (binned.p99, exact.p99), (binned.p999, exact.p999)] {
+            assert!(b >= e && b.as_secs_f64() <= e.as_secs_f64() * 1.04, "{b:?} against {e:?}");
+        }
+        assert!(Histogram::default().stats().is_none());
+        histogram.record(Duration::from_secs(1 << 20));
+    }
 }

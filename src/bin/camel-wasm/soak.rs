@@ -41,6 +41,7 @@ pub async fn run(
     let mut exchange = Exchange::new("x".repeat(body_size));
     exchange.input.headers = headers;
     let ok = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(crate::measure::Histogram::default());
     let failed = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(Mutex::new(None::<String>));
     let doing = if watch { "watching" } else { "calling" };
@@ -51,10 +52,15 @@ pub async fn run(
         .map(|_| {
             let (target, exchange) = (target.clone(), exchange.clone());
             let (ok, failed, first_error) = (ok.clone(), failed.clone(), first_error.clone());
+            let latencies = latencies.clone();
             tokio::spawn(async move {
                 // Each call is bounded by the guest's timeout; the deadline is checked between calls.
                 while Instant::now() < deadline {
-                    match target.run(exchange.clone()).await {
+                    let input = exchange.clone();
+                    let call_started = Instant::now();
+                    let outcome = target.run(input).await;
+                    latencies.record(call_started.elapsed());
+                    match outcome {
                         Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             first_error.lock().unwrap().get_or_insert_with(|| e.to_string());
@@ -73,6 +79,9 @@ pub async fn run(
     let reloads = runtime.reload_stats();
     println!("{name}: world {}, {:.0} calls/s over {elapsed:.2} s", target.world(), (ok + failed) as f64 / elapsed);
     println!("calls: {ok} ok, {failed} failed; reloads: {} ({} failed)", reloads.succeeded, reloads.failed);
+    if let Some(stats) = latencies.stats() {
+        println!("latency over {} calls: {} (2 % buckets)", stats.count, stats.summary());
+    }
     match first_error.lock().unwrap().take() {
         Some(error) => Err(format!("{failed} call(s) failed; the first: {error}")),
         None => Ok(()),
