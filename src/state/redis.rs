@@ -20,25 +20,49 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one command may wait for its reply (the call's deadline may end it sooner).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Lua shared by the scripts: the endpoint's index is a sorted set of its keys,
+/// each scored by the millisecond it expires at (`+inf`: never).
+const PRELUDE: &str = r"
+    -- Drops expired keys from `index`; returns Redis's clock in ms.
+    local function purge(index)
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+        return now
+    end
+    -- Whether `member` may be written: it is held already, or there is room for one more.
+    local function admits(index, member, max)
+        return redis.call('ZSCORE', index, member) or redis.call('ZCARD', index) < tonumber(max)
+    end
+    -- Records `member` in `index`, expiring `ttl` ms after `now` (0: never).
+    local function index_until(index, member, ttl, now)
+        if ttl > 0 then
+            redis.call('ZADD', index, now + ttl, member)
+        else
+            redis.call('ZADD', index, '+inf', member)
+        end
+    end
+";
+
+/// A script of [`PRELUDE`] followed by `body`.
+fn script(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}{body}"))
+}
+
 /// Stores a value if the endpoint's live keys stay within the bound; returns 1, or 0 when full.
 /// KEYS: data key, index. ARGV: key, value, max entries, ttl in ms (0: none).
 static STORE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    script(
         r"
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-        if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-            if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
-        end
+        local now = purge(KEYS[2])
+        if not admits(KEYS[2], ARGV[1], ARGV[3]) then return 0 end
         local ttl = tonumber(ARGV[4])
         if ttl > 0 then
             redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-            redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
         else
             redis.call('SET', KEYS[1], ARGV[2])
-            redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
         end
+        index_until(KEYS[2], ARGV[1], ttl, now)
         return 1
         ",
     )
@@ -48,24 +72,19 @@ static STORE: LazyLock<Script> = LazyLock::new(|| {
 /// {0, ''} when full, or {2, Redis's reason} when the value is not an integer or would overflow.
 /// KEYS: data key, index. ARGV: key, delta, max entries, ttl in ms (0: none).
 static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    script(
         r"
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-        if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-            if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {0, ''} end
-        end
+        local now = purge(KEYS[2])
+        if not admits(KEYS[2], ARGV[1], ARGV[3]) then return {0, ''} end
         local done = redis.pcall('INCRBY', KEYS[1], ARGV[2])
         if type(done) == 'table' and done.err then return {2, done.err} end
         local ttl = tonumber(ARGV[4])
         if ttl > 0 then
             redis.call('PEXPIRE', KEYS[1], ttl)
-            redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
         else
             redis.call('PERSIST', KEYS[1])
-            redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
         end
+        index_until(KEYS[2], ARGV[1], ttl, now)
         return {1, redis.call('GET', KEYS[1])}
         ",
     )
@@ -73,11 +92,9 @@ static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
 
 /// The endpoint's live key count. KEYS: index.
 static LEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    script(
         r"
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        purge(KEYS[1])
         return redis.call('ZCARD', KEYS[1])
         ",
     )
