@@ -34,6 +34,7 @@ demo: guests
 # Benchmarks: medians and p99s of per-call latency, loads, throughput and memory (writes benches/results.md).
 bench: guests
     bash scripts/ensure-redis.sh
+    bash scripts/ensure-wrk.sh
     cargo bench {{features}} --bench suite
 
 # (For a standalone guest crate anywhere: camel-wasm new DIR --world plugin|bean|policy.)

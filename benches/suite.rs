@@ -14,6 +14,10 @@ mod target;
 mod redis_server;
 #[path = "suite/state.rs"]
 mod state;
+#[path = "suite/edge.rs"]
+mod edge_bench;
+#[path = "../tests/support/edge.rs"]
+mod edge;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -460,7 +464,7 @@ fn sources(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
             ("rc-webhook-source.wasm", vec![], "rust-camel's webhook example (sequential)"),
             ("concurrent-source.wasm", vec![("concurrency".to_string(), "32".to_string())], "concurrent-source, concurrent(32)"),
         ] {
-            let options = camel_wasm::SourceOptions { bind: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() };
+            let options = camel_wasm::SourceOptions::public("127.0.0.1:0".parse().unwrap());
             let source = camel_wasm::Source::load(runtime, guest, Limits::default(), options).unwrap();
             let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let count = counted.clone();
@@ -485,6 +489,7 @@ fn sources(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
             ));
         }
     });
+    edge_bench::keep_alive(rt, runtime, r);
 }
 
 /// `key=value` fields of a line.

@@ -200,6 +200,16 @@ pub enum WasmError {
         /// What the guest did.
         reason: String,
     },
+    /// Every call slot stayed taken for the call's whole `timeout`.
+    #[error("plugin '{plugin}': no call slot came free within {waited:?} (max-concurrent is {max_concurrent})")]
+    Busy {
+        /// The plugin.
+        plugin: String,
+        /// Its `max-concurrent`.
+        max_concurrent: usize,
+        /// How long the call waited (its `timeout`).
+        waited: Duration,
+    },
     /// A WASM plugin was called from inside a WASM plugin call.
     #[error("plugin '{plugin}': recursive wasm calls not supported")]
     Recursive {

@@ -46,9 +46,11 @@ pub use host::{
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 pub use service::PluginService;
+#[cfg(feature = "auth")]
+pub use source::KernelAuth;
 pub use source::{
-    BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, RunningSource, SOURCE_PARAMETERS, Source, SourceError, SourceOptions,
-    SubmitService,
+    AuthMode, AuthOptions, BoxError, DIRECT_REPLY_HEADER, ParameterKind, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, RunningSource,
+    SOURCE_PARAMETERS, Source, SourceError, SourceOptions, SourceParameter, SubmitService, TokenSource,
 };
 pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds, StateError, StateStore};
 pub use worlds::bean::Bean;

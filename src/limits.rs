@@ -143,7 +143,7 @@ fn namespace(value: &str) -> Result<String, &'static str> {
 }
 
 /// A positive number of seconds; beyond [`Limits::MAX_TIMEOUT`] saturates.
-fn seconds(value: &str) -> Result<Duration, &'static str> {
+pub(crate) fn seconds(value: &str) -> Result<Duration, &'static str> {
     let secs: f64 = value.trim().parse().map_err(|_| "expected seconds, such as 5 or 0.5")?;
     if !(secs > 0.0) {
         return Err("must be greater than zero");

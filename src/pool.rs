@@ -230,6 +230,11 @@ impl<W: World> Pool<W> {
         self.permits.clone().acquire_owned().await.expect("the pool semaphore is never closed")
     }
 
+    /// The error of a call that found no free slot within its timeout.
+    pub(crate) fn busy(&self) -> WasmError {
+        WasmError::Busy { plugin: self.plugin.to_string(), max_concurrent: self.limits.max_concurrent, waited: self.limits.timeout }
+    }
+
     /// The semaphore bounding calls in flight (for `poll_ready`-style back-pressure).
     pub(crate) fn permits(&self) -> Arc<Semaphore> {
         self.permits.clone()
@@ -302,8 +307,12 @@ impl<W: World> Pool<W> {
                     (permit, started)
                 }
                 Err(_) => {
+                    // Waiting for a slot is bounded by the call's timeout too.
                     let waiting = Instant::now();
-                    let permit = self.acquire().await;
+                    let Ok(permit) = tokio::time::timeout(self.limits.timeout, self.acquire()).await else {
+                        self.metrics.slot_wait(waiting.elapsed());
+                        return Err(self.busy());
+                    };
                     let slotted = Instant::now();
                     self.metrics.slot_wait(slotted - waiting);
                     (permit, slotted)

@@ -13,22 +13,25 @@ use crate::{Exchange, Plugin, WasmError};
 /// A tower service that runs exchanges through a [`Plugin`].
 ///
 /// `poll_ready` is pending while `max-concurrent` calls are in flight, so a
-/// caller waits for a slot instead of failing; `call` then uses that slot.
+/// caller waits for a slot instead of failing, for at most the endpoint's
+/// `timeout` ([`WasmError::Busy`] then); `call` uses that slot.
 pub struct PluginService {
     plugin: Plugin,
     slots: PollSemaphore,
     permit: Option<OwnedSemaphorePermit>,
+    /// Armed while `poll_ready` waits for a slot.
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl PluginService {
     pub(crate) fn new(plugin: Plugin, slots: Arc<Semaphore>) -> Self {
-        Self { plugin, slots: PollSemaphore::new(slots), permit: None }
+        Self { plugin, slots: PollSemaphore::new(slots), permit: None, waiting: None }
     }
 }
 
 impl Clone for PluginService {
     fn clone(&self) -> Self {
-        Self { plugin: self.plugin.clone(), slots: self.slots.clone(), permit: None }
+        Self { plugin: self.plugin.clone(), slots: self.slots.clone(), permit: None, waiting: None }
     }
 }
 
@@ -44,8 +47,21 @@ impl tower::Service<Exchange> for PluginService {
             return Poll::Ready(Err(WasmError::Recursive { plugin: self.plugin.name().to_string() }));
         }
         if self.permit.is_none() {
-            let permit = ready!(self.slots.poll_acquire(cx)).expect("the slot semaphore is never closed");
-            self.permit = Some(permit);
+            match self.slots.poll_acquire(cx) {
+                Poll::Ready(permit) => {
+                    self.permit = Some(permit.expect("the slot semaphore is never closed"));
+                    self.waiting = None;
+                }
+                Poll::Pending => {
+                    let timeout = self.plugin.limits().timeout;
+                    let waiting = self.waiting.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                    ready!(waiting.as_mut().poll(cx));
+                    self.waiting = None;
+                    let limits = self.plugin.limits();
+                    let plugin = self.plugin.name().to_string();
+                    return Poll::Ready(Err(WasmError::Busy { plugin, max_concurrent: limits.max_concurrent, waited: timeout }));
+                }
+            }
         }
         Poll::Ready(Ok(()))
     }

@@ -26,6 +26,8 @@ use tower::{Service, ServiceExt};
 mod auth;
 #[path = "support/redis.rs"]
 mod redis_server;
+#[path = "support/edge.rs"]
+mod edge;
 use auth::{authenticated, principal};
 
 fn dist() -> PathBuf {
@@ -697,7 +699,7 @@ async fn post_when_listening(url: &str, body: &'static str) -> reqwest::Response
 async fn a_source_route_answers_each_request_with_the_routes_result() {
     let mut h = harness().await;
     let port = free_port();
-    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}&path=/greet&request-timeout=10"))
+    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}&path=/greet&request-timeout=10&auth=none"))
         .route_id("greet")
         .process(|mut ex: Exchange| async move {
             let body = ex.input.body.as_text().unwrap_or_default().to_string();
@@ -752,7 +754,7 @@ async fn a_source_route_answers_each_request_with_the_routes_result() {
 async fn stopping_and_starting_a_source_route_binds_again() {
     let mut h = harness().await;
     let port = free_port();
-    let route = RouteBuilder::from(&format!("wasm:trap-source.wasm?bind=127.0.0.1:{port}"))
+    let route = RouteBuilder::from(&format!("wasm:trap-source.wasm?bind=127.0.0.1:{port}&auth=none"))
         .route_id("restartable")
         .to("mock:restartable-out")
         .build()
@@ -786,7 +788,7 @@ async fn a_source_that_cannot_bind_fails_the_route_start_naming_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let mut h = harness().await;
-    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind={addr}&path=/x")).route_id("conflict").to("mock:never").build().unwrap();
+    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind={addr}&path=/x&auth=none")).route_id("conflict").to("mock:never").build().unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     let err = h.ctx.start().await.unwrap_err().to_string();
     assert!(err.contains(&format!("source 'reply-source.wasm': cannot listen on {addr}")), "{err}");
@@ -801,7 +803,7 @@ async fn source_start_errors_carry_the_sources_message() {
     // No source parameter: the guest's world makes it a source, with its own
     // bind (0.0.0.0:8080), which needs the public-bind opt-in.
     let mut h = harness().await;
-    let route = RouteBuilder::from("wasm:reply-source.wasm").route_id("public").to("mock:never").build().unwrap();
+    let route = RouteBuilder::from("wasm:reply-source.wasm?auth=none").route_id("public").to("mock:never").build().unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     let err = h.ctx.start().await.unwrap_err().to_string();
     assert!(err.contains("cannot listen on 0.0.0.0:8080: a non-loopback address needs allow-public-bind=true"), "{err}");
@@ -834,7 +836,7 @@ async fn a_stream_body_reaches_the_route_as_a_stream() {
     let port = free_port();
     let seen: Arc<Mutex<Vec<(bool, usize)>>> = Arc::default();
     let record = seen.clone();
-    let route = RouteBuilder::from(&format!("wasm:stream-source.wasm?bind=127.0.0.1:{port}&max-stream-bytes=4194304"))
+    let route = RouteBuilder::from(&format!("wasm:stream-source.wasm?bind=127.0.0.1:{port}&max-stream-bytes=4194304&auth=none"))
         .route_id("streamed")
         .process(move |mut ex: Exchange| {
             let record = record.clone();
@@ -870,7 +872,7 @@ async fn a_stream_body_reaches_the_route_as_a_stream() {
 async fn a_trapping_source_reports_unhealthy_then_serves_again() {
     let mut h = harness().await;
     let port = free_port();
-    let route = RouteBuilder::from(&format!("wasm:trap-source.wasm?bind=127.0.0.1:{port}")).route_id("trappy").to("mock:trappy-out").build().unwrap();
+    let route = RouteBuilder::from(&format!("wasm:trap-source.wasm?bind=127.0.0.1:{port}&auth=none")).route_id("trappy").to("mock:trappy-out").build().unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     h.ctx.start().await.unwrap();
     let check = h.wasm.health_check("trap-source.wasm").unwrap();
@@ -917,7 +919,7 @@ async fn yaml_routes_start_from_sources() {
         r#"
 routes:
   - id: yaml-webhook
-    from: "wasm:rc-webhook-source.wasm?bind=127.0.0.1:{webhook}&path=/webhook"
+    from: "wasm:rc-webhook-source.wasm?bind=127.0.0.1:{webhook}&path=/webhook&auth=none"
     steps:
       - to: mock:y-webhook
   - id: yaml-params
@@ -1018,4 +1020,52 @@ async fn two_contexts_share_a_routes_state_through_redis() {
         assert_eq!(reply.input.headers["x-count"], json!(i + 1), "host {} sees every count so far", i % 2);
     }
     assert!(redis.command("GET camel-wasm:{counter.wasm#orders}:count").ends_with("4\r\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_route_with_no_authentication_does_not_start() {
+    let mut h = harness().await;
+    let port = free_port();
+    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}")).route_id("open").to("mock:never").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    let err = h.ctx.start().await.unwrap_err().to_string();
+    assert!(err.contains("no authentication is configured") && err.contains("auth=none"), "{err}");
+    let _ = h.ctx.stop().await;
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_route_authenticates_at_the_edge_and_the_route_sees_the_principal() {
+    use camel_api::security_policy::AuthPrincipal;
+    let jwks = edge::serve_jwks().await;
+    let mut h = harness().await;
+    let port = free_port();
+    let seen: Arc<Mutex<Vec<(Option<String>, Option<serde_json::Value>)>>> = Arc::default();
+    let record = seen.clone();
+    let uri = format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}&path=/secure&{}", edge::jwt_parameters(&jwks));
+    let route = RouteBuilder::from(&uri)
+        .route_id("secure-source")
+        .process(move |ex: Exchange| {
+            let record = record.clone();
+            async move {
+                // The typed carrier camel-auth's policies and dispatch check read, and the camel.auth.* properties.
+                let carrier = camel_auth::read_carrier(&ex).map(|p| p.principal().subject.clone());
+                record.lock().unwrap().push((carrier, ex.properties.get("camel.auth.subject").cloned()));
+                Ok(ex)
+            }
+        })
+        .build()
+        .unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+    let url = format!("http://127.0.0.1:{port}/secure");
+    let refused = http().post(&url).body("no token").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let forged = http().post(&url).bearer_auth(edge::token_with(edge::forger(), "mallory", &[], json!({}))).body("x").send().await.unwrap();
+    assert_eq!(forged.status(), 401);
+    let response = http().post(&url).bearer_auth(edge::token("alice", &["admin"])).body("hello").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "hello");
+    h.ctx.stop().await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [(Some("alice".to_string()), Some(json!("alice")))], "only the authenticated request ran");
 }

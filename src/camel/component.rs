@@ -13,7 +13,7 @@ use super::endpoint::WasmEndpoint;
 use super::health::{LoadState, WasmHealthCheck};
 use super::mapping::ExchangeMapping;
 use super::source::WasmSourceEndpoint;
-use crate::{EndpointUri, Limits, LoadError, Plugin, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, WasmError};
+use crate::{EndpointUri, Limits, LoadError, ParameterKind, Plugin, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, WasmError};
 
 /// The rust-camel component for the `wasm` scheme.
 ///
@@ -30,6 +30,7 @@ pub struct WasmComponent {
 struct Inner {
     runtime: Runtime,
     defaults: Limits,
+    source_defaults: SourceOptions,
     calls: Option<CamelEndpoints>,
     health: Mutex<HashMap<String, WasmHealthCheck>>,
 }
@@ -49,6 +50,7 @@ pub struct WasmComponentBuilder {
     runtime: Runtime,
     mapping: ExchangeMapping,
     defaults: Limits,
+    source_defaults: SourceOptions,
     context: Option<ContextParts>,
 }
 
@@ -65,6 +67,13 @@ impl WasmComponentBuilder {
     pub fn default_limits(mut self, limits: Limits) -> Self {
         self.mapping = ExchangeMapping::for_limits(&limits);
         self.defaults = limits;
+        self
+    }
+
+    /// The source parameters a source's `wasm:` URI starts from (authentication,
+    /// connection limits, TLS; default [`SourceOptions::default`]).
+    pub fn default_source(mut self, options: SourceOptions) -> Self {
+        self.source_defaults = options;
         self
     }
 
@@ -94,6 +103,7 @@ impl WasmComponentBuilder {
             inner: Arc::new(Inner {
                 runtime: self.runtime,
                 defaults: self.defaults,
+                source_defaults: self.source_defaults,
                 calls,
                 health: Mutex::default(),
             }),
@@ -109,7 +119,13 @@ impl WasmComponent {
 
     /// Starts configuring a component on `runtime`.
     pub fn builder(runtime: Runtime) -> WasmComponentBuilder {
-        WasmComponentBuilder { runtime, mapping: ExchangeMapping::default(), defaults: Limits::default(), context: None }
+        WasmComponentBuilder {
+            runtime,
+            mapping: ExchangeMapping::default(),
+            defaults: Limits::default(),
+            source_defaults: SourceOptions::default(),
+            context: None,
+        }
     }
 
     /// Registers a component on `runtime` in `context`, guests' calls routed to
@@ -143,7 +159,7 @@ impl WasmComponent {
     /// `uri` parsed over the defaults (its parameters override them one by
     /// one), and its source parameters (`bind`, `path`, ...).
     pub(crate) fn endpoint_uri(&self, uri: &str) -> Result<(EndpointUri, SourceOptions), crate::ConfigError> {
-        SourceOptions::parse_uri(uri, self.inner.defaults.clone())
+        SourceOptions::parse_uri_over(uri, self.inner.defaults.clone(), self.inner.source_defaults.clone())
     }
 
     fn health_for(&self, path: &str) -> WasmHealthCheck {
@@ -153,6 +169,25 @@ impl WasmComponent {
 }
 
 fn uri_options(defaults: &Limits) -> Vec<UriOption> {
+    let mut options = limit_options(defaults);
+    // A source's (from: wasm:...) parameters, from their one table.
+    options.extend(SOURCE_PARAMETERS.iter().map(|p| {
+        let kind = match p.kind {
+            ParameterKind::Text => OptionKind::String,
+            ParameterKind::Bool => OptionKind::Bool,
+            ParameterKind::Int => OptionKind::Int,
+            ParameterKind::Seconds => OptionKind::Float,
+        };
+        let option = UriOption::new(p.name, &format!("source: {}", p.help), kind);
+        match p.default {
+            Some(default) => option.with_default(default),
+            None => option,
+        }
+    }));
+    options
+}
+
+fn limit_options(defaults: &Limits) -> Vec<UriOption> {
     let int = |name: &str, desc: &str, default: String| UriOption::new(name, desc, OptionKind::Int).with_default(&default);
     vec![
         UriOption::new("timeout", "wall-clock deadline of a call, in seconds", OptionKind::Float)
@@ -180,13 +215,6 @@ fn uri_options(defaults: &Limits) -> Vec<UriOption> {
             .with_default("memory"),
         UriOption::new("state-namespace", "names this endpoint's state apart from (or shared with) others on the plugin", OptionKind::String),
         UriOption::new("state-ttl", "seconds a stored host-store key lives", OptionKind::Float),
-        // A source's (from: wasm:...) parameters.
-        UriOption::new("bind", "source: the address its listener binds; must agree with the guest's plan", OptionKind::String),
-        UriOption::new("path", "source: the only request path served; must agree with the guest's plan", OptionKind::String),
-        UriOption::new("allow-public-bind", "source: allow a non-loopback bind", OptionKind::Bool).with_default("false"),
-        UriOption::new("max-body-bytes", "source: largest request body, in bytes (default max-stream-bytes); larger gets 413", OptionKind::Int),
-        UriOption::new("request-timeout", "source: seconds a request may wait for its response; then 504", OptionKind::Float)
-            .with_default(&SourceOptions::default().request_timeout.as_secs_f64().to_string()),
     ]
 }
 
@@ -255,5 +283,5 @@ impl Component for WasmComponent {
 /// Whether `uri` sets a source parameter (`bind`, `path`, ...), which makes it a source's URI.
 fn names_source_parameter(uri: &str) -> bool {
     let query = uri.split_once('?').map_or("", |(_, query)| query);
-    query.split('&').any(|pair| SOURCE_PARAMETERS.contains(&pair.split_once('=').map_or(pair, |(name, _)| name)))
+    query.split('&').any(|pair| SourceOptions::is_parameter(pair.split_once('=').map_or(pair, |(name, _)| name)))
 }

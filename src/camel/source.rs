@@ -6,6 +6,11 @@
 //! endpoint is a [`WasmSourceEndpoint`]; the route's consumer a
 //! [`WasmSourceConsumer`], which maps the route's lifecycle onto the source's:
 //!
+//! - authentication: the URI's `auth*` parameters, or the route's security
+//!   context: a non-Public plan authenticates each request at the edge through
+//!   its providers (fail-closed: no providers, no start). Neither, and no
+//!   `auth=none`: the route does not start. The edge's principal reaches the
+//!   route as camel-auth's typed carrier and the `camel.auth.*` properties.
 //! - route start: loads the guest (a compile or world error fails the start),
 //!   runs its `configure`, checks its plan against the URI, binds the listener
 //!   and runs the guest. Any of these failing fails the route's start with the
@@ -34,8 +39,9 @@ use std::time::Duration;
 use camel_api::{
     Body as CamelBody, BoxProcessor, CamelError, Exchange as CamelExchange, Message as CamelMessage, ProducerContext,
 };
+use camel_api::security_policy::AccessMode;
 use camel_component_api::{
-    ConcurrencyModel, Consumer, ConsumerContext, ConsumerStartupMode, Endpoint, RuntimeObservability,
+    ConcurrencyModel, Consumer, ConsumerContext, ConsumerStartupMode, Endpoint, RuntimeObservability, SecurityContext,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -119,6 +125,8 @@ impl Endpoint for WasmSourceEndpoint {
 /// The consumer of a route that starts from a source: runs the source while the route runs.
 pub struct WasmSourceConsumer {
     spec: Spec,
+    /// The route's security, as camel-core delivers it before `start`.
+    security: Option<SecurityContext>,
     running: Arc<Mutex<Option<RunningSource>>>,
     monitor: Option<JoinHandle<Result<(), CamelError>>>,
     stop_monitor: CancellationToken,
@@ -132,20 +140,45 @@ impl std::fmt::Debug for WasmSourceConsumer {
 
 impl WasmSourceConsumer {
     fn new(spec: Spec) -> Self {
-        Self { spec, running: Arc::default(), monitor: None, stop_monitor: CancellationToken::new() }
+        Self { spec, security: None, running: Arc::default(), monitor: None, stop_monitor: CancellationToken::new() }
+    }
+
+    /// The source's options with the route's authentication: a non-Public
+    /// plan authenticates through its providers, and without providers the
+    /// route does not start (fail-closed). A Public plan is camel-core's
+    /// default for any route, so it is no opt-out: that takes `auth=none`.
+    fn options(&self) -> Result<SourceOptions, CamelError> {
+        let mut options = self.spec.options.clone();
+        let Some(plan) = self.security.as_ref().and_then(|s| s.plan.clone()) else { return Ok(options) };
+        if matches!(plan.access_mode, AccessMode::Public) {
+            return Ok(options);
+        }
+        let Some(providers) = self.security.as_ref().and_then(|s| s.providers.clone()) else {
+            return Err(CamelError::RouteError(format!(
+                "source '{}': the route requires authentication, but no auth provider is wired to it (configure the \
+                 route's security providers, or auth=jwt / auth=introspection on the URI)",
+                self.spec.uri
+            )));
+        };
+        if options.auth.mode.is_none() {
+            options.auth.kernel = Some(crate::KernelAuth::new(plan, providers));
+        }
+        Ok(options)
     }
 
     /// Loads the source off the async workers (compiling may take a while).
-    async fn load(&self) -> Result<Source, WasmError> {
-        let Spec { runtime, path, limits, options, .. } = self.spec.clone();
-        match tokio::task::spawn_blocking(move || Source::load(&runtime, &path, limits, options)).await {
+    async fn load(&self) -> Result<Source, CamelError> {
+        let options = self.options()?;
+        let Spec { runtime, path, limits, .. } = self.spec.clone();
+        let loaded = match tokio::task::spawn_blocking(move || Source::load(&runtime, &path, limits, options)).await {
             Ok(loaded) => loaded,
             Err(join) => Err(WasmError::Runtime { plugin: self.spec.path.clone(), message: format!("loading failed: {join}") }),
-        }
+        };
+        loaded.map_err(|e| CamelError::from(CamelWasmError::Wasm(e)))
     }
 
     async fn start_source(&mut self, ctx: &ConsumerContext) -> Result<RunningSource, CamelError> {
-        let source = self.load().await.map_err(|e| CamelError::from(CamelWasmError::Wasm(e)))?;
+        let source = self.load().await?;
         let submit = RouteSubmit {
             ctx: ctx.clone(),
             mapping: ExchangeMapping::for_limits(&self.spec.limits),
@@ -190,6 +223,11 @@ impl Consumer for WasmSourceConsumer {
         self.spec.health.source_stopped();
         tracing::info!(uri = %self.spec.uri, "wasm source stopped");
         stopped.map_err(|e| CamelWasmError::Source(e).into())
+    }
+
+    /// Keeps the route's security: [`start`](Consumer::start) authenticates at the edge with it.
+    fn set_security_context(&mut self, ctx: SecurityContext) {
+        self.security = Some(ctx);
     }
 
     /// Exchanges run through the route concurrently, up to the endpoint's `max-concurrent`
@@ -243,6 +281,10 @@ impl RouteSubmit {
         let correlation_id = exchange.correlation_id.clone();
         let mut camel = CamelExchange::new(CamelMessage::new(CamelBody::Empty));
         self.mapping.apply(&mut camel, exchange);
+        // The principal the edge minted, as the typed carrier the route's policies and dispatch check read.
+        if let Some(principal) = crate::source::current_principal() {
+            camel_auth::install_carrier(&mut camel, &principal);
+        }
         if !correlation_id.is_empty() {
             camel.correlation_id = correlation_id;
         }

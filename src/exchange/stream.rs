@@ -41,6 +41,14 @@ pub enum StreamError {
     /// The stream was read already (a stream can be read once).
     #[error("the stream body was already consumed")]
     Consumed,
+    /// The HTTP request this body belongs to was answered (or timed out) before its body was read.
+    #[error("the HTTP request was answered {status} before its body was read: {reason}")]
+    Ended {
+        /// The status the edge answered with.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A body whose bytes arrive as a stream of chunks, with what is known of it.

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use wasmtime::component::{Accessor, HasData, Linker, Resource};
 
 use super::ListenerHandle;
-use super::shared::{DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, Reply, Shared};
+use super::auth::{principal_properties, with_principal};
+use super::shared::{DIRECT_REPLY_HEADER, Pending, REQUEST_ID_HEADER, Reply, Shared};
 use crate::exchange::{Body, Exchange, Pattern, wire};
 use crate::host::generated::source_host::{self, HttpRequest, SubmitOutcome};
 use crate::host::{WasmError, WasmExchange};
@@ -70,11 +71,18 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
             slot = shared.slots.clone().acquire_owned() => slot.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
             () = shared.cancel.cancelled() => return Ok(None),
         };
+        // Requests the edge answered already (504 while queued, a client gone) are skipped.
         let incoming = {
             let mut requests = shared.requests.lock().await;
-            tokio::select! {
-                incoming = requests.recv() => incoming,
-                () = shared.cancel.cancelled() => None,
+            loop {
+                let next = tokio::select! {
+                    incoming = requests.recv() => incoming,
+                    () = shared.cancel.cancelled() => None,
+                };
+                match next {
+                    Some(incoming) if incoming.reply.is_closed() || incoming.end.ended.is_cancelled() => continue,
+                    other => break other,
+                }
             }
         };
         let Some(incoming) = incoming else { return Ok(None) };
@@ -86,8 +94,14 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
                 return Err(WasmError::ProcessorError(format!("could not hand the request body over: {e:#}")));
             }
         };
-        shared.accepted(incoming.id, incoming.reply, slot);
-        Ok(Some(HttpRequest { method: incoming.method, path: incoming.path, headers: incoming.headers, body }))
+        let request = HttpRequest {
+            method: incoming.method.clone(),
+            path: incoming.path.clone(),
+            headers: incoming.headers.clone(),
+            body,
+        };
+        shared.accepted(incoming, slot);
+        Ok(Some(request))
     }
 
     async fn submit_exchange(
@@ -111,12 +125,30 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
         let returned = match taken {
             Ok(returned) => returned,
             Err(reason) => {
-                if let Some(pending) = pending {
+                if let Ok(Some(pending)) = pending {
                     pending.answer(Reply::Status(http::StatusCode::INTERNAL_SERVER_ERROR, reason.clone()));
                 }
                 return Err(WasmError::ProcessorError(reason));
             }
         };
+        let mut pending = match pending {
+            Ok(pending) => pending,
+            Err(n) => {
+                return Err(WasmError::ProcessorError(format!(
+                    "the exchange names no request (neither its correlation id nor a {REQUEST_ID_HEADER} header is one the \
+                     host handed out) and {n} are pending: it answers none, and it was not delivered"
+                )));
+            }
+        };
+        // An answered request's exchange never reaches the route (a client retrying on 504 causes no duplicate).
+        if let Some(reason) = pending.as_ref().and_then(Pending::gone) {
+            let direct = exchange.input.headers.iter().any(|(k, v)| k == DIRECT_REPLY_HEADER && v.trim_matches('"') == "direct");
+            if direct {
+                // The guest's own answer (a rejection) to a request already answered: moot, and nothing is delivered.
+                return Ok(SubmitOutcome::Accepted);
+            }
+            return Err(WasmError::ProcessorError(format!("{reason}: the exchange was not delivered")));
+        }
         // The guest's exchange is new: its ids are its own, not passed through from one sent.
         let ids = (exchange.correlation_id.clone(), exchange.route_id.clone(), exchange.message_id.clone());
         let mut exchange = match wire::from_wire(exchange, &Exchange::new(Body::Empty), Vec::new()) {
@@ -127,6 +159,12 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
         if let Some(returned) = returned {
             returned.put_into(&mut exchange);
         }
+        // Identity is the host's: a guest cannot claim one, the edge's principal is attached.
+        exchange.properties.retain(|name, _| !name.starts_with("camel.auth."));
+        let principal = pending.as_mut().and_then(|p| p.principal.take());
+        if let Some(principal) = &principal {
+            exchange.properties.extend(principal_properties(principal));
+        }
         if exchange.input.headers.get(DIRECT_REPLY_HEADER).and_then(|v| v.as_str()) == Some("direct") {
             // The guest answers the request itself (a rejection): the route never sees it.
             if let Some(pending) = pending {
@@ -135,9 +173,19 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
             }
             return Ok(SubmitOutcome::Accepted);
         }
-        let permit = tokio::select! {
-            permit = shared.in_flight.clone().acquire_owned() => permit.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
-            () = shared.cancel.cancelled() => return Ok(SubmitOutcome::Stopped),
+        let permit = match pending.as_mut() {
+            Some(waiting) => tokio::select! {
+                permit = shared.in_flight.clone().acquire_owned() => permit.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
+                () = shared.cancel.cancelled() => return Ok(SubmitOutcome::Stopped),
+                () = waiting.closed() => {
+                    let reason = waiting.gone().unwrap_or_default();
+                    return Err(WasmError::ProcessorError(format!("{reason} while it waited for max-concurrent: the exchange was not delivered")));
+                }
+            },
+            None => tokio::select! {
+                permit = shared.in_flight.clone().acquire_owned() => permit.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
+                () = shared.cancel.cancelled() => return Ok(SubmitOutcome::Stopped),
+            },
         };
         shared.submitted.fetch_add(1, Ordering::Relaxed);
         let service = shared.submit.clone();
@@ -152,7 +200,7 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
         };
         let cancel = shared.cancel.clone();
         tokio::spawn(async move {
-            let route = tower::ServiceExt::oneshot(service, exchange);
+            let route = with_principal(principal, tower::ServiceExt::oneshot(service, exchange));
             tokio::pin!(route);
             // Stopping answers a waiting client at once; the route still runs to its end.
             let (result, pending) = match pending {

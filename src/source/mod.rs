@@ -9,12 +9,14 @@
 //! supervisor share. Unlike rust-camel, a guest may declare `concurrent(N)`,
 //! and an `in-out` exchange it submits is answered with the route's result.
 
+mod auth;
 mod bindings;
 mod http;
 mod imports;
 mod options;
 mod shared;
 mod supervisor;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +29,11 @@ use tower::util::BoxCloneSyncService;
 
 pub(crate) use bindings::Pre;
 pub(crate) use imports::{SourceCtx, add_to_linker};
-pub use options::{SOURCE_PARAMETERS, SourceOptions};
+#[cfg(feature = "auth")]
+pub use auth::KernelAuth;
+#[cfg(feature = "auth")]
+pub(crate) use auth::current_principal;
+pub use options::{AuthMode, AuthOptions, ParameterKind, SOURCE_PARAMETERS, SourceOptions, SourceParameter, TokenSource};
 pub use shared::{BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, SubmitService};
 pub use self::http::RESPONSE_CODE_HEADER;
 
@@ -85,6 +91,22 @@ pub enum SourceError {
         plugin: String,
         /// The address.
         addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The source says nobody who may call it, or its authentication cannot be set up.
+    #[error("source '{plugin}': authentication: {reason}")]
+    Auth {
+        /// The plugin.
+        plugin: String,
+        /// What is missing or wrong, and how to configure it.
+        reason: String,
+    },
+    /// The certificate or key for HTTPS cannot be used.
+    #[error("source '{plugin}': {reason}")]
+    Tls {
+        /// The plugin.
+        plugin: String,
         /// Why.
         reason: String,
     },
@@ -147,6 +169,9 @@ impl Source {
         S::Future: Send + 'static,
     {
         let submit: SubmitService = BoxCloneSyncService::new(tower::ServiceExt::map_err(submit, Into::into));
+        // Who may call, and over what, is settled before the guest runs.
+        let access = auth::Access::from_options(&self.plugin, &self.options.auth).await?;
+        let tls = self.tls()?;
         let mut pairs = self.options.config_pairs();
         pairs.extend(config);
         let (requests_tx, requests_rx) = mpsc::channel(QUEUED_REQUESTS);
@@ -161,19 +186,54 @@ impl Source {
         let plan = guest.configure().await?;
         let (listener, addr) = self.bind(&plan).await?;
         shared.set_concurrency(plan.concurrency);
+        let options = &self.options;
         let edge = http::Edge {
             path: plan.path.clone(),
             max_body_bytes: bounds.max_bytes,
-            request_timeout: self.options.request_timeout,
+            request_timeout: options.request_timeout,
+            body_timeout: options.body_timeout,
             requests: requests_tx,
             next_id: Arc::new(AtomicU64::new(1)),
+            nonce: shared.nonce,
             plugin: self.plugin.clone(),
+            access,
+            denials: Arc::default(),
         };
+        let limits = http::ConnectionLimits {
+            header_read_timeout: options.header_read_timeout,
+            keep_alive_timeout: options.keep_alive_timeout,
+            write_timeout: self.limits.stream_idle_timeout,
+            max_connections: options.max_connections,
+            max_header_bytes: options.max_header_bytes,
+            tls,
+        };
+        let connections = Arc::new(http::Connections::default());
         let edge_stop = tokio_util::sync::CancellationToken::new();
-        let server = tokio::spawn(http::serve(listener, edge, edge_stop.clone()));
+        let server = tokio::spawn(http::serve(listener, edge, limits, connections.clone(), edge_stop.clone()));
         let run = tokio::spawn(supervisor::supervise(guest));
         let path = plan.path.clone();
-        Ok(RunningSource { addr, path, shared, run: Some(run), server: Some(server), edge_stop, timeout: self.limits.timeout })
+        let https = options.tls_cert.is_some();
+        Ok(RunningSource {
+            addr,
+            path,
+            https,
+            shared,
+            connections,
+            run: Some(run),
+            server: Some(server),
+            edge_stop,
+            timeout: self.limits.timeout,
+        })
+    }
+
+    /// The TLS acceptor `tls-cert` and `tls-key` make, if they are set (both or neither).
+    fn tls(&self) -> Result<Option<tls::Acceptor>, SourceError> {
+        let refuse = |reason: String| SourceError::Tls { plugin: self.plugin.to_string(), reason };
+        match (&self.options.tls_cert, &self.options.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => tls::acceptor(cert, key).map(Some).map_err(refuse),
+            _ => Err(refuse("tls-cert and tls-key go together: give both, or neither for plain HTTP".into())),
+        }
     }
 
     /// Binds the plan's listener, after checking it against the operator's options.
@@ -213,7 +273,9 @@ impl Source {
 pub struct RunningSource {
     addr: SocketAddr,
     path: Option<String>,
+    https: bool,
     shared: Arc<Shared>,
+    connections: Arc<http::Connections>,
     run: Option<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
     edge_stop: tokio_util::sync::CancellationToken,
@@ -235,6 +297,16 @@ impl RunningSource {
     /// The only path served, as the guest's plan says (`None`: every path).
     pub fn path(&self) -> Option<&str> {
         self.path.as_deref()
+    }
+
+    /// Whether the listener speaks HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// Connections open on the listener now (at most `max-connections`).
+    pub fn open_connections(&self) -> usize {
+        self.connections.len()
     }
 
     /// How many times the guest's `run` was restarted after failing.

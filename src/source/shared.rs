@@ -8,6 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tower::util::BoxCloneSyncService;
 
+use super::auth::EdgePrincipal;
 use crate::exchange::{Exchange, StreamBody};
 use crate::stream::StreamBounds;
 
@@ -17,6 +18,7 @@ pub type SubmitService = BoxCloneSyncService<Exchange, Exchange, BoxError>;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The header the host adds to each request, carrying its id; see [`Shared::take_pending`].
+/// A client's own `camel*` headers never reach the guest, so this one is always the host's.
 pub const REQUEST_ID_HEADER: &str = "camel-wasm-request-id";
 
 /// A header whose value `direct` makes a submitted exchange the request's answer,
@@ -32,6 +34,28 @@ pub(crate) enum Reply {
     Exchange(Box<Exchange>),
 }
 
+/// What the edge and the rest of the host know of one request's end.
+#[derive(Default)]
+pub(crate) struct RequestEnd {
+    /// The status the edge answered with itself (413, 408, 503, 504), and why.
+    answered: Mutex<Option<(http::StatusCode, String)>>,
+    /// Cancelled once the edge has answered: the body stops, the exchange is not delivered.
+    pub(crate) ended: CancellationToken,
+}
+
+impl RequestEnd {
+    /// Records that the edge answered `status` itself.
+    pub(crate) fn answer(&self, status: http::StatusCode, reason: &str) {
+        self.answered.lock().unwrap().get_or_insert_with(|| (status, reason.to_string()));
+        self.ended.cancel();
+    }
+
+    /// The edge's own answer, if it gave one.
+    pub(crate) fn answered(&self) -> Option<(http::StatusCode, String)> {
+        self.answered.lock().unwrap().clone()
+    }
+}
+
 /// A request waiting for the guest to accept it.
 pub(crate) struct Incoming {
     pub(crate) id: u64,
@@ -40,12 +64,16 @@ pub(crate) struct Incoming {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: StreamBody,
     pub(crate) reply: oneshot::Sender<Reply>,
+    pub(crate) end: Arc<RequestEnd>,
+    pub(crate) principal: Option<EdgePrincipal>,
 }
 
 /// A request the guest accepted and has not submitted yet; its slot is free again when it goes.
 pub(crate) struct Pending {
     id: u64,
     reply: oneshot::Sender<Reply>,
+    pub(crate) end: Arc<RequestEnd>,
+    pub(crate) principal: Option<EdgePrincipal>,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -54,6 +82,30 @@ impl Pending {
     pub(crate) fn answer(self, reply: Reply) {
         let _ = self.reply.send(reply);
     }
+
+    /// Why the request can no longer be answered (the edge answered it already), if it cannot.
+    pub(crate) fn gone(&self) -> Option<String> {
+        if !self.reply.is_closed() && !self.end.ended.is_cancelled() {
+            return None;
+        }
+        Some(match self.end.answered() {
+            Some((status, reason)) => format!("the request was already answered {} ({reason})", status.as_u16()),
+            None => "the client went away before its answer".to_string(),
+        })
+    }
+
+    /// Resolves once the edge stopped waiting for this request's answer.
+    pub(crate) async fn closed(&mut self) {
+        tokio::select! {
+            () = self.reply.closed() => {}
+            () = self.end.ended.cancelled() => {}
+        }
+    }
+}
+
+/// A request id as the guest sees it: the source's nonce and the request's number.
+pub(crate) fn request_id(nonce: u64, id: u64) -> String {
+    format!("{nonce:016x}-{id}")
 }
 
 /// State of one running source.
@@ -76,6 +128,8 @@ pub(crate) struct Shared {
     pub(crate) restarts: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
     pub(crate) submitted: AtomicU64,
+    /// Random per source: request ids are `{nonce}-{n}`, so an id from another source (or a guess) matches nothing.
+    pub(crate) nonce: u64,
 }
 
 impl Shared {
@@ -100,6 +154,7 @@ impl Shared {
             restarts: AtomicU64::new(0),
             last_error: Mutex::default(),
             submitted: AtomicU64::new(0),
+            nonce: random_nonce(),
         }
     }
 
@@ -114,17 +169,27 @@ impl Shared {
     }
 
     /// Records an accepted request.
-    pub(crate) fn accepted(&self, id: u64, reply: oneshot::Sender<Reply>, slot: OwnedSemaphorePermit) {
-        self.pending.lock().unwrap().push_back(Pending { id, reply, _slot: slot });
+    pub(crate) fn accepted(&self, incoming: Incoming, slot: OwnedSemaphorePermit) {
+        let Incoming { id, reply, end, principal, .. } = incoming;
+        self.pending.lock().unwrap().push_back(Pending { id, reply, end, principal, _slot: slot });
     }
 
     /// The accepted request `exchange` answers: by its correlation id, else its
-    /// `camel-wasm-request-id` header, else the oldest one not submitted.
-    pub(crate) fn take_pending(&self, correlation_id: &str, header: Option<&str>) -> Option<Pending> {
+    /// `camel-wasm-request-id` header (ids only the host hands out), else the
+    /// only one pending. `Err` gives how many are pending when none is named.
+    pub(crate) fn take_pending(&self, correlation_id: &str, header: Option<&str>) -> Result<Option<Pending>, usize> {
         let mut pending = self.pending.lock().unwrap();
-        let by_id = |id: &str| id.parse::<u64>().ok().and_then(|id| pending.iter().position(|p| p.id == id));
-        let at = by_id(correlation_id).or_else(|| header.and_then(by_id)).or(if pending.is_empty() { None } else { Some(0) });
-        at.and_then(|i| pending.remove(i))
+        let prefix = format!("{:016x}-", self.nonce);
+        let by_id = |id: &str| {
+            let n = id.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+            pending.iter().position(|p| p.id == n)
+        };
+        let at = match by_id(correlation_id).or_else(|| header.and_then(by_id)) {
+            Some(at) => at,
+            None if pending.len() <= 1 => 0,
+            None => return Err(pending.len()),
+        };
+        Ok(pending.remove(at))
     }
 
     /// Answers every accepted, unsubmitted request with `status` (the guest moved on, or went away).
@@ -140,4 +205,14 @@ impl Shared {
         tracing::error!(plugin = %self.plugin, "source run ended: {error}");
         *self.last_error.lock().unwrap() = Some(error);
     }
+}
+
+/// A random nonce (a clock-derived one if the system has no randomness to give).
+fn random_nonce() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        return now.as_nanos() as u64 ^ u64::from(std::process::id());
+    }
+    u64::from_le_bytes(bytes)
 }

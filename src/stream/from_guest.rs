@@ -6,7 +6,8 @@
 //! holds the guest's write), and reads the `terminal` future after the
 //! stream's end. The caller's [`StreamBody`] reads that channel; dropping it
 //! cancels the drain. A watchdog fails a stream that moves no byte for
-//! `stream-idle-timeout` while the reader is waiting for it.
+//! `stream-idle-timeout`, whether the guest stopped writing or the reader
+//! stopped taking (a full channel is a stall too).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -239,17 +240,18 @@ fn deadline_after(bounds: &StreamBounds) -> Instant {
     now.checked_add(bounds.idle_timeout).unwrap_or(now + crate::limits::Limits::MAX_TIMEOUT / 2)
 }
 
-/// Resolves once no byte moved for the idle timeout while the reader had room for one.
+/// Resolves once no byte moved for the idle timeout, whichever side held it up.
 ///
-/// A full channel is the reader being slow, not the guest: it counts as progress.
-async fn watchdog(progress: &Progress, bounds: &StreamBounds, sender: &mpsc::Sender<Item>) {
+/// A reader that takes nothing (a client that stopped reading) keeps the
+/// channel full: that is a stall too, and it must not pin the instance and its
+/// call slot for ever. A reader that takes a chunk lets the guest write the
+/// next one, which is progress.
+async fn watchdog(progress: &Progress, bounds: &StreamBounds, _sender: &mpsc::Sender<Item>) {
     loop {
         let due = progress.last().checked_add(bounds.idle_timeout);
         let Some(due) = due else { return std::future::pending().await };
         tokio::time::sleep_until(due.into()).await;
-        if sender.capacity() == 0 {
-            progress.touch();
-        } else if progress.last().checked_add(bounds.idle_timeout).is_some_and(|due| due <= Instant::now()) {
+        if progress.last().checked_add(bounds.idle_timeout).is_some_and(|due| due <= Instant::now()) {
             return;
         }
     }

@@ -68,6 +68,7 @@ pub(crate) fn handle(
 fn wire_error(error: &StreamError) -> WasmError {
     match error {
         StreamError::TooLarge { .. } => WasmError::ProcessorError(error.to_string()),
+        StreamError::Ended { status: 408 | 504, .. } => WasmError::Timeout,
         _ => WasmError::Io(error.to_string()),
     }
 }

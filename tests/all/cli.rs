@@ -331,6 +331,8 @@ struct Served {
     listening: String,
     /// `host:port` from it.
     addr: String,
+    /// The stderr lines before it.
+    before: Vec<String>,
 }
 
 /// How long a test waits for a line of output or for the child to exit.
@@ -362,8 +364,16 @@ impl Served {
         };
         let stdout = lines(Box::new(child.stdout.take().unwrap()));
         let stderr = lines(Box::new(child.stderr.take().unwrap()));
-        let mut served = Served { child, stdout, stderr, listening: String::new(), addr: String::new() };
-        served.listening = served.stderr_line();
+        let mut served = Served { child, stdout, stderr, listening: String::new(), addr: String::new(), before: Vec::new() };
+        // Warnings (serving without authentication on loopback) come before the `listening` line.
+        loop {
+            let line = served.stderr_line();
+            if line.starts_with("listening on ") {
+                served.listening = line;
+                break;
+            }
+            served.before.push(line);
+        }
         let rest = served.listening.strip_prefix("listening on http://").unwrap_or_else(|| panic!("{}", served.listening));
         served.addr = rest.split('/').next().unwrap().to_string();
         served
@@ -411,6 +421,7 @@ fn serve_client() -> reqwest::Client {
 async fn serve_prints_each_exchange_and_echoes_request_reply() {
     let mut served = Served::start(&guests_dir(), &["serve", &path("reply-source"), "--bind", "127.0.0.1:0"]);
     assert!(served.listening.ends_with("/ (plugin reply-source.wasm)"), "{}", served.listening);
+    assert!(served.before.iter().any(|l| l.contains("without authentication")), "says so: {:?}", served.before);
     assert!(served.addr.starts_with("127.0.0.1:") && !served.addr.ends_with(":0"), "the real port: {}", served.listening);
 
     let response = serve_client().post(format!("http://{}/echo", served.addr)).body("hello").send().await.unwrap();
@@ -447,7 +458,13 @@ async fn serve_drains_stream_bodies_into_the_line_and_stops_on_sigterm() {
     let response = client.post(format!("http://{}/in", served.addr)).body(vec![0xff, 0x00, 0xfe]).send().await.unwrap();
     assert_eq!(response.status(), 202);
     let line = served.stdout_line();
-    assert!(line.contains(r#""bytes":[255,0,254],"length":3"#), "not UTF-8: a JSON array: {line}");
+    assert!(line.contains(r#""hex":"ff00fe","length":3"#), "not UTF-8: its hex: {line}");
+
+    // A large body is previewed, never printed (nor held) whole.
+    let response = client.post(format!("http://{}/in", served.addr)).body(vec![b'y'; 900]).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let line = served.stdout_line();
+    assert!(line.contains(r#""length":900"#) && !line.contains("truncated"), "{line}");
 
     let response = client.post(format!("http://{}/other", served.addr)).body("x").send().await.unwrap();
     assert_eq!(response.status(), 404, "off --path");
@@ -456,18 +473,37 @@ async fn serve_drains_stream_bodies_into_the_line_and_stops_on_sigterm() {
 
     let (status, stderr, _) = served.stop(libc::SIGTERM);
     assert_eq!(status.code(), Some(0), "{stderr:?}");
-    assert_eq!(stderr.last().map(String::as_str), Some("stopped (2 exchanges)"), "{stderr:?}");
+    assert_eq!(stderr.last().map(String::as_str), Some("stopped (3 exchanges)"), "{stderr:?}");
+}
+
+#[tokio::test]
+async fn serve_previews_large_bodies_and_refuses_past_16_mib_by_default() {
+    let uri = format!("wasm:{}?bind=127.0.0.1:0&path=/in", guest("stream-source"));
+    let mut served = Served::start(&guests_dir(), &["serve", &uri]);
+    let client = serve_client();
+    let body: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let response = client.post(format!("http://{}/in", served.addr)).body(body).send().await.unwrap();
+    assert_eq!(response.status(), 202);
+    let line = served.stdout_line();
+    assert!(line.len() < 4096, "a preview, not the body: {} bytes", line.len());
+    assert!(line.contains(r#""length":2097152"#) && line.contains(r#""truncated":true"#), "{}", &line[..line.len().min(300)]);
+    let response = client.post(format!("http://{}/in", served.addr)).body(vec![b'z'; 17 * 1024 * 1024]).send().await;
+    assert!(response.map_or(true, |r| r.status() == 413), "over serve's default max-body-bytes (16 MiB)");
+    let (status, stderr, _) = served.stop(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{stderr:?}");
 }
 
 #[test]
 fn serve_failing_to_start_exits_1_with_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let cases: [(&[&str], String); 6] = [
+    let cases: [(&[&str], String); 8] = [
         (&["serve", &path("reply-source"), "--bind", &addr], format!("cannot listen on {addr}: ")),
         (&["serve", &path("webhook-source"), "--bind", "127.0.0.1:0"], "configure failed".into()),
         (&["serve", &path("reply-source")], "--bind ADDR".into()),
         (&["serve", &path("reply-source"), "--bind", "0.0.0.0:0"], "needs --allow-public-bind".into()),
+        (&["serve", &path("reply-source"), "--bind", "0.0.0.0:0", "--allow-public-bind"], "needs authentication".into()),
+        (&["serve", &path("reply-source"), "--bind", "127.0.0.1:0", "--source", "nope=1"], "not a source parameter".into()),
         (&["serve", &path("reply-source"), "--bind", "127.0.0.1:0", "--config", "bind=127.0.0.1:9"], "disagree".into()),
         (&["serve", &path("upper"), "--bind", "127.0.0.1:0"], "does not fit the 'source' world".into()),
     ];

@@ -4,6 +4,8 @@
 mod fixture;
 #[path = "../support/redis.rs"]
 mod redis_server;
+#[path = "../support/edge.rs"]
+mod edge;
 
 mod bean;
 mod cache;
@@ -16,6 +18,7 @@ mod plugin;
 mod reload;
 mod safety;
 mod source;
+mod source_edge;
 mod state;
 mod streams;
 mod pooling;

@@ -14,11 +14,11 @@ use crate::fixture::{guest, runtime};
 
 /// What the application saw: each submitted exchange, its stream body read whole.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Exchange, Vec<u8>)>>>);
+pub struct Seen(pub Arc<Mutex<Vec<(Exchange, Vec<u8>)>>>);
 
 impl Seen {
     /// Waits (at most 5 s) until the application has seen `n` exchanges, then gives them.
-    async fn at_least(&self, n: usize) -> Vec<(Exchange, Vec<u8>)> {
+    pub async fn at_least(&self, n: usize) -> Vec<(Exchange, Vec<u8>)> {
         let started = Instant::now();
         while self.0.lock().unwrap().len() < n && started.elapsed() < Duration::from_secs(5) {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -26,13 +26,13 @@ impl Seen {
         self.all()
     }
 
-    fn all(&self) -> Vec<(Exchange, Vec<u8>)> {
+    pub fn all(&self) -> Vec<(Exchange, Vec<u8>)> {
         self.0.lock().unwrap().iter().map(|(e, b)| (e.clone(), b.clone())).collect()
     }
 }
 
 /// An application that records each exchange (draining a stream body) and answers with `reply`.
-fn recorder(seen: Seen, reply: fn(Exchange) -> Exchange) -> impl tower::Service<Exchange, Response = Exchange, Error = camel_wasm::BoxError, Future: Send> + Clone + Send + Sync + 'static {
+pub fn recorder(seen: Seen, reply: fn(Exchange) -> Exchange) -> impl tower::Service<Exchange, Response = Exchange, Error = camel_wasm::BoxError, Future: Send> + Clone + Send + Sync + 'static {
     tower::service_fn(move |exchange: Exchange| {
         let seen = seen.clone();
         async move {
@@ -56,19 +56,19 @@ fn recorder(seen: Seen, reply: fn(Exchange) -> Exchange) -> impl tower::Service<
     })
 }
 
-fn unchanged(exchange: Exchange) -> Exchange {
+pub fn unchanged(exchange: Exchange) -> Exchange {
     exchange
 }
 
-fn options(path: Option<&str>) -> SourceOptions {
-    SourceOptions { bind: Some("127.0.0.1:0".parse().unwrap()), path: path.map(str::to_owned), ..Default::default() }
+pub fn options(path: Option<&str>) -> SourceOptions {
+    SourceOptions { path: path.map(str::to_owned), ..SourceOptions::public("127.0.0.1:0".parse().unwrap()) }
 }
 
-async fn start(name: &str, options: SourceOptions, config: &[(&str, &str)], seen: &Seen) -> RunningSource {
+pub async fn start(name: &str, options: SourceOptions, config: &[(&str, &str)], seen: &Seen) -> RunningSource {
     start_with(name, Limits::default(), options, config, seen, unchanged).await
 }
 
-async fn start_with(
+pub async fn start_with(
     name: &str,
     limits: Limits,
     options: SourceOptions,
@@ -81,11 +81,11 @@ async fn start_with(
     source.start(config, recorder(seen.clone(), reply)).await.unwrap()
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
 }
 
-fn url(source: &RunningSource, path: &str) -> String {
+pub fn url(source: &RunningSource, path: &str) -> String {
     format!("http://{}{path}", source.local_addr())
 }
 
@@ -219,7 +219,7 @@ async fn stop_while_a_request_is_in_flight_answers_it_and_returns_promptly() {
 async fn a_port_in_use_is_a_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let options = SourceOptions { bind: Some(addr), ..Default::default() };
+    let options = SourceOptions::public(addr);
     let source = Source::load(runtime(), &guest("trap-source"), Limits::default(), options).unwrap();
     let err = source.start(vec![], recorder(Seen::default(), unchanged)).await.unwrap_err();
     assert!(matches!(&err, SourceError::Bind { addr: a, .. } if *a == addr.to_string()), "{err:?}");
@@ -251,7 +251,7 @@ async fn a_guest_that_traps_in_run_is_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bind_the_guest_disagrees_with_is_refused_naming_both() {
-    let options = SourceOptions { bind: Some("127.0.0.1:18081".parse().unwrap()), ..Default::default() };
+    let options = SourceOptions::public("127.0.0.1:18081".parse().unwrap());
     let source = Source::load(runtime(), &guest("trap-source"), Limits::default(), options).unwrap();
     let config = vec![("bind".to_string(), "127.0.0.1:18082".to_string())];
     let err = source.start(config, recorder(Seen::default(), unchanged)).await.unwrap_err();
@@ -259,7 +259,7 @@ async fn a_bind_the_guest_disagrees_with_is_refused_naming_both() {
     let text = err.to_string();
     assert!(text.contains("127.0.0.1:18081") && text.contains("127.0.0.1:18082"), "{text}");
     // A public address needs the opt-in.
-    let public = SourceOptions { bind: Some("0.0.0.0:0".parse().unwrap()), ..Default::default() };
+    let public = SourceOptions::public("0.0.0.0:0".parse().unwrap());
     let source = Source::load(runtime(), &guest("trap-source"), Limits::default(), public).unwrap();
     let err = source.start(vec![], recorder(Seen::default(), unchanged)).await.unwrap_err();
     assert!(err.to_string().contains("allow-public-bind=true"), "{err}");

@@ -13,8 +13,9 @@
 //! - Each accepted request carries the HTTP headers (lower-case names) plus
 //!   [`REQUEST_ID_HEADER`] (`camel-wasm-request-id`), the host's id of the
 //!   request. The host matches a submitted exchange to its request by the
-//!   exchange's correlation id, else by that header, else takes the oldest
-//!   request not yet submitted: [`Request::into_exchange`] sets both.
+//!   exchange's correlation id, else by that header, else takes the request
+//!   pending when it is the only one: [`Request::into_exchange`] sets both. A
+//!   client's own `camel*` headers never reach the guest.
 //! - An in-only exchange is answered `202` once the route accepted it; an
 //!   in-out exchange is answered with the route's result (status from the
 //!   header [`RESPONSE_CODE_HEADER`], `camel.http.response-code`).
@@ -385,9 +386,10 @@ impl Port for Listener<'_> {
 ///   `None` or when a submit returns [`Submitted::Stopped`]; lets the
 ///   requests in flight finish; then waits for every stream body made with
 ///   [`Body::stream_from`] to be drained ([`crate::drained`]) and returns `Ok`.
-/// - An accept or submit error also stops it, and is returned (the first
-///   one): an accept in progress is dropped (cancelled), the requests in
-///   flight finish.
+/// - An accept error also stops it, and is returned: the requests in flight
+///   finish. A submit error ends only its own request (the host refused it,
+///   for instance because it had answered it already with a 504); it is
+///   written to stderr and the loop goes on.
 ///
 /// ```no_run
 /// # use camel_wasm_guest::prelude::*;
@@ -481,13 +483,9 @@ where
                         match outcome {
                             Ok(Submitted::Accepted) => {}
                             Ok(Submitted::Stopped) => open = false,
-                            Err(error) => {
-                                // Stop now: drop (cancel) an accept in progress,
-                                // which may not return before the next request.
-                                open = false;
-                                accepting = None;
-                                first_error.get_or_insert(error);
-                            }
+                            // One request's submit failed (the host answered it
+                            // already, say): that request is over, the others go on.
+                            Err(error) => eprintln!("camel-wasm-guest: a submitted exchange failed: {error}"),
                         }
                     }
                 }
@@ -1090,30 +1088,20 @@ mod tests {
         assert_eq!(result, Err(Error::io("listener gone")));
         assert_eq!(mock.submitted_ids(), ["0"]);
 
-        let mock = Mock::with_requests(5);
-        mock.outcomes
-            .borrow_mut()
-            .push_back(Err(Error::processor("no such request")));
-        let result = block_on(serve_on(&mock, 1, &async |req: Request| {
-            Ok(req.into_exchange())
-        }));
-        assert_eq!(result, Err(Error::processor("no such request")));
-        assert_eq!(mock.submitted_ids(), ["0"]);
     }
 
     #[test]
-    fn a_submit_error_drops_a_pending_accept() {
-        let mut mock = Mock::with_requests(1);
-        mock.hang = true;
+    fn a_failed_submit_ends_its_request_only() {
+        // The host refuses one exchange (its request was answered 504 already): the others go on.
+        let mock = Mock::with_requests(5);
         mock.outcomes
             .borrow_mut()
-            .push_back(Err(Error::io("host gone")));
-        let result = block_on(serve_on(&mock, 2, &async |req: Request| {
-            yield_times(5).await;
+            .push_back(Err(Error::processor("the request was already answered 504")));
+        let result = block_on(serve_on(&mock, 1, &async |req: Request| {
             Ok(req.into_exchange())
         }));
-        assert_eq!(result, Err(Error::io("host gone")));
-        assert_eq!(mock.submitted_ids(), ["0"]);
+        assert_eq!(result, Ok(()));
+        assert_eq!(mock.submitted_ids(), ["0", "1", "2", "3", "4"]);
     }
 
     #[test]

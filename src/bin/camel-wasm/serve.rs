@@ -1,6 +1,12 @@
 //! `camel-wasm serve`: run a `source`-world guest on an HTTP listener and print
 //! each exchange it submits as one JSON line, answering request/reply exchanges
 //! with the exchange unchanged (an echo).
+//!
+//! A body is printed as a bounded preview (its first [`PREVIEW_BYTES`]), never
+//! whole; only an in-out exchange's stream body is held, for the echo, within
+//! `max-body-bytes` (16 MiB unless given). On a loopback address `serve` runs
+//! without authentication as a developer tool, and says so; anywhere else it
+//! needs `--source auth=...` or `--public`.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,7 +18,7 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use camel_wasm::{BoxError, Body, Exchange, Limits, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, StreamBody};
+use camel_wasm::{AuthMode, BoxError, Body, Exchange, Limits, Pattern, Runtime, Source, SourceOptions, StreamBody};
 
 use crate::{LimitArgs, key_value};
 
@@ -38,6 +44,18 @@ pub struct ServeArgs {
     /// Seconds a request may wait for its response before it gets 504 [default: 30].
     #[arg(long, value_name = "SECS")]
     request_timeout: Option<String>,
+    /// PEM file of the certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, value_name = "PEM")]
+    tls_cert: Option<String>,
+    /// PEM file of the certificate's private key.
+    #[arg(long, value_name = "PEM")]
+    tls_key: Option<String>,
+    /// Let anyone who reaches the listener in, without authentication (auth=none), on any address.
+    #[arg(long)]
+    public: bool,
+    /// A source parameter K=V (auth=jwt, auth-jwks=URL, max-connections=N, ...: see the README); repeatable.
+    #[arg(long = "source", value_name = "K=V")]
+    source: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -46,6 +64,10 @@ pub struct ServeArgs {
 const SETTLE: Duration = Duration::from_secs(5);
 /// How often the guest's failures are looked for.
 const WATCH: Duration = Duration::from_millis(200);
+/// `serve`'s `max-body-bytes` unless given: small, as befits a developer tool.
+const SERVE_MAX_BODY_BYTES: &str = "16777216";
+/// How much of a body a printed line shows.
+const PREVIEW_BYTES: usize = 1024;
 
 /// Runs `serve` until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -58,6 +80,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     // `listening` line is never the default (fatal) one.
     let mut stop = StopSignals::new()?;
     let source = Source::load(&runtime, &name, limits, options).map_err(|e| e.to_string())?;
+    if source.options().auth.mode == Some(AuthMode::None) && !args.public {
+        eprintln!("warning: serving on loopback without authentication (a developer tool); anything else needs --source auth=... or --public");
+    }
     let printer = Printer::default();
     let running = source
         .start(config, printer.service())
@@ -95,25 +120,58 @@ fn open(args: &ServeArgs) -> Result<(Runtime, String, Limits, SourceOptions), St
         let limits = args.limits.over(uri.limits, &uri.given)?;
         let query = args.file.split_once('?').map_or("", |(_, q)| q);
         let given: Vec<&str> =
-            query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k)).filter(|k| SOURCE_PARAMETERS.contains(k)).collect();
+            query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k)).filter(|k| SourceOptions::is_parameter(k)).collect();
         (crate::runtime_in(std::path::Path::new("."))?, uri.path, limits, options, given)
     } else {
         let (runtime, name) = crate::open(&args.file)?;
         (runtime, name, args.limits.to_limits()?, SourceOptions::default(), Vec::new())
     };
-    let flags = [
-        ("bind", args.bind.clone()),
-        ("path", args.path.clone()),
-        ("allow-public-bind", args.allow_public_bind.then(|| "true".to_string())),
-        ("max-body-bytes", args.max_body_bytes.clone()),
-        ("request-timeout", args.request_timeout.clone()),
+    let mut flags = vec![
+        ("bind".to_string(), args.bind.clone()),
+        ("path".to_string(), args.path.clone()),
+        ("allow-public-bind".to_string(), args.allow_public_bind.then(|| "true".to_string())),
+        ("max-body-bytes".to_string(), args.max_body_bytes.clone()),
+        ("request-timeout".to_string(), args.request_timeout.clone()),
+        ("tls-cert".to_string(), args.tls_cert.clone()),
+        ("tls-key".to_string(), args.tls_key.clone()),
+        ("auth".to_string(), args.public.then(|| "none".to_string())),
     ];
+    for pair in &args.source {
+        let (name, value) = key_value(pair, "--source")?;
+        if !SourceOptions::is_parameter(&name) {
+            return Err(format!("--source {name}: not a source parameter"));
+        }
+        flags.push((name, Some(value)));
+    }
+    let mut set = Vec::new();
     for (flag, value) in flags {
         if let Some(value) = value {
-            if given.contains(&flag) {
-                return Err(format!("'{flag}' is given both in the wasm: URI and as --{flag}; give it once"));
+            if given.contains(&flag.as_str()) || set.contains(&flag) {
+                return Err(format!("'{flag}' is given twice (in the wasm: URI, as --{flag} or --source); give it once"));
             }
-            options.set(flag, &value).map_err(|e| e.to_string())?;
+            options.set(&flag, &value).map_err(|e| e.to_string())?;
+            set.push(flag);
+        }
+    }
+    if !given.contains(&"max-body-bytes") && !set.iter().any(|f| f == "max-body-bytes") {
+        options.set("max-body-bytes", SERVE_MAX_BODY_BYTES).map_err(|e| e.to_string())?;
+    }
+    // A developer tool on loopback: no authentication unless asked for; anywhere else it must be said.
+    #[cfg(feature = "auth")]
+    let routed = options.auth.kernel.is_some();
+    #[cfg(not(feature = "auth"))]
+    let routed = false;
+    if options.auth.mode.is_none() && !routed {
+        match options.bind {
+            Some(bind) if bind.ip().is_loopback() => options.auth.mode = Some(AuthMode::None),
+            Some(bind) => {
+                let gate = if options.allow_public_bind { "" } else { "needs --allow-public-bind, and " };
+                return Err(format!(
+                    "cannot listen on {bind}: a non-loopback address {gate}needs authentication (--source auth=jwt \
+                     --source auth-jwks=URL ...) or --public to let anyone in"
+                ));
+            }
+            None => {}
         }
     }
     Ok((runtime, name, limits, options))
@@ -170,9 +228,13 @@ impl Drop for Busy {
     }
 }
 
-/// A stream body read to its end (or to its failure).
+/// A stream body read to its end (or to its failure): its length, its first
+/// bytes, and all of it only when it is echoed.
 struct Drained {
-    bytes: Vec<u8>,
+    length: u64,
+    preview: Vec<u8>,
+    /// The whole body, kept for an in-out exchange's echo.
+    kept: Option<Vec<u8>>,
     error: Option<String>,
 }
 
@@ -197,13 +259,14 @@ impl Printer {
         let _busy = Busy(self.busy.clone());
         let mut failure = None;
         let mut streams = Vec::new();
+        let in_out = exchange.pattern == Pattern::InOut;
         for (slot, message) in [("input", Some(&mut exchange.input)), ("output", exchange.output.as_mut())] {
             let Some(message) = message else { continue };
             let Body::Stream(stream) = &message.body else { continue };
             let stream = stream.clone();
-            let drained = drain(&stream).await;
+            let drained = drain(&stream, in_out).await;
             if let Some(error) = &drained.error {
-                failure.get_or_insert_with(|| format!("the {slot} stream body failed after {} bytes: {error}", drained.bytes.len()));
+                failure.get_or_insert_with(|| format!("the {slot} stream body failed after {} bytes: {error}", drained.length));
             }
             let marker = format!("{MARKER}{slot}");
             message.body = Body::Text(marker.clone());
@@ -223,7 +286,7 @@ impl Printer {
         for (slot, _, stream, drained) in streams {
             let message = if slot == "input" { Some(&mut exchange.input) } else { exchange.output.as_mut() };
             if let Some(message) = message {
-                let mut echo = StreamBody::from_chunks([Ok(Bytes::from(drained.bytes))]);
+                let mut echo = StreamBody::from_chunks([Ok(Bytes::from(drained.kept.unwrap_or_default()))]);
                 (echo.size_hint, echo.content_type, echo.origin) = (stream.size_hint, stream.content_type, stream.origin);
                 message.body = Body::Stream(echo);
             }
@@ -235,19 +298,48 @@ impl Printer {
 /// Stands for a stream body in an exchange serialized by [`one_line`].
 const MARKER: &str = "\u{0}camel-wasm: a stream body in ";
 
-/// Reads `stream` to its end.
-async fn drain(stream: &StreamBody) -> Drained {
+/// Reads `stream` to its end, keeping its first [`PREVIEW_BYTES`] (and all of it when `keep`).
+async fn drain(stream: &StreamBody, keep: bool) -> Drained {
+    let mut drained = Drained { length: 0, preview: Vec::new(), kept: keep.then(Vec::new), error: None };
     let Some(mut chunks) = stream.take() else {
-        return Drained { bytes: Vec::new(), error: Some("the stream was read already".into()) };
+        drained.error = Some("the stream was read already".into());
+        return drained;
     };
-    let mut bytes = Vec::new();
     while let Some(chunk) = chunks.next().await {
         match chunk {
-            Ok(chunk) => bytes.extend_from_slice(&chunk),
-            Err(e) => return Drained { bytes, error: Some(e.to_string()) },
+            Ok(chunk) => {
+                drained.length += chunk.len() as u64;
+                let room = PREVIEW_BYTES.saturating_sub(drained.preview.len());
+                drained.preview.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                if let Some(kept) = &mut drained.kept {
+                    kept.extend_from_slice(&chunk);
+                }
+            }
+            Err(e) => {
+                drained.error = Some(e.to_string());
+                return drained;
+            }
         }
     }
-    Drained { bytes, error: None }
+    drained
+}
+
+/// What a printed line shows of `bytes` (a body of `length`): its text, or its hex when not UTF-8, and whether it is cut.
+fn preview(about: &mut serde_json::Map<String, Value>, bytes: &[u8], length: u64) {
+    let shown = &bytes[..bytes.len().min(PREVIEW_BYTES)];
+    // A preview may cut a character in two: the text is what is whole of it.
+    let text = match std::str::from_utf8(shown) {
+        Ok(text) => Some(text),
+        Err(e) if e.error_len().is_none() && shown.len() < length as usize => std::str::from_utf8(&shown[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    match text {
+        Some(text) => about.insert("text".into(), json!(text)),
+        None => about.insert("hex".into(), json!(shown.iter().map(|b| format!("{b:02x}")).collect::<String>())),
+    };
+    if (shown.len() as u64) < length {
+        about.insert("truncated".into(), json!(true));
+    }
 }
 
 /// The exchange as compact JSON, each stream body (a text body holding its
@@ -256,11 +348,8 @@ fn one_line(exchange: &Exchange, streams: &[(&str, String, StreamBody, Drained)]
     let mut line = serde_json::to_string(exchange).expect("an exchange without streams serializes");
     for (_, marker, stream, drained) in streams {
         let Value::Object(mut about) = crate::body::describe(stream) else { unreachable!("describe gives an object") };
-        about.insert("length".into(), json!(drained.bytes.len()));
-        match std::str::from_utf8(&drained.bytes) {
-            Ok(text) => about.insert("text".into(), json!(text)),
-            Err(_) => about.insert("bytes".into(), json!(drained.bytes)),
-        };
+        about.insert("length".into(), json!(drained.length));
+        preview(&mut about, &drained.preview, drained.length);
         if let Some(error) = &drained.error {
             about.insert("error".into(), json!(error));
         }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::limits::TomlLimits;
 use crate::camel::calls::ContextParts;
 use crate::camel::{CamelWasmError, WasmComponent};
-use crate::{ConfigError, Runtime};
+use crate::{ConfigError, Runtime, SourceOptions};
 
 /// Where plugins are looked for when `plugins-dir` is not set (rust-camel's default too).
 pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
@@ -29,6 +29,10 @@ pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// state-ttl = 86400            # optional: seconds a stored key lives
 /// [default.components.wasm.limits]
 /// timeout-secs = 10            # any WasmLimitsConfig key
+/// [default.components.wasm.source]
+/// auth = "jwt"                 # any source parameter: the defaults of every source route
+/// auth-jwks = "https://idp.example/jwks"
+/// max-connections = 256
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -59,6 +63,9 @@ pub struct WasmBundleConfig {
     /// Defaults of every `wasm:` endpoint, bean, permission provider and policy.
     #[serde(default)]
     pub limits: WasmLimitsConfig,
+    /// Source parameters every source route starts from (`auth`, `tls-cert`, `max-connections`, ...).
+    #[serde(default)]
+    pub source: std::collections::BTreeMap<String, toml::Value>,
 }
 
 impl WasmBundleConfig {
@@ -88,6 +95,25 @@ impl WasmBundleConfig {
         }
         Ok(defaults)
     }
+
+    /// The source parameters the `source` table sets, over [`SourceOptions::default`].
+    pub fn source_defaults(&self) -> Result<SourceOptions, ConfigError> {
+        let mut options = SourceOptions::default();
+        for (name, value) in &self.source {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if !options.set(name, &text)? {
+                return Err(ConfigError::InvalidValue {
+                    name: format!("source.{name}"),
+                    value: text,
+                    reason: "not a source parameter".into(),
+                });
+            }
+        }
+        Ok(options)
+    }
 }
 
 /// The `wasm` component bundle: builds one [`Runtime`] on the plugins
@@ -103,6 +129,7 @@ impl WasmBundleConfig {
 pub struct WasmBundle {
     config: WasmBundleConfig,
     defaults: TomlLimits,
+    source_defaults: SourceOptions,
     root: PathBuf,
     runtime: Option<Runtime>,
     context: Option<ContextParts>,
@@ -129,7 +156,8 @@ impl WasmBundle {
     /// A bundle for `config`; a bad limit is an error naming the field.
     pub fn new(config: WasmBundleConfig) -> Result<Self, CamelWasmError> {
         let defaults = config.defaults().map_err(|e| entry_error(e.into()))?;
-        Ok(Self { config, defaults, root: PathBuf::from("."), runtime: None, context: None })
+        let source_defaults = config.source_defaults().map_err(|e| entry_error(e.into()))?;
+        Ok(Self { config, defaults, source_defaults, root: PathBuf::from("."), runtime: None, context: None })
     }
 
     /// The bundle for a `[components.wasm]` table; an unknown key or a bad value is an error naming it.
@@ -192,7 +220,8 @@ impl WasmBundle {
     /// The `wasm` component on `runtime`, with the table's defaults (and the context, when given).
     pub fn component(&self, runtime: Runtime) -> WasmComponent {
         let mut builder = WasmComponent::builder(runtime)
-            .default_limits(self.defaults.limits.clone());
+            .default_limits(self.defaults.limits.clone())
+            .default_source(self.source_defaults.clone());
         if let Some(parts) = &self.context {
             builder = builder.context_parts(parts.clone());
         }
@@ -243,6 +272,17 @@ mod tests {
         assert_eq!(limits.timeout, Duration::from_secs(7), "the table's default stays");
         assert!(limits.allow_call.allows("log:x"));
         assert_eq!(component.default_limits().max_concurrent, 3);
+    }
+
+    #[test]
+    fn the_source_table_sets_every_source_routes_defaults() {
+        let b = bundle("[source]\nauth = \"none\"\nmax-connections = 64\nheader-read-timeout = 2.5\n").unwrap();
+        let (_, options) = b.component(Runtime::builder().build().unwrap()).endpoint_uri("wasm:s.wasm?max-connections=8").unwrap();
+        assert_eq!(options.auth.mode, Some(crate::AuthMode::None));
+        assert_eq!(options.max_connections, 8, "the URI overrides the table");
+        assert_eq!(options.header_read_timeout, Duration::from_millis(2500));
+        let err = bundle("[source]\nauthh = \"none\"\n").unwrap_err().to_string();
+        assert!(err.contains("source.authh"), "{err}");
     }
 
     #[test]
