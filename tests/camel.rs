@@ -928,6 +928,7 @@ routes:
       bind: "127.0.0.1:{stream}"
       path: /reply
       request-timeout: "5"
+      auth: none
     steps:
       - set_body:
           simple: "got ${{body}}"

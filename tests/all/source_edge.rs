@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use camel_wasm::{Body, Exchange, Limits, Plugin, SourceError, SourceOptions};
 use serde_json::json;
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -164,18 +165,21 @@ fn slow_echo(seen: Seen) -> impl tower::Service<Exchange, Response = Exchange, E
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_request_id_cannot_take_another_clients_response() {
-    // rust-camel style: concurrent(2), in-out, headers copied, no correlation id.
+    // rust-camel style (raw bindings): concurrent(2), in-out, the header list copied as it is, no correlation id.
     let seen = Seen::default();
     let (limits, options) = parse("bind=127.0.0.1:0&auth=none&request-timeout=10");
-    let source = camel_wasm::Source::load(runtime(), &guest("concurrent-source"), limits, options).unwrap();
-    let config = [("concurrency", "2"), ("in-out", "true"), ("correlation", "none")];
-    let config = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let source = source.start(config, slow_echo(seen.clone())).await.unwrap();
+    let source = camel_wasm::Source::load(runtime(), &guest("rc-relay-source"), limits, options).unwrap();
+    let source = source.start(vec![], slow_echo(seen.clone())).await.unwrap();
+    // The victim's body takes a while to arrive: its request is pending (accepted, not submitted) meanwhile.
+    let slow = futures::stream::iter(["vic", "tim"]).then(|part| async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok::<_, std::io::Error>(bytes::Bytes::from(part))
+    });
     let victim = client()
         .post(url(&source, "/pay"))
         .header("authorization", "Bearer victim-secret")
-        .header("x-wait-ms", "600")
-        .body("victim")
+        .header("x-wait-ms", "10")
+        .body(reqwest::Body::wrap_stream(slow))
         .send();
     let victim = tokio::spawn(victim);
     tokio::time::sleep(Duration::from_millis(150)).await;

@@ -232,18 +232,39 @@ async fn return_path_terminal_error_after_partial_data() {
 }
 
 #[tokio::test]
-async fn return_path_slow_consumer_is_back_pressure_not_a_stall() {
-    // The reader pauses longer than the idle timeout: a full channel is not the guest stalling.
-    let plugin = endpoint("stream-gen", "stream-idle-timeout=0.15");
+async fn return_path_slow_consumer_is_back_pressure_within_the_idle_timeout() {
+    // The reader pauses, but less than the idle timeout each time: back-pressure, not a stall.
+    let plugin = endpoint("stream-gen", "stream-idle-timeout=0.5");
     let out = plugin.process(generate(2 << 20).with_header("x-chunk-bytes", 262_144)).await.unwrap();
     let mut chunks = out.input.body.as_stream().unwrap().take().unwrap();
     let mut total = 0;
     while let Some(chunk) = chunks.next().await {
         total += chunk.expect("no stall error").len();
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
     assert_eq!(total, 2 << 20);
     gen_still_serves(&plugin).await;
+}
+
+#[tokio::test]
+async fn return_path_a_reader_that_stops_taking_is_a_stall_and_frees_the_slot() {
+    // A full channel that stays full for the idle timeout (a client that stopped reading) fails the stream.
+    let plugin = endpoint("stream-gen", "stream-idle-timeout=0.15&max-concurrent=1");
+    let out = plugin.process(generate(2 << 20).with_header("x-chunk-bytes", 262_144)).await.unwrap();
+    let mut chunks = out.input.body.as_stream().unwrap().take().unwrap();
+    let first = chunks.next().await.unwrap();
+    assert!(first.is_ok());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    within_2s(|| plugin.streams_in_flight() == 0).await;
+    let mut failed = None;
+    while let Some(chunk) = chunks.next().await {
+        if let Err(e) = chunk {
+            failed = Some(e);
+            break;
+        }
+    }
+    assert!(matches!(failed, Some(StreamError::Idle { .. })), "{failed:?}");
+    gen_still_serves_after_discard(&plugin).await;
 }
 
 #[tokio::test]

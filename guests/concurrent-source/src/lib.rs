@@ -20,12 +20,6 @@
 //! `camel.http.method` and `camel.http.path`. Exchanges are submitted as their
 //! handlers finish, not necessarily in arrival order. The host answers `202`
 //! once the route took one.
-//!
-//! Two more keys make it a rust-camel-style request/reply guest, as the
-//! source edge's tests need: `in-out=true` submits IN-OUT exchanges (the
-//! route's result is the response), and `correlation=none` leaves the
-//! correlation id empty, so only the copied `camel-wasm-request-id` header
-//! names the request.
 
 use camel_wasm_guest::prelude::*;
 
@@ -37,9 +31,6 @@ pub const DEFAULT_CONCURRENCY: u16 = 8;
 
 struct ConcurrentSource;
 
-/// `in-out` and `correlation=none`, as `configure` read them.
-static MODE: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new();
-
 impl Source for ConcurrentSource {
     fn configure(config: Config) -> Result<Plan, Error> {
         let n = match config.get("concurrency") {
@@ -50,9 +41,6 @@ impl Source for ConcurrentSource {
                 ))
             })?,
         };
-        let in_out = config.get("in-out").is_some_and(|v| v == "true");
-        let no_correlation = config.get("correlation").is_some_and(|v| v == "none");
-        let _ = MODE.set((in_out, no_correlation));
         Ok(Plan::from_config(&config)?.concurrent(n))
     }
 
@@ -67,11 +55,7 @@ impl Source for ConcurrentSource {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let (in_out, no_correlation) = MODE.get().copied().unwrap_or_default();
-            let mut ex = if in_out { req.into_exchange_in_out() } else { req.into_exchange() };
-            if no_correlation {
-                ex.correlation_id = String::new();
-            }
+            let mut ex = req.into_exchange();
             ex.set_body(String::from_utf8_lossy(&body).into_owned());
             ex.set_header("x-handled-by", "concurrent-source");
             Ok(ex)

@@ -80,14 +80,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     // `listening` line is never the default (fatal) one.
     let mut stop = StopSignals::new()?;
     let source = Source::load(&runtime, &name, limits, options).map_err(|e| e.to_string())?;
-    if source.options().auth.mode == Some(AuthMode::None) && !args.public {
-        eprintln!("warning: serving on loopback without authentication (a developer tool); anything else needs --source auth=... or --public");
-    }
     let printer = Printer::default();
     let running = source
         .start(config, printer.service())
         .await
         .map_err(|e| e.to_string().replace("needs allow-public-bind=true", "needs --allow-public-bind"))?;
+    if source.options().auth.mode == Some(AuthMode::None) && !args.public {
+        eprintln!("warning: serving on loopback without authentication (a developer tool); anything else needs --source auth=... or --public");
+    }
     let path = source.options().path.as_deref().unwrap_or("/");
     eprintln!("listening on http://{}{path} (plugin {})", running.local_addr(), source.name());
 
