@@ -14,7 +14,9 @@ use crate::edge as keys;
 use crate::measure::resident_bytes;
 
 /// Seconds each wrk run lasts.
-const SECONDS: u64 = 5;
+const SECONDS: u64 = 4;
+/// Runs per row; the row is the run of median rate.
+const RUNS: usize = 3;
 /// Persistent connections.
 const CONNECTIONS: usize = 32;
 
@@ -70,7 +72,7 @@ fn millis(value: &str) -> f64 {
 pub fn keep_alive(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
     r.text(String::new());
     r.text(format!(
-        "Sources, keep-alive: wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, 256-byte POSTs over persistent connections, answered 202; JWT: RS256 from a JWKS file; TLS: rustls, a certificate made at run time"
+        "Sources, keep-alive: wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, {RUNS} runs a row (the median one shown; lost counted over all), 256-byte POSTs over persistent connections, answered 202; JWT: RS256 from a JWKS file, auth-cache-ttl 30 s; TLS: rustls, a certificate made at run time"
     ));
     r.text(String::new());
     if std::process::Command::new("wrk").arg("--version").output().is_err() {
@@ -116,7 +118,21 @@ pub fn keep_alive(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Repor
             });
             let scheme = if tls { "https" } else { "http" };
             let url = format!("{scheme}://{}/hook", running.local_addr());
-            let run = wrk(&url, auth.then_some(token.as_str()), &script);
+            let mut runs = Vec::new();
+            let mut failure = None;
+            for _ in 0..RUNS {
+                match wrk(&url, auth.then_some(token.as_str()), &script) {
+                    Ok(run) => runs.push(run),
+                    Err(e) => failure = Some(e),
+                }
+            }
+            let (requests, bad) = (runs.iter().map(|r| r.requests).sum::<u64>(), runs.iter().map(|r| r.bad).sum::<u64>());
+            runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+            let run = match (runs.len(), failure) {
+                (RUNS, _) => Ok(Run { requests, bad, ..runs.swap_remove(RUNS / 2) }),
+                (_, Some(e)) => Err(e),
+                _ => Err("wrk failed".to_string()),
+            };
             rt.block_on(running.stop()).unwrap();
             let transport = match (auth, tls) {
                 (false, false) => "plain",

@@ -147,18 +147,18 @@ impl WasmSourceConsumer {
     /// plan authenticates through its providers, and without providers the
     /// route does not start (fail-closed). A Public plan is camel-core's
     /// default for any route, so it is no opt-out: that takes `auth=none`.
-    fn options(&self) -> Result<SourceOptions, CamelError> {
+    fn options(&self) -> Result<SourceOptions, String> {
         let mut options = self.spec.options.clone();
         let Some(plan) = self.security.as_ref().and_then(|s| s.plan.clone()) else { return Ok(options) };
         if matches!(plan.access_mode, AccessMode::Public) {
             return Ok(options);
         }
         let Some(providers) = self.security.as_ref().and_then(|s| s.providers.clone()) else {
-            return Err(CamelError::RouteError(format!(
+            return Err(format!(
                 "source '{}': the route requires authentication, but no auth provider is wired to it (configure the \
                  route's security providers, or auth=jwt / auth=introspection on the URI)",
                 self.spec.uri
-            )));
+            ));
         };
         if options.auth.mode.is_none() {
             options.auth.kernel = Some(crate::KernelAuth::new(plan, providers));
@@ -168,7 +168,7 @@ impl WasmSourceConsumer {
 
     /// Loads the source off the async workers (compiling may take a while).
     async fn load(&self) -> Result<Source, CamelError> {
-        let options = self.options()?;
+        let options = self.options().map_err(CamelError::RouteError)?;
         let Spec { runtime, path, limits, .. } = self.spec.clone();
         let loaded = match tokio::task::spawn_blocking(move || Source::load(&runtime, &path, limits, options)).await {
             Ok(loaded) => loaded,

@@ -5,6 +5,7 @@
 //! route authentication ([`KernelAuth`]), does not start. `auth=none` is the
 //! explicit way to let anyone in.
 
+#[cfg(feature = "auth")]
 use std::sync::Arc;
 
 #[cfg(feature = "auth")]
@@ -196,7 +197,12 @@ async fn build(mode: AuthMode, options: &AuthOptions) -> Result<KernelAuth, Stri
         }
         AuthMode::None => unreachable!("auth=none builds no authenticator"),
     };
-    let providers = ProviderRegistry::new();
+    let mut providers = ProviderRegistry::new();
+    if let Some(ttl) = options.cache_ttl {
+        // A token that authenticated is not checked again for `ttl` (nor past its exp); denials are never cached.
+        let cache = camel_auth::AuthnCache::new(camel_auth::AuthnCacheOptions { ttl, ..Default::default() });
+        providers = providers.with_authn_cache(Arc::new(cache));
+    }
     providers.register(EDGE_PROVIDER, ProviderEntry { authenticator, audience_binding: None });
     let credential_sources = options
         .token

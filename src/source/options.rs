@@ -59,6 +59,7 @@ pub const SOURCE_PARAMETERS: &[SourceParameter] = &[
     param("auth-issuer", Text, None, "auth=jwt: the issuer tokens must carry"),
     param("auth-audience", Text, None, "auth=jwt: the audiences accepted, comma-separated"),
     param("auth-token", Text, Some("bearer"), "where the token is: bearer, header:NAME, query:NAME, cookie:NAME; comma-separated, tried in order"),
+    param("auth-cache-ttl", Seconds, Some("30"), "seconds an authenticated token is remembered (never past its exp); 0: check every request"),
     param("auth-allow-internal", Bool, Some("false"), "allow a JWKS or introspection URL on a loopback or private address (and plain http)"),
     param("auth-introspection-url", Text, None, "auth=introspection: the RFC 7662 endpoint"),
     param("auth-client-id", Text, None, "auth=introspection: the client id the host introspects as"),
@@ -102,6 +103,8 @@ pub struct AuthOptions {
     pub audience: Vec<String>,
     /// `auth-token`.
     pub token: Vec<TokenSource>,
+    /// `auth-cache-ttl`: how long a token that authenticated is remembered; `None`: never.
+    pub cache_ttl: Option<Duration>,
     /// `auth-allow-internal`.
     pub allow_internal: bool,
     /// `auth-introspection-url`.
@@ -195,7 +198,7 @@ impl SourceOptions {
             value: value.to_string(),
             reason: reason.to_string(),
         };
-        let secs = |v: &str| seconds(v).map_err(|reason| invalid(reason));
+        let secs = |v: &str| seconds(v).map_err(&invalid);
         let boolean = |v: &str| v.parse::<bool>().map_err(|_| invalid("expected true or false"));
         let positive = |v: &str| match v.trim().parse::<u64>() {
             Ok(n) if n > 0 => Ok(n),
@@ -238,6 +241,8 @@ impl SourceOptions {
                 }
             }
             "auth-token" => self.auth.token = token_sources(value).map_err(|reason| invalid(&reason))?,
+            "auth-cache-ttl" if value.trim() == "0" => self.auth.cache_ttl = None,
+            "auth-cache-ttl" => self.auth.cache_ttl = Some(secs(value)?),
             "auth-allow-internal" => self.auth.allow_internal = boolean(value)?,
             "auth-introspection-url" => self.auth.introspection_url = Some(text(value)?),
             "auth-client-id" => self.auth.client_id = Some(text(value)?),

@@ -327,10 +327,8 @@ async fn requests_answered_504_are_never_delivered_to_the_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_frees_the_instance_and_its_slot() {
     // The route's step returns a stream body (stream-gen): 2 call slots, idle after 1 s.
-    let mut plugin_limits = Limits::default();
-    plugin_limits.max_concurrent = 2;
-    plugin_limits.stream_idle_timeout = Duration::from_secs(1);
-    plugin_limits.timeout = Duration::from_secs(5);
+    let plugin_limits =
+        Limits { max_concurrent: 2, stream_idle_timeout: Duration::from_secs(1), timeout: Duration::from_secs(5), ..Default::default() };
     let generator = Plugin::load(runtime(), &guest("stream-gen"), plugin_limits).unwrap();
     let step = generator.clone();
     let route = tower::service_fn(move |exchange: Exchange| {
@@ -370,10 +368,8 @@ async fn a_client_that_stops_reading_frees_the_instance_and_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_call_slot_is_bounded_by_the_calls_timeout() {
-    let mut limits = Limits::default();
-    limits.max_concurrent = 1;
-    limits.timeout = Duration::from_millis(800);
-    limits.stream_idle_timeout = Duration::from_secs(60);
+    let limits =
+        Limits { max_concurrent: 1, timeout: Duration::from_millis(800), stream_idle_timeout: Duration::from_secs(60), ..Default::default() };
     let generator = Plugin::load(runtime(), &guest("stream-gen"), limits).unwrap();
     // A stream that stalls holds the only slot.
     let mut stall = Exchange::new(Body::Empty);
