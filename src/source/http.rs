@@ -157,7 +157,7 @@ impl Connections {
 
 /// What a client past `max-connections` gets when no connection can be closed for it.
 const REFUSED: &[u8] =
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 37\r\nconnection: close\r\nretry-after: 1\r\n\r\nthe listener is at its max-connections";
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 38\r\nconnection: close\r\nretry-after: 1\r\n\r\nthe listener is at its max-connections";
 
 /// Serves `listener` until `cancel`; each connection on its own task, within `limits`.
 pub(crate) async fn serve(
@@ -414,9 +414,15 @@ impl Edge {
             return status(StatusCode::NOT_FOUND, "no source serves this path");
         }
         // Before the guest wakes and before a byte of the body is read.
-        let principal = match self.access.check(&head).await {
-            Ok(principal) => principal,
-            Err(reason) => {
+        let checked = tokio::time::timeout(self.request_timeout, self.access.check(&head)).await;
+        let principal = match checked {
+            Ok(Ok(principal)) => principal,
+            Err(_) => {
+                let secs = self.request_timeout.as_secs_f64();
+                self.denials.log(|held| tracing::warn!(plugin = %self.plugin, held, "authentication did not answer within {secs} s (503)"));
+                return status(StatusCode::SERVICE_UNAVAILABLE, "authentication is unavailable");
+            }
+            Ok(Err(reason)) => {
                 self.denials.log(|held| tracing::warn!(plugin = %self.plugin, held, "request refused (401): {reason}"));
                 let mut refused = status(StatusCode::UNAUTHORIZED, "authentication required");
                 refused.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -712,4 +718,16 @@ fn from_exchange(exchange: Exchange, sent: &[(HeaderName, HeaderValue)]) -> Resp
 
 fn full(bytes: Vec<u8>) -> ResponseBody {
     Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_refusal_past_max_connections_is_a_well_formed_response() {
+        let text = std::str::from_utf8(super::REFUSED).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length: ")).unwrap().parse().unwrap();
+        assert_eq!(length, body.len());
+        assert!(head.starts_with("HTTP/1.1 503 ") && head.contains("connection: close"));
+    }
 }
