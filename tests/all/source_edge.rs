@@ -3,7 +3,6 @@
 //! Each test asserts that a normal request is still answered, and that
 //! nothing is left open or delivered that should not be.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use camel_wasm::{Body, Exchange, Limits, Plugin, SourceError, SourceOptions};
@@ -501,17 +500,45 @@ fn rustls_name(name: &str) -> tokio_rustls::rustls::pki_types::ServerName<'stati
     tokio_rustls::rustls::pki_types::ServerName::try_from(name.to_string()).unwrap()
 }
 
+/// Reads one HTTP/1.1 response with a `content-length` body from `stream` (at most 5 s).
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return String::from_utf8_lossy(&buf[..end + 4 + length]).into_owned();
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut byte)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&byte[..n]),
+            _ => return String::from_utf8_lossy(&buf).into_owned(),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_serves_many_requests_on_one_connection_and_idles_out() {
     let seen = Seen::default();
     let (limits, options) = parse("bind=127.0.0.1:0&auth=none&keep-alive-timeout=1");
     let source = start_with("reply-source", limits, options, &[], &seen, unchanged).await;
-    let client = Arc::new(reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap());
+    // Twenty requests, one after the other, on one connection.
+    let mut stream = TcpStream::connect(source.local_addr()).await.unwrap();
     for i in 0..20 {
-        let response = client.post(url(&source, "/ka")).body(format!("{i}")).send().await.unwrap();
-        assert_eq!(response.text().await.unwrap(), format!("{i}"));
+        let body = format!("request {i}");
+        let request = format!("POST /ka HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let response = read_response(&mut stream).await;
+        assert!(response.starts_with("HTTP/1.1 200") && response.ends_with(&body), "{response}");
     }
     assert_eq!(source.open_connections(), 1, "one connection, kept alive");
-    assert!(eventually(Duration::from_secs(4), || source.open_connections() == 0).await, "idle past keep-alive-timeout: closed");
+    // Idle past keep-alive-timeout: the server closes it.
+    assert!(closed_by_server(&mut stream, Duration::from_secs(4)).await, "an idle keep-alive connection stayed open");
+    assert!(eventually(Duration::from_secs(2), || source.open_connections() == 0).await);
     source.stop().await.unwrap();
+    assert_eq!(seen.all().len(), 20);
 }
