@@ -442,13 +442,14 @@ impl Edge {
             .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
             .collect();
         headers.push((REQUEST_ID_HEADER.to_string(), request_id(self.nonce, id)));
-        let sent: Vec<(HeaderName, HeaderValue)> = head.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
         let end = Arc::new(RequestEnd::default());
         let failure = Arc::new(BodyFailure::default());
         let done = Arc::new(BodyDone::default());
         let body = self.body_stream(body, declared, failure.clone(), done.clone(), end.clone());
         let (reply, answer) = oneshot::channel();
         let incoming = Incoming { id, method: head.method.to_string(), path, headers, body, reply, end: end.clone(), principal };
+        // What the client sent, to tell it apart from what the route answers.
+        let sent = head.headers;
         let failed = |code: StatusCode| match code {
             StatusCode::PAYLOAD_TOO_LARGE => (code, self.too_large()),
             _ => (code, format!("the body did not arrive within body-timeout ({} s)", self.body_timeout.as_secs_f64())),
@@ -593,7 +594,9 @@ impl futures_util::Stream for Tracked {
         if self.over {
             return Poll::Ready(None);
         }
-        if let Some((status, reason)) = self.end.answered() {
+        if self.end.ended.is_cancelled()
+            && let Some((status, reason)) = self.end.answered()
+        {
             return self.finish(Some(Err(StreamError::Ended { status: status.as_u16(), reason })));
         }
         match self.chunks.as_mut().poll_next(cx) {
@@ -631,7 +634,7 @@ fn status(code: StatusCode, text: &str) -> Response<ResponseBody> {
 }
 
 /// The response for `reply` to a request that carried `sent`.
-fn respond(reply: Reply, sent: &[(HeaderName, HeaderValue)]) -> Response<ResponseBody> {
+fn respond(reply: Reply, sent: &http::HeaderMap) -> Response<ResponseBody> {
     match reply {
         Reply::Status(code, text) => status(code, &text),
         Reply::Exchange(exchange) => from_exchange(*exchange, sent),
@@ -657,7 +660,7 @@ const ROUTE_STATUSES: std::ops::RangeInclusive<u16> = 200..=599;
 /// The HTTP response for a route's result: status from `camel.http.response-code`
 /// (or `CamelHttpResponseCode`, 200–599), the output message's headers but
 /// those the request carried with the same value, and the body.
-fn from_exchange(exchange: Exchange, sent: &[(HeaderName, HeaderValue)]) -> Response<ResponseBody> {
+fn from_exchange(exchange: Exchange, sent: &http::HeaderMap) -> Response<ResponseBody> {
     let message = exchange.output.unwrap_or(exchange.input);
     let asked = [RESPONSE_CODE_HEADER, "CamelHttpResponseCode"]
         .iter()
@@ -702,7 +705,7 @@ fn from_exchange(exchange: Exchange, sent: &[(HeaderName, HeaderValue)]) -> Resp
         };
         let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(text)) else { continue };
         // A request header carried through unchanged is not the route's answer: never reflected.
-        if sent.iter().any(|(n, v)| n == name && v == value) {
+        if sent.get_all(&name).iter().any(|v| v == value) {
             continue;
         }
         response.headers_mut().insert(name, value);

@@ -140,15 +140,6 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
                 )));
             }
         };
-        // An answered request's exchange never reaches the route (a client retrying on 504 causes no duplicate).
-        if let Some(reason) = pending.as_ref().and_then(Pending::gone) {
-            let direct = exchange.input.headers.iter().any(|(k, v)| k == DIRECT_REPLY_HEADER && v.trim_matches('"') == "direct");
-            if direct {
-                // The guest's own answer (a rejection) to a request already answered: moot, and nothing is delivered.
-                return Ok(SubmitOutcome::Accepted);
-            }
-            return Err(WasmError::ProcessorError(format!("{reason}: the exchange was not delivered")));
-        }
         // The guest's exchange is new: its ids are its own, not passed through from one sent.
         let ids = (exchange.correlation_id.clone(), exchange.route_id.clone(), exchange.message_id.clone());
         let mut exchange = match wire::from_wire(exchange, &Exchange::new(Body::Empty), Vec::new()) {
@@ -165,7 +156,16 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
         if let Some(principal) = &principal {
             exchange.properties.extend(principal_properties(principal));
         }
-        if exchange.input.headers.get(DIRECT_REPLY_HEADER).and_then(|v| v.as_str()) == Some("direct") {
+        let direct = exchange.input.headers.get(DIRECT_REPLY_HEADER).and_then(|v| v.as_str()) == Some("direct");
+        // An answered request's exchange never reaches the route (a client retrying on 504 causes no duplicate).
+        if let Some(reason) = pending.as_ref().and_then(Pending::gone) {
+            if direct {
+                // The guest's own answer (a rejection) to a request already answered: moot, and nothing is delivered.
+                return Ok(SubmitOutcome::Accepted);
+            }
+            return Err(WasmError::ProcessorError(format!("{reason}: the exchange was not delivered")));
+        }
+        if direct {
             // The guest answers the request itself (a rejection): the route never sees it.
             if let Some(pending) = pending {
                 exchange.input.headers.remove(DIRECT_REPLY_HEADER);

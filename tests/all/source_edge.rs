@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::edge::{self, exchange_raw};
-use crate::fixture::{guest, runtime};
+use crate::fixture::{eventually, guest, runtime};
 use crate::source::{Seen, client, recorder, start_with, unchanged, url};
 
 /// The limits and options of a `wasm:` URI's query (the plugin path is the test's).
@@ -31,18 +31,6 @@ fn resident_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
     kib.unwrap_or(0) / 1024
-}
-
-/// Waits (at most `within`) until `done` holds.
-async fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
-    let started = Instant::now();
-    while !done() {
-        if started.elapsed() > within {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    true
 }
 
 /// Whether the server closed `stream` (it reads an end, an error, or a last answer then the end) within `within`.

@@ -29,11 +29,7 @@ fn chunks(chunks: Vec<Result<Bytes, StreamError>>) -> Body {
 
 /// Waits (at most 2 s) for `done`.
 async fn within_2s(done: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(2), "not within 2 s");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    assert!(crate::fixture::eventually(Duration::from_secs(2), done).await, "not within 2 s");
 }
 
 /// The count `stream-count` replied, checking the instance went back to the pool.

@@ -157,11 +157,7 @@ fn open(args: &ServeArgs) -> Result<(Runtime, String, Limits, SourceOptions), St
         options.set("max-body-bytes", SERVE_MAX_BODY_BYTES).map_err(|e| e.to_string())?;
     }
     // A developer tool on loopback: no authentication unless asked for; anywhere else it must be said.
-    #[cfg(feature = "auth")]
-    let routed = options.auth.kernel.is_some();
-    #[cfg(not(feature = "auth"))]
-    let routed = false;
-    if options.auth.mode.is_none() && !routed {
+    if options.auth.mode.is_none() {
         match options.bind {
             Some(bind) if bind.ip().is_loopback() => options.auth.mode = Some(AuthMode::None),
             Some(bind) => {
