@@ -11,6 +11,7 @@ mod bean;
 mod cache;
 mod cli;
 mod hardening;
+mod hostile;
 mod mapping;
 mod observability;
 mod packaging;
