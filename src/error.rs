@@ -210,6 +210,15 @@ pub enum WasmError {
         /// How long the call waited (its `timeout`).
         waited: Duration,
     },
+    /// The runtime's pooled instance slots had no room for this endpoint: its
+    /// reserved instance is in use and the shared rest is taken (or, at load, nothing is left to reserve).
+    #[error("plugin '{plugin}': no instance slot is free: {reason}")]
+    NoInstanceSlot {
+        /// The plugin.
+        plugin: String,
+        /// What is full.
+        reason: String,
+    },
     /// A WASM plugin was called from inside a WASM plugin call.
     #[error("plugin '{plugin}': recursive wasm calls not supported")]
     Recursive {

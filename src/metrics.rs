@@ -58,7 +58,7 @@ impl ErrorKind {
             WasmError::GuestPanic { .. } => Self::Panic,
             WasmError::Guest { .. } => Self::Guest,
             WasmError::InitFailed { .. } => Self::Init,
-            WasmError::LimitExceeded { .. } => Self::Limit,
+            WasmError::LimitExceeded { .. } | WasmError::NoInstanceSlot { .. } => Self::Limit,
             _ => Self::Other,
         }
     }

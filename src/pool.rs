@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Component, InstancePre};
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use crate::error::{LoadError, TrapReason, WasmError};
@@ -28,13 +28,14 @@ use crate::state::SharedState;
 use crate::limits::{Isolation, Limits};
 use crate::runtime::output::{self, panic_message};
 use crate::runtime::background::{self, Refill};
+use crate::runtime::slots::{EndpointShare, Exhausted};
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
 use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 
 /// Attempts to free an allocator slot (by evicting idle instances) before an instantiation gives up.
-const EVICTION_RETRIES: usize = 16;
+pub(crate) const EVICTION_RETRIES: usize = 16;
 /// Fresh instances an `isolation=per-call` endpoint keeps ready (made off the callers' path).
 const SPARES: usize = 2;
 
@@ -58,6 +59,9 @@ pub(crate) trait World: Send + Sync + 'static {
 
     /// Looks up the world's exports once, for every later instantiation.
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre>;
+
+    /// The component a `Pre` instantiates.
+    fn component(pre: &Self::Pre) -> &Component;
 
     /// Instantiates the component in `store`.
     fn instantiate(
@@ -154,6 +158,8 @@ pub(crate) struct Pool<W: World> {
     draining: AtomicUsize,
     metrics: EndpointMetrics,
     health: Health,
+    /// The endpoint's share of the pooling allocator (none without pooling).
+    share: Option<Arc<EndpointShare>>,
 }
 
 /// What one call gave back.
@@ -174,11 +180,20 @@ pub(crate) trait IdleInstances: Send + Sync {
     fn evict_oldest(&self) -> bool;
     /// Drops (off the caller's path) instances idle since before `cutoff`.
     fn evict_idle_before(&self, cutoff: Instant);
+    /// Whether the endpoint holds more than its reserved share of the pool.
+    fn over_share(&self) -> bool;
 }
 
 impl<W: World> Pool<W> {
     /// A pool for `plugin` with no instance yet.
-    pub(crate) fn new(plugin: Arc<str>, runtime: Runtime, pre: W::Pre, limits: Limits, config: Vec<(String, String)>) -> Self {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        runtime: Runtime,
+        pre: W::Pre,
+        limits: Limits,
+        config: Vec<(String, String)>,
+        share: Option<Arc<EndpointShare>>,
+    ) -> Self {
         let state = runtime.state_for(&plugin, &limits);
         let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
         let allowlist = Arc::new(limits.allow_call.clone());
@@ -187,7 +202,7 @@ impl<W: World> Pool<W> {
         let health = Health::new(limits.unhealthy_after);
         let draining = AtomicUsize::new(0);
         let refilling = Default::default();
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0) }
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0), share }
     }
 
     /// The plugin's name.
@@ -496,6 +511,11 @@ impl<W: World> Pool<W> {
     /// Like [`instantiate_in`](Self::instantiate_in), of version `pre`.
     async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>, may_evict: bool) -> wasmtime::Result<W::Bindings> {
         self.runtime.evict_idle_instances();
+        if store.data().slot.is_none() {
+            let parts = Runtime::footprint(W::component(pre), &self.limits);
+            let evict_own = || IdleInstances::evict_oldest(self);
+            store.data_mut().slot = self.runtime.take_slot(self.share.as_ref(), parts, may_evict, evict_own).await?;
+        }
         let mut attempt = 0;
         loop {
             match W::instantiate(pre, store).await {
@@ -506,7 +526,7 @@ impl<W: World> Pool<W> {
                         background::drop_pending_now();
                         continue;
                     }
-                    if !self.runtime.evict_least_recently_used() {
+                    if !self.runtime.evict_least_recently_used(false) {
                         return Err(e.context(
                             "every instance slot of the runtime is in use by calls in flight \
                              (raise RuntimeBuilder::max_instances, or lower max-concurrent)",
@@ -564,6 +584,11 @@ impl<W: World> Pool<W> {
     /// of the old version are dropped, and busy ones are dropped when given back
     /// (calls in flight finish on the old version). The `host-store` state is kept.
     pub(crate) fn swap(&self, pre: W::Pre) {
+        if let Some(share) = &self.share
+            && !share.re_reserve(Runtime::footprint(W::component(&pre), &self.limits))
+        {
+            tracing::warn!(plugin = %self.plugin, "the new version's reserved instance does not fit the pool; the old reservation stays");
+        }
         let stale: Vec<Instance<W>> = {
             let mut idle = self.idle.lock().unwrap();
             let mut current = self.pre.lock().unwrap();
@@ -625,6 +650,12 @@ impl<W: World> Pool<W> {
     fn classify(&self, err: wasmtime::Error, state: &StoreState) -> WasmError {
         let plugin = self.plugin.to_string();
         let trap = err.downcast_ref::<Trap>().copied();
+        if let Some(full) = err.downcast_ref::<Exhausted>() {
+            return WasmError::NoInstanceSlot { plugin, reason: full.0.clone() };
+        }
+        if err.is::<PoolConcurrencyLimitError>() {
+            return WasmError::NoInstanceSlot { plugin, reason: format!("{err:#}") };
+        }
         if state.timed_out || trap == Some(Trap::Interrupt) {
             return self.timeout();
         }
@@ -721,6 +752,10 @@ impl<W: World> IdleInstances for Pool<W> {
         };
         // Dropped here, not off the path: the caller needs the slot back now.
         oldest.is_some()
+    }
+
+    fn over_share(&self) -> bool {
+        self.share.as_ref().is_some_and(|s| s.is_over())
     }
 
     fn evict_idle_before(&self, cutoff: Instant) {

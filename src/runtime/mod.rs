@@ -7,6 +7,7 @@ mod disk_cache;
 mod epoch;
 mod load;
 pub(crate) mod reload;
+pub(crate) mod slots;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,9 +21,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::error::{LoadError, WasmError};
 use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
-use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
+use crate::pool::{self, DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use crate::state::{SharedState, StateBackend, StateStores};
 use disk_cache::{Cached, DiskCache};
+use slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
 use store::StoreState;
 
 pub use load::ComponentInfo;
@@ -60,6 +62,10 @@ impl Default for RuntimeBuilder {
 pub(crate) const COMPONENT_PARTS_CEILING: u32 = 64;
 /// The most elements one table may have (`max-table-elements`, per table in the pooling allocator).
 pub(crate) const TABLE_ELEMENTS_CEILING: u64 = 100_000;
+/// Pooled memories per instance slot (a Rust guest has two: its own and the WASI adapter's).
+const MEMORIES_PER_INSTANCE: u32 = 2;
+/// Pooled tables per instance slot.
+const TABLES_PER_INSTANCE: u32 = 4;
 
 impl RuntimeBuilder {
     /// Directory that plugin paths are resolved against (default: the current directory).
@@ -119,6 +125,11 @@ impl RuntimeBuilder {
         let runtime_error = |e: wasmtime::Error| WasmError::Runtime { plugin: "<runtime>".into(), message: format!("{e:#}") };
         let pool = self.pooling.then(|| pool_config(self.max_instances, self.memory_ceiling));
         let (engine, pooling) = new_engine(pool).map_err(runtime_error)?;
+        let slots = pooling.then(|| {
+            let n = u64::from(self.max_instances);
+            let per = |k: u32| n.saturating_mul(k.into());
+            Slots::new(Parts { instances: n, memories: per(MEMORIES_PER_INSTANCE), tables: per(TABLES_PER_INSTANCE) })
+        });
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
         host::add_to_linker(&mut linker).map_err(runtime_error)?;
@@ -146,6 +157,7 @@ impl RuntimeBuilder {
                 stats: Counters::default(),
                 reload: reload::Registry::default(),
                 pooling,
+                slots,
                 state: StateStores::new(self.state),
                 _ticker: ticker,
             }),
@@ -160,10 +172,13 @@ fn pool_config(max_instances: u32, memory_ceiling: u64) -> PoolingAllocationConf
     // shims), two memories and a couple of tables.
     // Each guest is further held to its own max-instances / max-tables /
     // max-table-elements / max-memory by the store's limiter.
+    // Memories and tables are shared out by the runtime's slot ledger (each
+    // endpoint reserves one instance's worth; see `slots`); core instances
+    // cost the pool only a count, so every guest may have its ceiling of them.
     pool.total_component_instances(max_instances)
-        .total_core_instances(max_instances.saturating_mul(8))
-        .total_memories(max_instances.saturating_mul(2))
-        .total_tables(max_instances.saturating_mul(4))
+        .total_core_instances(max_instances.saturating_mul(COMPONENT_PARTS_CEILING))
+        .total_memories(max_instances.saturating_mul(MEMORIES_PER_INSTANCE))
+        .total_tables(max_instances.saturating_mul(TABLES_PER_INSTANCE))
         .total_stacks(max_instances)
         .max_core_instances_per_component(COMPONENT_PARTS_CEILING)
         .max_memories_per_component(COMPONENT_PARTS_CEILING)
@@ -216,6 +231,8 @@ struct Inner {
     /// Every endpoint by the file it was loaded from, for hot reload.
     reload: reload::Registry,
     pooling: bool,
+    /// The pooling allocator's memories and tables, shared out per endpoint (none without pooling).
+    slots: Option<Arc<Slots>>,
     /// Every endpoint's `host-store` state: the default backend and shared connections.
     state: StateStores,
     _ticker: epoch::Ticker,
@@ -432,7 +449,8 @@ impl Runtime {
         let compiled = self.compile(path, &limits)?;
         let pre = self.pre::<W>(&compiled)?;
         let max_wasm_size = limits.max_wasm_size;
-        let pool = Arc::new(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config));
+        let share = self.reserve_share(&compiled.name, &compiled.component, &limits)?;
+        let pool = Arc::new(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config, share));
         let weak: Weak<dyn IdleInstances> = Arc::downgrade(&pool) as Weak<dyn IdleInstances>;
         {
             let mut pools = self.inner.pools.lock().unwrap();
@@ -441,6 +459,59 @@ impl Runtime {
         }
         self.inner.reload.track(&compiled, max_wasm_size, Arc::downgrade(&pool) as Weak<dyn reload::Reloadable>);
         Ok(pool)
+    }
+
+    /// What one instance of `component` takes of the pool under `limits`.
+    pub(crate) fn footprint(component: &Component, limits: &Limits) -> Parts {
+        Parts::of(component, limits.max_instances, limits.max_tables)
+    }
+
+    /// Reserves one instance of `component` for a new endpoint of `plugin` (none without pooling).
+    pub(crate) fn reserve_share(
+        &self,
+        plugin: &str,
+        component: &Component,
+        limits: &Limits,
+    ) -> Result<Option<Arc<EndpointShare>>, WasmError> {
+        let Some(slots) = &self.inner.slots else { return Ok(None) };
+        match slots.reserve(Self::footprint(component, limits)) {
+            Ok(share) => Ok(Some(Arc::new(share))),
+            Err(why) => Err(WasmError::NoInstanceSlot { plugin: plugin.to_string(), reason: why.0 }),
+        }
+    }
+
+    /// Room for one instance of `parts` in `share` (none without pooling). When
+    /// the pool is full and `may_evict`: instances waiting to be dropped go
+    /// first, then the endpoint's own idle ones (`evict_own`), then the least
+    /// recently used idle instance of an endpoint past its reservation.
+    pub(crate) async fn take_slot(
+        &self,
+        share: Option<&Arc<EndpointShare>>,
+        parts: Parts,
+        may_evict: bool,
+        evict_own: impl Fn() -> bool,
+    ) -> Result<Option<SlotGuard>, Exhausted> {
+        let Some(share) = share else { return Ok(None) };
+        let mut attempt = 0;
+        loop {
+            let why = match share.take(parts) {
+                Ok(guard) => return Ok(Some(guard)),
+                Err(why) => why,
+            };
+            attempt += 1;
+            if !may_evict || attempt > pool::EVICTION_RETRIES {
+                return Err(why);
+            }
+            if attempt == 1 {
+                background::drop_pending_now();
+            } else if !evict_own() && !self.evict_least_recently_used(true) {
+                // A drop the background thread has begun frees its room within moments.
+                if attempt > 4 {
+                    return Err(why);
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
     }
 
     /// Like [`pool`](Self::pool), with reading and compiling on a blocking thread.
@@ -480,9 +551,11 @@ impl Runtime {
     }
 
     /// Drops the least recently used idle instance of any endpoint; false when none is idle.
-    pub(crate) fn evict_least_recently_used(&self) -> bool {
+    /// With `shared_only`, only of endpoints past their reservation (whose instances hold shared room).
+    pub(crate) fn evict_least_recently_used(&self, shared_only: bool) -> bool {
         let pools = self.pools();
-        let oldest = pools.iter().filter_map(|p| p.oldest_idle().map(|t| (t, p))).min_by_key(|(t, _)| *t);
+        let candidates = pools.iter().filter(|p| !shared_only || p.over_share());
+        let oldest = candidates.filter_map(|p| p.oldest_idle().map(|t| (t, p))).min_by_key(|(t, _)| *t);
         oldest.is_some_and(|(_, pool)| pool.evict_oldest())
     }
 

@@ -7,6 +7,7 @@ use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::output::CapturedOutput;
+use super::slots::SlotGuard;
 use crate::host::{HostCtx, HostView};
 use crate::limits::Limits;
 use crate::source::SourceCtx;
@@ -28,6 +29,8 @@ pub(crate) struct StoreState {
     pub(crate) timed_out: bool,
     /// The source this store runs, for a `source`-world guest.
     pub(crate) source: SourceCtx,
+    /// The pool room its instance takes, given back when the store is dropped.
+    pub(crate) slot: Option<SlotGuard>,
 }
 
 impl StoreState {
@@ -52,6 +55,7 @@ impl StoreState {
             deadline: Instant::now(),
             timed_out: false,
             source: SourceCtx::default(),
+            slot: None,
         }
     }
 

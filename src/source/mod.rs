@@ -125,6 +125,8 @@ pub enum SourceError {
 pub struct Source {
     runtime: Runtime,
     pre: Pre,
+    /// The source's reserved instance in the pooling allocator (none without pooling).
+    share: Option<Arc<crate::runtime::slots::EndpointShare>>,
     plugin: Arc<str>,
     limits: Limits,
     options: SourceOptions,
@@ -141,7 +143,8 @@ impl Source {
     pub fn load(runtime: &Runtime, path: &str, limits: Limits, options: SourceOptions) -> Result<Self, WasmError> {
         let compiled = runtime.compile(path, &limits)?;
         let pre = runtime.pre_in(&compiled, &compiled.source, "source", bindings::Pre::new)?;
-        Ok(Self { runtime: runtime.clone(), pre, plugin: compiled.name.clone(), limits, options })
+        let share = runtime.reserve_share(&compiled.name, &compiled.component, &limits)?;
+        Ok(Self { runtime: runtime.clone(), pre, share, plugin: compiled.name.clone(), limits, options })
     }
 
     /// Loads the source a `wasm:path?bind=…&path=…&knobs` URI names.

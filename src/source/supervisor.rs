@@ -13,6 +13,7 @@ use super::{ListenerHandle, Source, SourceError};
 use crate::host::HostCtx;
 use crate::state::SharedState;
 use crate::runtime::output::panic_message;
+use crate::runtime::Runtime;
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
 
 /// The first restart waits this long; each next one twice as long.
@@ -63,7 +64,14 @@ impl Guest {
         );
         let mut state = StoreState::new(host, GuestLimiter::new(limits));
         state.source.shared = Some(self.shared.clone());
-        let mut store = new_store(self.source.runtime.engine(), state);
+        let runtime = &self.source.runtime;
+        let parts = Runtime::footprint(self.source.pre.instance_pre().component(), limits);
+        // A restart waits for nothing: the old instance's room is given back first.
+        state.slot = runtime
+            .take_slot(self.source.share.as_ref(), parts, true, || false)
+            .await
+            .map_err(|e| SourceError::Configure { plugin: self.plugin(), reason: e.to_string() })?;
+        let mut store = new_store(runtime.engine(), state);
         store.data_mut().arm(limits.deadline_from(Instant::now()));
         let setup = async {
             let bindings = self.source.pre.instantiate_async(&mut store).await?;

@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Component, InstancePre};
 
 use super::{exchange_back, outgoing};
 use crate::error::{LoadError, WasmError};
@@ -65,6 +65,10 @@ impl World for BeanWorld {
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
         Pre::new(instance_pre)
+    }
+
+    fn component(pre: &Pre) -> &Component {
+        pre.instance_pre().component()
     }
 
     async fn instantiate(pre: &Pre, store: &mut Store<StoreState>) -> wasmtime::Result<bindings::Bean> {

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Component, InstancePre};
 
 use super::guest_error;
 use crate::error::{LoadError, WasmError};
@@ -58,6 +58,10 @@ impl World for PolicyWorld {
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
         Pre::new(instance_pre)
+    }
+
+    fn component(pre: &Pre) -> &Component {
+        pre.instance_pre().component()
     }
 
     async fn instantiate(pre: &Pre, store: &mut Store<StoreState>) -> wasmtime::Result<bindings::AuthorizationPolicy> {
