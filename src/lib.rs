@@ -41,7 +41,8 @@ pub use error::{GuestError, LoadError, TrapReason, WasmError};
 pub use health::HealthStatus;
 pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
 pub use host::{
-    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError,
+    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, HOST_OWNED_PREFIXES, PropertyBounds,
+    PropertyError, is_host_owned,
 };
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};

@@ -29,7 +29,7 @@ use crate::limits::{Isolation, Limits};
 use crate::runtime::output::{self, panic_message};
 use crate::runtime::background::{self, Refill};
 use crate::runtime::slots::{EndpointShare, Exhausted};
-use crate::runtime::store::{GuestLimiter, StoreState, new_store};
+use crate::runtime::store::{GuestLimiter, MAX_LIVE_HANDLES, REUSE_HANDLE_SLACK, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
 use crate::stream::{Returned, StreamBounds, Streams, to_guest};
@@ -38,6 +38,11 @@ use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 pub(crate) const EVICTION_RETRIES: usize = 16;
 /// Fresh instances an `isolation=per-call` endpoint keeps ready (made off the callers' path).
 const SPARES: usize = 2;
+/// Longest a spare's instantiation and `init` may take on the background thread
+/// (within the call `timeout`), so that one slow endpoint delays others' spares at most this.
+const SPARE_DEADLINE: Duration = Duration::from_secs(1);
+/// How long an endpoint whose spare ran past [`SPARE_DEADLINE`] makes no spares (its callers instantiate their own).
+const SPARE_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What a world contributes to the pool: how to instantiate, init and call it.
 pub(crate) trait World: Send + Sync + 'static {
@@ -113,6 +118,8 @@ struct Instance<W: World> {
     /// Entries in the store's concurrent-state table when nothing runs; more
     /// after a call means guest tasks outlived it.
     settled_tasks: usize,
+    /// Host resources it held after `init`; far more after a call means it leaks them.
+    settled_handles: usize,
     /// The version of the component it runs ([`Pool::swap`] bumps it); a stale one is never reused.
     generation: u64,
     /// Counts it in `camel_wasm_instances_live` while it exists.
@@ -153,6 +160,8 @@ pub(crate) struct Pool<W: World> {
     idle: Mutex<VecDeque<Instance<W>>>,
     /// Whether a refill of the spares is queued or running (per-call isolation).
     refilling: std::sync::atomic::AtomicBool,
+    /// Until when no spares are made, after one ran past its deadline.
+    spares_paused_until: Mutex<Option<Instant>>,
     permits: Arc<Semaphore>,
     /// Returned streams still draining (each holds its instance and call slot).
     draining: AtomicUsize,
@@ -202,7 +211,7 @@ impl<W: World> Pool<W> {
         let health = Health::new(limits.unhealthy_after);
         let draining = AtomicUsize::new(0);
         let refilling = Default::default();
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0), share }
+        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0), share, spares_paused_until: Mutex::default() }
     }
 
     /// The plugin's name.
@@ -405,7 +414,8 @@ impl<W: World> Pool<W> {
     /// Gives an instance back after a call, unless guest tasks outlived the call:
     /// those would run (and write, or trap) during the next one.
     fn recycle(&self, mut instance: Instance<W>) {
-        if instance.store.concurrent_state_table_size() > instance.settled_tasks {
+        let leaked = |i: &mut Instance<W>| i.store.data_mut().live_handles() > i.settled_handles + REUSE_HANDLE_SLACK;
+        if instance.store.concurrent_state_table_size() > instance.settled_tasks || leaked(&mut instance) {
             discard(instance);
         } else {
             self.give_back(instance);
@@ -617,9 +627,11 @@ impl<W: World> Pool<W> {
         match self.settle(outcome, store.data())? {
             (bindings, Ok(())) => {
                 let settled_tasks = store.concurrent_state_table_size();
+                let settled_handles = store.data_mut().live_handles();
                 self.metrics.instantiated();
                 let _live = LiveInstance(self.metrics.live.clone());
-                Ok(Instance { store, bindings, calls: 0, idle_since: Instant::now(), settled_tasks, generation, _live })
+                let idle_since = Instant::now();
+                Ok(Instance { store, bindings, calls: 0, idle_since, settled_tasks, settled_handles, generation, _live })
             }
             (_, Err(message)) => Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message }),
         }
@@ -655,6 +667,16 @@ impl<W: World> Pool<W> {
         }
         if err.is::<PoolConcurrencyLimitError>() {
             return WasmError::NoInstanceSlot { plugin, reason: format!("{err:#}") };
+        }
+        let said = |what: &str| err.chain().any(|e| e.to_string().contains(what));
+        if said("fuel allocated for hostcalls") {
+            let max = self.limits.max_memory;
+            let reason = format!("it handed the host more than {max} bytes in one host call or return");
+            return WasmError::LimitExceeded { plugin, knob: "max-memory", max, reason };
+        }
+        if said("store handle limit exceeded") || said("resource table has no free keys") {
+            let reason = format!("more than {MAX_LIVE_HANDLES} live handles (WASI resources) at once");
+            return WasmError::Trap { plugin, reason: TrapReason::Other(reason) };
         }
         if state.timed_out || trap == Some(Trap::Interrupt) {
             return self.timeout();
@@ -706,7 +728,8 @@ impl<W: World> Pool<W> {
     /// Whether another spare should be made now: fewer than wanted, and a call
     /// slot free (callers at `max-concurrent` would not use it before one ends).
     fn needs_spare(&self) -> bool {
-        self.permits.available_permits() > 0 && self.idle.lock().unwrap().len() < self.spares_wanted()
+        let paused = self.spares_paused_until.lock().unwrap().is_some_and(|until| Instant::now() < until);
+        !paused && self.permits.available_permits() > 0 && self.idle.lock().unwrap().len() < self.spares_wanted()
     }
 
     /// Keeps a new spare, unless the version changed while it was made.
@@ -730,9 +753,19 @@ impl<W: World> Refill for Pool<W> {
         if !self.needs_spare() {
             return false;
         }
-        let deadline = self.limits.deadline_from(Instant::now());
+        let now = Instant::now();
+        let deadline = self.limits.deadline_from(now).min(now + SPARE_DEADLINE);
         // A failing `init` fails the next call instead, on the caller's path.
-        let Ok(instance) = handle.block_on(guest_scope(self.instantiate(deadline, false))) else { return false };
+        let instance = match handle.block_on(guest_scope(self.instantiate(deadline, false))) {
+            Ok(instance) => instance,
+            Err(error) => {
+                if matches!(error, WasmError::Timeout { .. }) {
+                    tracing::warn!(plugin = %self.plugin, "a spare instance took over {SPARE_DEADLINE:?} to start; no spares for {SPARE_BACKOFF:?}");
+                    *self.spares_paused_until.lock().unwrap() = Some(Instant::now() + SPARE_BACKOFF);
+                }
+                return false;
+            }
+        };
         // Queued again only if no call queued it meanwhile.
         self.keep_spare(instance) && self.needs_spare() && !self.refilling.swap(true, Ordering::AcqRel)
     }

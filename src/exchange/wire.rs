@@ -57,7 +57,7 @@ fn encode_map(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect()
 }
 
-fn restore_into(map: &mut BTreeMap<String, Value>, original: &BTreeMap<String, Value>, wire: Vec<(String, String)>) {
+fn restore_into(map: &mut BTreeMap<String, Value>, original: &BTreeMap<String, Value>, wire: impl IntoIterator<Item = (String, String)>) {
     for (key, text) in wire {
         let value = restore(original.get(&key), text);
         map.insert(key, value);
@@ -122,8 +122,8 @@ pub(crate) fn to_wire(exchange: &Exchange) -> WasmExchange {
 ///
 /// Headers and bodies are the guest's. Properties are merged: those `sent`,
 /// overlaid by those the guest returned, overlaid by those it set with
-/// `set-property` (`set`). Correlation, route and message ids pass through
-/// unchanged from `sent`.
+/// `set-property` (`set`); host-owned ones (`camel.auth.*`) stay as sent.
+/// Correlation, route and message ids pass through unchanged from `sent`.
 pub(crate) fn from_wire(
     wire: WasmExchange,
     sent: &Exchange,
@@ -134,9 +134,11 @@ pub(crate) fn from_wire(
         Some(out) => Some(message_from_wire(out, sent.output.as_ref().or(Some(&sent.input)))?),
         None => None,
     };
+    // Host-owned properties (the identity) keep the values sent, whatever the guest returns.
+    let guests = |(key, _): &(String, String)| !crate::host::is_host_owned(key);
     let mut properties = sent.properties.clone();
-    restore_into(&mut properties, &sent.properties, wire.properties);
-    restore_into(&mut properties, &sent.properties, set);
+    restore_into(&mut properties, &sent.properties, wire.properties.into_iter().filter(guests));
+    restore_into(&mut properties, &sent.properties, set.into_iter().filter(guests));
     Ok(Exchange {
         input,
         output,

@@ -16,7 +16,7 @@ pub use allowlist::CallAllowlist;
 pub use call::{CallError, CallKind, CallRequest, Endpoints, GuestCallGuard};
 pub(crate) use call::{guest_scope, in_guest_call};
 pub(crate) use properties::PropertyScope;
-pub use properties::{PropertyBounds, PropertyError};
+pub use properties::{HOST_OWNED_PREFIXES, PropertyBounds, PropertyError, is_host_owned};
 
 use wasmtime::component::{HasData, Linker};
 

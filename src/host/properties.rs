@@ -7,6 +7,16 @@
 
 use std::collections::HashMap;
 
+/// Property prefixes only the host sets (the authenticated identity): a
+/// guest's `set-property` of one is ignored, and in an exchange it returns or
+/// submits they keep the host's values.
+pub const HOST_OWNED_PREFIXES: &[&str] = &["camel.auth."];
+
+/// Whether property `key` is the host's alone (see [`HOST_OWNED_PREFIXES`]).
+pub fn is_host_owned(key: &str) -> bool {
+    HOST_OWNED_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+}
+
 /// Bounds on what a guest may set with `set-property` in one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PropertyBounds {
@@ -93,8 +103,11 @@ impl PropertyScope {
         self.set.get(key).or_else(|| self.sent.get(key)).cloned()
     }
 
-    /// Sets `key` within the bounds, in O(1).
+    /// Sets `key` within the bounds, in O(1); a host-owned key is ignored.
     pub(crate) fn set(&mut self, key: String, value: String) -> Result<(), PropertyError> {
+        if is_host_owned(&key) {
+            return Ok(());
+        }
         let result = self.try_set(key, value);
         if let Err(e) = &result {
             self.exceeded = Some(e.clone());

@@ -21,7 +21,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::error::{LoadError, WasmError};
 use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
-use crate::pool::{self, DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
+use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use crate::state::{SharedState, StateBackend, StateStores};
 use disk_cache::{Cached, DiskCache};
 use slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
@@ -62,6 +62,8 @@ impl Default for RuntimeBuilder {
 pub(crate) const COMPONENT_PARTS_CEILING: u32 = 64;
 /// The most elements one table may have (`max-table-elements`, per table in the pooling allocator).
 pub(crate) const TABLE_ELEMENTS_CEILING: u64 = 100_000;
+/// Tries for pool room before a caller's instantiation gives up (about 1 ms apart when nothing can be evicted).
+const SLOT_ATTEMPTS: usize = 50;
 /// Pooled memories per instance slot (a Rust guest has two: its own and the WASI adapter's).
 const MEMORIES_PER_INSTANCE: u32 = 2;
 /// Pooled tables per instance slot.
@@ -494,21 +496,20 @@ impl Runtime {
         let Some(share) = share else { return Ok(None) };
         let mut attempt = 0;
         loop {
-            let why = match share.take(parts) {
+            // Only a caller's instantiation (`may_evict`) may take the last room; a spare leaves it.
+            let taken = if may_evict { share.take(parts) } else { share.take_leaving_room(parts) };
+            let why = match taken {
                 Ok(guard) => return Ok(Some(guard)),
                 Err(why) => why,
             };
             attempt += 1;
-            if !may_evict || attempt > pool::EVICTION_RETRIES {
+            if !may_evict || attempt > SLOT_ATTEMPTS {
                 return Err(why);
             }
             if attempt == 1 {
                 background::drop_pending_now();
             } else if !evict_own() && !self.evict_least_recently_used(true) {
-                // A drop the background thread has begun frees its room within moments.
-                if attempt > 4 {
-                    return Err(why);
-                }
+                // A drop or a spare the background thread has begun frees its room within moments.
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }

@@ -125,15 +125,18 @@ impl Slots {
         Ok(EndpointShare { slots: self.clone(), id })
     }
 
-    /// Takes `parts` for endpoint `id`: from its reservation first, then from the shared rest.
-    fn take(&self, id: u64, parts: Parts) -> Result<(), Exhausted> {
+    /// Takes `parts` for endpoint `id`: from its reservation first, then from
+    /// the shared rest. With `headroom`, only if room for one more would be left
+    /// (a spare must not take the room its endpoint's next caller needs).
+    fn take(&self, id: u64, parts: Parts, headroom: bool) -> Result<(), Exhausted> {
         let mut ledger = self.ledger.lock().unwrap();
         let shared_capacity = ledger.shared_capacity(self.capacity);
         let shared_now = ledger.shared;
         let share = ledger.shares.get_mut(&id).expect("a share is in the ledger while it lives");
         let held = share.held.plus(parts);
         let shared = shared_now.minus(share.held.minus(share.reserved)).plus(held.minus(share.reserved));
-        if !shared.within(shared_capacity) {
+        let needed = if headroom { shared.plus(held.plus(parts).minus(share.reserved).minus(held.minus(share.reserved))) } else { shared };
+        if !needed.within(shared_capacity) {
             let over = shared.first_over(shared_capacity);
             return Err(Exhausted(format!(
                 "its reserved instance is in use and the pool's shared {over} are taken \
@@ -204,7 +207,13 @@ pub(crate) struct EndpointShare {
 impl EndpointShare {
     /// Takes room for one instance of `parts`, or says why there is none.
     pub(crate) fn take(self: &Arc<Self>, parts: Parts) -> Result<SlotGuard, Exhausted> {
-        self.slots.take(self.id, parts)?;
+        self.slots.take(self.id, parts, false)?;
+        Ok(SlotGuard { share: self.clone(), parts })
+    }
+
+    /// Like [`take`](Self::take), only if room for one more instance would be left (for spares).
+    pub(crate) fn take_leaving_room(self: &Arc<Self>, parts: Parts) -> Result<SlotGuard, Exhausted> {
+        self.slots.take(self.id, parts, true)?;
         Ok(SlotGuard { share: self.clone(), parts })
     }
 
@@ -279,6 +288,18 @@ mod tests {
         drop(guard);
         assert_eq!(slots.totals(), (Parts::default(), Parts::default()));
         assert!(slots.reserve(parts(4)).is_ok());
+    }
+
+    #[test]
+    fn a_spare_leaves_room_for_its_endpoints_next_caller() {
+        let slots = Slots::new(Parts { instances: 4, memories: 6, tables: 8 });
+        let a = Arc::new(slots.reserve(parts(2)).unwrap());
+        // 2 reserved, 4 shared: a spare may take the reservation and one shared instance, not the last.
+        let spares: Vec<_> = (0..3).map_while(|_| a.take_leaving_room(parts(2)).ok()).collect();
+        assert_eq!(spares.len(), 2);
+        let caller = a.take(parts(2)).unwrap();
+        assert!(a.take(parts(2)).is_err());
+        drop((spares, caller));
     }
 
     #[test]

@@ -14,6 +14,10 @@ use crate::source::SourceCtx;
 
 /// How many bytes of each guest output stream are kept.
 const CAPTURE_BYTES: usize = 16 * 1024;
+/// Most live handles (WASI resources, component handles) one store may hold.
+pub(crate) const MAX_LIVE_HANDLES: usize = 10_000;
+/// Handles past those it held after `init` with which an instance is still reused.
+pub(crate) const REUSE_HANDLE_SLACK: usize = 64;
 
 /// Everything a store of any world holds.
 pub(crate) struct StoreState {
@@ -45,9 +49,11 @@ impl StoreState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_LIVE_HANDLES);
         Self {
             wasi,
-            table: ResourceTable::new(),
+            table,
             host,
             memory: limiter,
             stderr,
@@ -57,6 +63,11 @@ impl StoreState {
             source: SourceCtx::default(),
             slot: None,
         }
+    }
+
+    /// Host resources (WASI handles and the like) the guest holds now.
+    pub(crate) fn live_handles(&mut self) -> usize {
+        self.table.iter_mut().count()
     }
 
     /// Prepares for the next guest entry, which must end by `deadline`.
@@ -74,8 +85,15 @@ impl StoreState {
 ///
 /// The engine's epoch ticks every few milliseconds; at each tick a running
 /// guest yields to the async executor, and past its deadline it is interrupted.
+///
+/// What the guest hands the host in one host call, or returns from one
+/// export, is bounded by `max-memory` bytes as the host holds it (wasmtime's
+/// hostcall fuel), so aliased list elements cannot multiply it.
 pub(crate) fn new_store(engine: &wasmtime::Engine, state: StoreState) -> Store<StoreState> {
+    let max_bytes = usize::try_from(state.memory.max_bytes).unwrap_or(usize::MAX);
     let mut store = Store::new(engine, state);
+    store.set_hostcall_fuel(max_bytes);
+    store.set_max_component_handles(MAX_LIVE_HANDLES);
     store.limiter(|s| &mut s.memory);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
@@ -106,7 +124,7 @@ impl HostView for StoreState {
 /// counts of its core instances, memories, tables and table elements within
 /// their knobs. Remembers when it refused, so the call is reported as out of memory.
 pub(crate) struct GuestLimiter {
-    max_bytes: u64,
+    pub(crate) max_bytes: u64,
     max_instances: usize,
     max_tables: usize,
     max_table_elements: u64,

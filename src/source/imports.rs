@@ -151,7 +151,7 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
             returned.put_into(&mut exchange);
         }
         // Identity is the host's: a guest cannot claim one, the edge's principal is attached.
-        exchange.properties.retain(|name, _| !name.starts_with("camel.auth."));
+        exchange.properties.retain(|name, _| !crate::host::is_host_owned(name));
         let principal = pending.as_mut().and_then(|p| p.principal.take());
         if let Some(principal) = &principal {
             exchange.properties.extend(principal_properties(principal));
@@ -165,14 +165,7 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
             }
             return Err(WasmError::ProcessorError(format!("{reason}: the exchange was not delivered")));
         }
-        if direct {
-            // The guest answers the request itself (a rejection): the route never sees it.
-            if let Some(pending) = pending {
-                exchange.input.headers.remove(DIRECT_REPLY_HEADER);
-                pending.answer(Reply::Exchange(Box::new(exchange)));
-            }
-            return Ok(SubmitOutcome::Accepted);
-        }
+        // A direct reply takes a permit like any submitted exchange: it is work in flight too.
         let permit = match pending.as_mut() {
             Some(waiting) => tokio::select! {
                 permit = shared.in_flight.clone().acquire_owned() => permit.map_err(|_| WasmError::ProcessorError("source closed".into()))?,
@@ -187,6 +180,15 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
                 () = shared.cancel.cancelled() => return Ok(SubmitOutcome::Stopped),
             },
         };
+        if direct {
+            // The guest answers the request itself (a rejection): the route never sees it.
+            if let Some(pending) = pending {
+                exchange.input.headers.remove(DIRECT_REPLY_HEADER);
+                pending.answer(Reply::Exchange(Box::new(exchange)));
+            }
+            drop(permit);
+            return Ok(SubmitOutcome::Accepted);
+        }
         shared.submitted.fetch_add(1, Ordering::Relaxed);
         let service = shared.submit.clone();
         let plugin = shared.plugin.clone();

@@ -2,3 +2,8 @@
 //! compiled guest, asserting the bound it meets and that another endpoint
 //! keeps serving. One file per area.
 mod pool;
+mod returns;
+mod handles;
+mod properties;
+mod spares;
+mod source;
