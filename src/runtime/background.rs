@@ -127,10 +127,16 @@ pub(crate) fn drop_later<T: Send + 'static>(value: T) {
 
 /// Drops, on the calling thread, everything waiting to be dropped (to free allocator slots now).
 pub(crate) fn drop_pending_now() {
-    if let Some(worker) = worker() {
-        let batch = std::mem::take(&mut worker.lock().drops);
-        drop(batch);
-    }
+    drop_pending_now_count();
+}
+
+/// Like [`drop_pending_now`]; how many values it dropped.
+pub(crate) fn drop_pending_now_count() -> usize {
+    let Some(worker) = worker() else { return 0 };
+    let batch = std::mem::take(&mut worker.lock().drops);
+    let n = batch.len();
+    drop(batch);
+    n
 }
 
 /// Asks the background thread to refill `endpoint`, driving guest code on `handle`'s runtime.

@@ -476,9 +476,19 @@ impl Runtime {
         limits: &Limits,
     ) -> Result<Option<Arc<EndpointShare>>, WasmError> {
         let Some(slots) = &self.inner.slots else { return Ok(None) };
-        match slots.reserve(Self::footprint(component, limits)) {
-            Ok(share) => Ok(Some(Arc::new(share))),
-            Err(why) => Err(WasmError::NoInstanceSlot { plugin: plugin.to_string(), reason: why.0 }),
+        let footprint = Self::footprint(component, limits);
+        // Idle instances holding shared room make way, least recently used first.
+        let mut attempt = 0;
+        loop {
+            let why = match slots.reserve(footprint) {
+                Ok(share) => return Ok(Some(Arc::new(share))),
+                Err(why) => why,
+            };
+            let pending = attempt == 0 && background::drop_pending_now_count() > 0;
+            attempt += 1;
+            if attempt > SLOT_ATTEMPTS || !(pending || self.evict_least_recently_used(true)) {
+                return Err(WasmError::NoInstanceSlot { plugin: plugin.to_string(), reason: why.0 });
+            }
         }
     }
 
