@@ -3,3 +3,4 @@
 //! keeps serving. One file per area.
 
 mod allowlist;
+mod output;
