@@ -35,6 +35,7 @@ mod service;
 mod source;
 mod state;
 mod stream;
+mod text;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
@@ -54,6 +55,7 @@ pub use source::{
     SOURCE_PARAMETERS, Source, SourceError, SourceOptions, SourceParameter, SubmitService, TokenSource,
 };
 pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds, StateError, StateStore};
+pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
 pub use worlds::policy::{Decision, PermissionRequest, Principal, Policy};

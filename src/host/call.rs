@@ -132,15 +132,22 @@ pub enum CallError {
     },
 }
 
+/// A denial's text: why, and the narrowest `allow-call` entry that would allow the call.
 fn denied_message(scheme: &str, uri: &str, policy: bool) -> String {
     if policy {
-        format!("call to '{uri}' denied: authorization policies may never call endpoints")
-    } else {
-        format!(
-            "call to '{uri}' denied: scheme '{scheme}' is not in this endpoint's allow-call \
-             (allow it with the parameter allow-call={scheme})"
-        )
+        return format!("call to '{uri}' denied: authorization policies may never call endpoints");
     }
+    let entry = super::allowlist::narrowest_entry(uri);
+    if let Some(why) = super::allowlist::prefix_refusal(uri) {
+        return format!(
+            "call to '{uri}' denied: after an allow-call prefix, {why}; only the whole scheme would allow it (allow-call={entry})"
+        );
+    }
+    let query = if entry.ends_with("?*") { "; query options pass only an entry ending in '?*'" } else { "" };
+    format!(
+        "call to '{uri}' denied: scheme '{scheme}' is not in this endpoint's allow-call or no entry covers this URI\
+         {query} (the narrowest entry allowing it: allow-call={entry})"
+    )
 }
 
 impl From<CallError> for WasmError {
@@ -315,7 +322,11 @@ mod tests {
     fn denials_name_the_scheme_and_the_parameter() {
         let err = CallError::Denied { scheme: "http".into(), uri: "http://169.254.169.254/x".into(), policy: false };
         let text = err.to_string();
-        assert!(text.contains("scheme 'http'") && text.contains("allow-call=http"), "{text}");
+        assert!(text.contains("scheme 'http'") && text.ends_with("allow-call=http://169.254.169.254/x)"), "{text}");
+        let query = CallError::Denied { scheme: "log".into(), uri: "log:audit?fileName=x".into(), policy: false };
+        assert!(query.to_string().ends_with("allow-call=log:audit?*)"), "{query}");
+        let dots = CallError::Denied { scheme: "log".into(), uri: "log:audit/%2e%2E/x".into(), policy: false };
+        assert!(dots.to_string().contains("'..' path segments") && dots.to_string().ends_with("(allow-call=log)"), "{dots}");
         let policy = CallError::Denied { scheme: "log".into(), uri: "log:x".into(), policy: true };
         assert!(policy.to_string().contains("authorization policies may never call"), "{policy}");
     }

@@ -10,6 +10,8 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
+use crate::text::escape_control;
+
 /// A bounded capture of one guest output stream: it keeps the last `capacity`
 /// bytes and never fails a guest's write.
 #[derive(Clone)]
@@ -120,27 +122,54 @@ impl AsyncWrite for CapturedOutput {
     }
 }
 
-/// Forwards what a guest printed during a call as tracing events, line by
-/// line, named by plugin: stdout at info, stderr at warn. Each stream keeps
-/// at most its capture's bytes per call; a flood is cut to its tail, with a note.
+/// Lines of one output stream forwarded per call, an event each; the rest are
+/// counted in one more event, so a call makes at most 2 × 17 guest events.
+pub(crate) const LOG_LINES_PER_CALL: usize = 16;
+
+/// The longest line forwarded, in bytes (before escaping); the rest is cut with a note.
+pub(crate) const LOG_LINE_BYTES: usize = 1024;
+
+/// Forwards what a guest printed during a call as tracing events, named by
+/// plugin: stdout at info, stderr at warn. Per stream and call: its first
+/// [`LOG_LINES_PER_CALL`] lines, control characters escaped, then one event
+/// counting the lines held back and the bytes the capture dropped.
 pub(crate) fn forward(plugin: &str, stdout: &CapturedOutput, stderr: &CapturedOutput) {
     if stdout.is_empty() && stderr.is_empty() {
         return;
     }
     let (out, out_dropped) = stdout.take();
     let (err, err_dropped) = stderr.take();
-    if out_dropped > 0 {
-        tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stdout", "guest output truncated: {out_dropped} earlier bytes dropped");
+    forward_stream(plugin, "stdout", &out, out_dropped);
+    forward_stream(plugin, "stderr", &err, err_dropped);
+}
+
+/// One stream's part of [`forward`]: stdout at info, stderr at warn.
+fn forward_stream(plugin: &str, stream: &'static str, text: &str, dropped: usize) {
+    let summary = |message: &str, held_back_lines: usize, held_back_bytes: usize| match stream {
+        "stdout" => tracing::info!(target: "camel_wasm::guest", plugin, stream, held_back_lines, held_back_bytes, dropped_bytes = dropped, "{message}"),
+        _ => tracing::warn!(target: "camel_wasm::guest", plugin, stream, held_back_lines, held_back_bytes, dropped_bytes = dropped, "{message}"),
+    };
+    let line_event = |message: &str| match stream {
+        "stdout" => tracing::info!(target: "camel_wasm::guest", plugin, stream, "{message}"),
+        _ => tracing::warn!(target: "camel_wasm::guest", plugin, stream, "{message}"),
+    };
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    for line in lines.by_ref().take(LOG_LINES_PER_CALL) {
+        line_event(&escape_control(&truncate(line.to_string(), LOG_LINE_BYTES)));
     }
-    for line in out.lines().filter(|l| !l.trim().is_empty()) {
-        tracing::info!(target: "camel_wasm::guest", plugin, stream = "stdout", "{line}");
+    let (held_lines, held_bytes) = lines.fold((0, 0), |(n, bytes), line| (n + 1, bytes + line.len() + 1));
+    if held_lines == 0 && dropped == 0 {
+        return;
     }
-    if err_dropped > 0 {
-        tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stderr", "guest output truncated: {err_dropped} earlier bytes dropped");
+    let mut note = String::from("guest output held back:");
+    if held_lines > 0 {
+        note.push_str(&format!(" {held_lines} more lines ({held_bytes} bytes) past the first {LOG_LINES_PER_CALL} of this call"));
     }
-    for line in err.lines().filter(|l| !l.trim().is_empty()) {
-        tracing::warn!(target: "camel_wasm::guest", plugin, stream = "stderr", "{line}");
+    if dropped > 0 {
+        let separator = if held_lines > 0 { ";" } else { "" };
+        note.push_str(&format!("{separator} {dropped} earlier bytes dropped (guest output truncated)"));
     }
+    summary(&note, held_lines, held_bytes);
 }
 
 /// The longest panic message reported, in bytes; the rest is cut with a note.

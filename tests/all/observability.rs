@@ -91,7 +91,7 @@ async fn stream_bytes_are_counted_both_ways() {
 
 /// A writer collecting everything a tracing subscriber prints.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(pub(crate) Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -41,7 +41,11 @@ async fn calls_are_denied_unless_allow_call_covers_them() {
     assert!(guest_message(&other).contains("scheme 'fail'"), "{other}");
 
     let prefix = plugin("forward", "timeout=5&allow-call=echo:audit");
-    assert!(prefix.process(forward_to("echo:audit?x=1")).await.is_ok());
+    assert!(prefix.process(forward_to("echo:audit/x")).await.is_ok());
+    let err = prefix.process(forward_to("echo:audit?x=1")).await.unwrap_err();
+    assert!(guest_message(&err).contains("allow-call=echo:audit?*"), "query options need '?*': {err}");
+    let options = plugin("forward", "timeout=5&allow-call=echo:audit?*");
+    assert!(options.process(forward_to("echo:audit?x=1")).await.is_ok());
     let err = prefix.process(forward_to("echo:auditor")).await.unwrap_err();
     assert!(guest_message(&err).contains("denied"), "{err}");
 

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use camel_wasm::{Body, Exchange, Message, StreamBody, StreamError};
+use camel_wasm::{Body, Exchange, Message, StreamBody, StreamError, escape_control, escape_control_json};
 
 /// Bytes read from a file per chunk of a stream body.
 pub const FILE_CHUNK: usize = 64 * 1024;
@@ -120,7 +120,8 @@ pub async fn show(mut exchange: Exchange, body_out: Option<&str>) -> Result<(), 
         _ => None,
     };
     let Some(stream) = stream else {
-        println!("{}", serde_json::to_string_pretty(&exchange).expect("an exchange without streams serializes"));
+        let json = serde_json::to_string_pretty(&exchange).expect("an exchange without streams serializes");
+        println!("{}", escape_control_json(&json));
         if let Some(path) = body_out {
             let (_, message) = result_message(&mut exchange);
             let kind = message.body.kind();
@@ -131,7 +132,7 @@ pub async fn show(mut exchange: Exchange, body_out: Option<&str>) -> Result<(), 
         return Ok(());
     };
     message.body = Body::Text(STREAM_MARKER.into());
-    println!("{}", with_stream(&exchange, &stream));
+    println!("{}", escape_control_json(&with_stream(&exchange, &stream)));
     drop(exchange);
     match body_out {
         Some(path) => {
@@ -206,7 +207,7 @@ pub async fn print_stream(stream: &StreamBody, out: &mut impl Write) -> Result<(
         match chunks.next().await {
             None => {
                 let shown = match std::str::from_utf8(&preview) {
-                    Ok(text) => text.to_string(),
+                    Ok(text) => escape_control(text).into_owned(),
                     Err(_) => serde_json::to_string(&preview).expect("bytes serialize"),
                 };
                 let separator = if shown.is_empty() { ":" } else { ": " };
@@ -312,10 +313,11 @@ impl Utf8Printer {
         };
         loop {
             match std::str::from_utf8(bytes) {
-                Ok(text) => return out.write_all(text.as_bytes()),
+                Ok(text) => return out.write_all(escape_control(text).as_bytes()),
                 Err(e) => {
                     let (valid, rest) = bytes.split_at(e.valid_up_to());
-                    out.write_all(valid)?;
+                    let valid = std::str::from_utf8(valid).expect("valid up to here");
+                    out.write_all(escape_control(valid).as_bytes())?;
                     match e.error_len() {
                         None => {
                             self.pending.extend_from_slice(rest);

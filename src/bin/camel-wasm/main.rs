@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
-use camel_wasm::{Bean, Body, CallRequest, Decision, EndpointUri, Exchange, Limits, Runtime, WasmError};
+use camel_wasm::{Bean, Body, CallRequest, Decision, EndpointUri, Exchange, Limits, Runtime, WasmError, escape_control};
 use target::{Outcome, Target};
 
 #[derive(Parser)]
@@ -39,6 +39,9 @@ enum Command {
     ///   come, then a line `(stream ended: N bytes)`; text or JSON array as the
     ///   first 64 KiB decide (further invalid UTF-8 prints as U+FFFD, with a
     ///   note on stderr).
+    ///
+    /// Text a guest controls (bodies, errors, the `log:` endpoint's lines) is
+    /// printed with control characters escaped (`\r`, `\u{1b}`; `\u007f` in JSON).
     ///
     /// With --body-out PATH the body goes to PATH instead (a stream chunk by
     /// chunk) and a line `body (KIND, N bytes) written to PATH` follows the JSON.
@@ -338,7 +341,7 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {}", message.replace('\n', " "));
+            eprintln!("error: {}", escape_control(&message.replace('\n', " ")));
             ExitCode::FAILURE
         }
     }
@@ -388,10 +391,15 @@ fn open(file: &str) -> Result<(Runtime, String), String> {
 fn runtime_in(dir: &Path) -> Result<Runtime, String> {
     let runtime = Runtime::builder().base_dir(dir).build().map_err(|e| e.to_string())?;
     runtime.endpoints().register_fn("log", |req: CallRequest| async move {
-        eprintln!("[{}] {}", req.uri, req.payload);
+        eprintln!("[{}] {}", escape_control(&req.uri), escape_control(&req.payload));
         Ok(req.payload)
     });
     Ok(runtime)
+}
+
+/// `lines`, each escaped, one per line indented by two spaces after the first.
+fn escape_lines<S: AsRef<str>>(lines: &[S]) -> String {
+    lines.iter().map(|line| escape_control(line.as_ref())).collect::<Vec<_>>().join("\n  ")
 }
 
 fn key_value(pair: &str, what: &str) -> Result<(String, String), String> {
@@ -434,14 +442,14 @@ async fn run(command: Command) -> Result<(), String> {
             let (runtime, name) = open(&file)?;
             let info = runtime.inspect(&name).map_err(|e| e.to_string())?;
             match info.worlds.as_slice() {
-                [] => println!("fits no world:\n  {}", info.mismatches.join("\n  ")),
+                [] => println!("fits no world:\n  {}", escape_lines(&info.mismatches)),
                 worlds => println!("world: {}", worlds.join(", ")),
             }
             if let Some(methods) = bean_methods(&runtime, &name, &info.worlds).await? {
-                println!("methods: {}", methods.join(", "));
+                println!("methods: {}", escape_control(&methods.join(", ")));
             }
-            println!("imports:\n  {}", info.imports.join("\n  "));
-            println!("exports:\n  {}", info.exports.join("\n  "));
+            println!("imports:\n  {}", escape_lines(&info.imports));
+            println!("exports:\n  {}", escape_lines(&info.exports));
             Ok(())
         }
         Command::Call(args) => call(args).await,
@@ -529,7 +537,7 @@ async fn bench_stream(
     println!("load (compile + checks): {:.2} ms", millis(load));
     println!("rounds:                  {rounds} after 1 warm-up");
     println!("bytes in / out:          {} / {} (last round)", last.bytes_in, last.bytes_out);
-    println!("reply:                   {}", reply_summary(last.reply, last.streamed));
+    println!("reply:                   {}", escape_control(&reply_summary(last.reply, last.streamed)));
     println!(
         "round time:              median {time_median:.2} ms, best {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
         millis(times[0]),
@@ -596,7 +604,7 @@ async fn call_once(args: &CallArgs, exchange: Exchange) -> Result<(), String> {
     match target.run(exchange).await.map_err(|e| e.to_string())? {
         Outcome::Exchange(exchange) => body::show(exchange, args.body_out.as_deref()).await?,
         Outcome::Decision(Decision::Granted) => println!("Granted"),
-        Outcome::Decision(Decision::Denied { reason }) => println!("Denied: {reason}"),
+        Outcome::Decision(Decision::Denied { reason }) => println!("Denied: {}", escape_control(&reason)),
     }
     Ok(())
 }

@@ -18,7 +18,10 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use camel_wasm::{AuthMode, BoxError, Body, Exchange, Limits, Pattern, Runtime, Source, SourceOptions, StreamBody};
+use camel_wasm::{
+    AuthMode, BoxError, Body, Exchange, Limits, Pattern, Runtime, Source, SourceOptions, StreamBody, escape_control,
+    escape_control_json,
+};
 
 use crate::{LimitArgs, key_value};
 
@@ -100,7 +103,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                 let now = running.restarts();
                 if now > restarts {
                     restarts = now;
-                    let reason = running.last_error().unwrap_or_default().replace('\n', " ");
+                    let reason = escape_control(&running.last_error().unwrap_or_default()).into_owned();
                     eprintln!("warning: the guest's run failed, restarted (restarts: {now}): {reason}");
                 }
             }
@@ -271,7 +274,7 @@ impl Printer {
         let line = one_line(&exchange, &streams);
         {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{}", escape_control_json(&line));
             let _ = out.flush();
         }
         self.count.fetch_add(1, Ordering::Relaxed);
