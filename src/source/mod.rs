@@ -126,6 +126,8 @@ pub struct Source {
     runtime: Runtime,
     pre: Pre,
     plugin: Arc<str>,
+    /// Keeps the component in the runtime's compiled set while this source exists.
+    _compiled: Arc<crate::runtime::Compiled>,
     limits: Limits,
     options: SourceOptions,
 }
@@ -141,7 +143,7 @@ impl Source {
     pub fn load(runtime: &Runtime, path: &str, limits: Limits, options: SourceOptions) -> Result<Self, WasmError> {
         let compiled = runtime.compile(path, &limits)?;
         let pre = runtime.pre_in(&compiled, &compiled.source, "source", bindings::Pre::new)?;
-        Ok(Self { runtime: runtime.clone(), pre, plugin: compiled.name.clone(), limits, options })
+        Ok(Self { runtime: runtime.clone(), pre, plugin: compiled.name.clone(), _compiled: compiled, limits, options })
     }
 
     /// Loads the source a `wasm:path?bind=…&path=…&knobs` URI names.
