@@ -20,12 +20,21 @@
 //! does not protect against an attacker running as the same user (or root):
 //! they can read the key and do anything the process can anyway.
 //!
+//! Pruning. [`DiskCache::prune`] keeps the directory within [`Bounds`]: entries
+//! not kept for a loaded component go when older than the age bound, then,
+//! least recently written or loaded first, until the entries fit the size bound.
+//! A load touches its entry's modification time, so that order survives restarts.
+//! Another process sharing the directory may prune an entry this one loaded:
+//! that costs a recompilation at the next start, nothing else.
+//!
 //! Unix only: on other systems [`DiskCache::open`] reports the cache as unsupported.
 
+use std::collections::HashSet;
 use std::fs::{File, Metadata};
 use std::hash::{Hash, Hasher};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -46,6 +55,41 @@ const FORMAT_TAG: &[u8] = b"camel-wasm compiled cache entry v2\0";
 /// Largest entry file (MAC plus artifact) read or written, in bytes.
 pub(crate) const MAX_ENTRY_BYTES: u64 = 512 << 20;
 
+/// Default bound on the total size of the entries, in bytes.
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// How old a temporary file must be to count as left by a crashed writer and be removed.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// File name suffix of an entry.
+const ENTRY_SUFFIX: &str = ".cwasm";
+
+/// How much the cache may hold; entries of loaded components are kept whatever the bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bounds {
+    /// Most bytes of entries in the directory.
+    pub(crate) max_bytes: u64,
+    /// Entries unused for longer go (none: no age bound).
+    pub(crate) max_age: Option<Duration>,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self { max_bytes: DEFAULT_MAX_BYTES, max_age: None }
+    }
+}
+
+/// What one [`DiskCache::prune`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Pruned {
+    /// Entries (and stale temporary files) removed.
+    pub(crate) removed: usize,
+    /// Bytes they held.
+    pub(crate) freed: u64,
+    /// Bytes of entries left.
+    pub(crate) left: u64,
+}
+
 /// A directory of precompiled components.
 #[derive(Clone)]
 pub(crate) struct DiskCache {
@@ -53,6 +97,7 @@ pub(crate) struct DiskCache {
     key: [u8; KEY_LEN],
     /// The user that must own every file the cache reads.
     uid: u32,
+    bounds: Bounds,
 }
 
 impl std::fmt::Debug for DiskCache {
@@ -72,10 +117,10 @@ pub(crate) enum Cached {
 }
 
 impl DiskCache {
-    /// Opens (creating if needed, mode 0700) the cache in `dir`, and reads or
+    /// Opens (creating if needed, mode 0700) the cache in `dir`, held to `bounds`, and reads or
     /// creates its key. Fails if the directory or the key is not private to the
     /// process user: see the trust model in the module documentation.
-    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+    pub(crate) fn open(dir: &Path, bounds: Bounds) -> io::Result<Self> {
         if !cfg!(unix) {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "the compiled cache needs a Unix file system"));
         }
@@ -103,11 +148,11 @@ impl DiskCache {
             ));
         }
         let key = load_or_create_key(dir, uid)?;
-        Ok(Self { dir: dir.to_path_buf(), key, uid })
+        Ok(Self { dir: dir.to_path_buf(), key, uid, bounds })
     }
 
     fn path(&self, content: &blake3::Hash, engine: &blake3::Hash) -> PathBuf {
-        self.dir.join(format!("{}-{}.cwasm", content.to_hex(), &engine.to_hex()[..16]))
+        self.dir.join(entry_name(content, engine))
     }
 
     /// The MAC of an entry: binds the artifact to this key, this content and this engine.
@@ -121,7 +166,7 @@ impl DiskCache {
         mac.finalize()
     }
 
-    /// The verified component compiled from content `content`, if stored.
+    /// The verified component compiled from content `content`, if stored (its entry is touched, for pruning).
     pub(crate) fn load(&self, engine: &Engine, content: &blake3::Hash) -> Cached {
         let engine_hash = engine_hash(engine);
         let path = self.path(content, &engine_hash);
@@ -160,7 +205,12 @@ impl DiskCache {
             Err(e) => return Err(format!("it cannot be opened: {e}")),
         };
         let meta = check_opened(&file, &before, self.uid, 0o022, "writable by group or others")?;
-        read_bounded(file, &meta, MAX_ENTRY_BYTES).map(Some).map_err(|e| e.to_string())
+        let bytes = read_bounded(&file, &meta, MAX_ENTRY_BYTES).map_err(|e| e.to_string())?;
+        // Recently used for pruning; a rejected entry is removed anyway. On the handle: no link is followed.
+        if let Err(e) = file.set_modified(SystemTime::now()) {
+            tracing::debug!("could not touch compiled cache entry {}: {e}", path.display());
+        }
+        Ok(Some(bytes))
     }
 
     fn verify(
@@ -211,6 +261,90 @@ impl DiskCache {
         }
         written
     }
+
+    /// Stores `component` like [`store`](Self::store) unless a regular entry for `content` is there already.
+    pub(crate) fn store_if_missing(
+        &self,
+        engine: &Engine,
+        content: &blake3::Hash,
+        component: &Component,
+    ) -> io::Result<()> {
+        match std::fs::symlink_metadata(self.path(content, &engine_hash(engine))) {
+            Ok(meta) if meta.file_type().is_file() => Ok(()),
+            _ => self.store(engine, content, component),
+        }
+    }
+
+    /// Removes entries past the bounds, never one for a content in `keep` on this engine,
+    /// and temporary files left by crashed writers. A file that cannot be removed is logged and skipped.
+    pub(crate) fn prune(&self, engine: &Engine, keep: &HashSet<blake3::Hash>) -> io::Result<Pruned> {
+        let engine_hash = engine_hash(engine);
+        let kept: HashSet<String> = keep.iter().map(|content| entry_name(content, &engine_hash)).collect();
+        let now = SystemTime::now();
+        let age = |meta: &Metadata| meta.modified().ok().and_then(|t| now.duration_since(t).ok()).unwrap_or_default();
+        let mut pruned = Pruned::default();
+        let mut remove = |path: &Path, bytes: u64| match std::fs::remove_file(path) {
+            Ok(()) => {
+                pruned.removed += 1;
+                pruned.freed += bytes;
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => {
+                tracing::warn!("could not prune compiled cache file {}: {e}", path.display());
+                false
+            }
+        };
+        // (age, bytes, path) of each entry that may go; the size of every entry.
+        let mut candidates = Vec::new();
+        let mut total = 0u64;
+        for dirent in std::fs::read_dir(&self.dir)? {
+            let dirent = dirent?;
+            let name = dirent.file_name();
+            let Some(name) = name.to_str() else { continue };
+            // Never follows a link; links and other odd files are left to `load`, which refuses them.
+            let Ok(meta) = std::fs::symlink_metadata(dirent.path()) else { continue };
+            if !meta.file_type().is_file() {
+                continue;
+            }
+            if name.starts_with(".entry.") && name.ends_with(".tmp") {
+                if age(&meta) > STALE_TEMP {
+                    remove(&dirent.path(), meta.len());
+                }
+                continue;
+            }
+            if !is_entry_name(name) {
+                continue;
+            }
+            total += meta.len();
+            if !kept.contains(name) {
+                candidates.push((age(&meta), meta.len(), dirent.path()));
+            }
+        }
+        // Oldest first.
+        candidates.sort_by_key(|(age, ..)| std::cmp::Reverse(*age));
+        for (age, bytes, path) in candidates {
+            let too_old = self.bounds.max_age.is_some_and(|max| age > max);
+            if (too_old || total > self.bounds.max_bytes) && remove(&path, bytes) {
+                total = total.saturating_sub(bytes);
+            }
+        }
+        pruned.left = total;
+        Ok(pruned)
+    }
+}
+
+/// The file name of the entry for `content` compiled by an engine of compatibility hash `engine`.
+fn entry_name(content: &blake3::Hash, engine: &blake3::Hash) -> String {
+    format!("{}-{}{ENTRY_SUFFIX}", content.to_hex(), &engine.to_hex()[..16])
+}
+
+/// Whether `name` is shaped like an [`entry_name`] (of any engine).
+fn is_entry_name(name: &str) -> bool {
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    name.strip_suffix(ENTRY_SUFFIX)
+        .and_then(|stem| stem.split_once('-'))
+        .is_some_and(|(content, engine)| hex(content, 64) && hex(engine, 16))
 }
 
 /// The engine's compatibility hash, as a stable 32-byte BLAKE3 digest.
@@ -259,7 +393,7 @@ fn check_opened(file: &File, before: &Metadata, uid: u32, forbidden: u32, meanin
 }
 
 /// Reads `file` whole, refusing more than `bound` bytes whatever its size claims.
-fn read_bounded(file: File, meta: &Metadata, bound: u64) -> io::Result<Vec<u8>> {
+fn read_bounded(file: &File, meta: &Metadata, bound: u64) -> io::Result<Vec<u8>> {
     if meta.len() > bound {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -322,7 +456,7 @@ fn read_key(path: &Path, uid: u32) -> io::Result<[u8; KEY_LEN]> {
     if meta.len() != KEY_LEN as u64 {
         return Err(wrong_length(meta.len() as usize));
     }
-    let bytes = read_bounded(file, &meta, KEY_LEN as u64).map_err(|e| refused(e.to_string()))?;
+    let bytes = read_bounded(&file, &meta, KEY_LEN as u64).map_err(|e| refused(e.to_string()))?;
     bytes.try_into().map_err(|bytes: Vec<u8>| wrong_length(bytes.len()))
 }
 
@@ -443,7 +577,7 @@ mod tests {
                     .map(|_| {
                         s.spawn(|| {
                             barrier.wait();
-                            DiskCache::open(&dir).expect("open").key
+                            DiskCache::open(&dir, Bounds::default()).expect("open").key
                         })
                     })
                     .collect();
@@ -465,16 +599,93 @@ mod tests {
         std::fs::write(&path, vec![0u8; 100]).unwrap();
         let file = os::open_nofollow(&path).unwrap();
         let meta = file.metadata().unwrap();
-        assert!(read_bounded(file, &meta, 99).is_err());
+        assert!(read_bounded(&file, &meta, 99).is_err());
         let file = os::open_nofollow(&path).unwrap();
-        assert_eq!(read_bounded(file, &meta, 100).unwrap().len(), 100);
+        assert_eq!(read_bounded(&file, &meta, 100).unwrap().len(), 100);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A fake entry of `len` bytes for content `n`, named for `engine`, last used `age` ago.
+    fn fake_entry(cache: &DiskCache, engine: &blake3::Hash, n: u8, len: usize, age: Duration) -> (blake3::Hash, PathBuf) {
+        let content = blake3::hash(&[n]);
+        let path = cache.path(&content, engine);
+        aged_file(&path, len, age);
+        (content, path)
+    }
+
+    fn aged_file(path: &Path, len: usize, age: Duration) {
+        std::fs::write(path, vec![0u8; len]).unwrap();
+        File::options().write(true).open(path).unwrap().set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn pruning_removes_the_oldest_unkept_entries_down_to_the_size_bound() {
+        let dir = fresh_dir("prune-size");
+        let engine = Engine::default();
+        let cache = DiskCache::open(&dir, Bounds { max_bytes: 3000, max_age: None }).unwrap();
+        // Entry i was last used i hours ago; the oldest one is kept (a loaded component's).
+        let this = engine_hash(&engine);
+        let entries: Vec<_> = (0..5).map(|i| fake_entry(&cache, &this, i, 1000, HOUR * u32::from(i))).collect();
+        let keep = HashSet::from([entries[4].0]);
+        aged_file(&dir.join("notes.txt"), 10_000, 10 * HOUR);
+        aged_file(&dir.join(".entry.1-2.tmp"), 500, 2 * HOUR);
+        aged_file(&dir.join(".entry.3-4.tmp"), 500, Duration::ZERO);
+
+        let pruned = cache.prune(&engine, &keep).unwrap();
+        // 5000 bytes of entries: the two oldest not kept go, and the stale temporary file.
+        assert_eq!(pruned, Pruned { removed: 3, freed: 2500, left: 3000 });
+        let left: Vec<bool> = entries.iter().map(|(_, path)| path.exists()).collect();
+        assert_eq!(left, [true, true, false, false, true]);
+        assert!(dir.join(KEY_FILE).exists() && dir.join("notes.txt").exists(), "files not entries are left alone");
+        assert!(!dir.join(".entry.1-2.tmp").exists() && dir.join(".entry.3-4.tmp").exists());
+
+        // A kept entry stays even when it alone is over the bound.
+        let tight = DiskCache { bounds: Bounds { max_bytes: 0, max_age: None }, ..cache.clone() };
+        assert_eq!(tight.prune(&engine, &keep).unwrap(), Pruned { removed: 2, freed: 2000, left: 1000 });
+        assert!(entries[4].1.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn pruning_removes_unkept_entries_past_the_age_bound() {
+        let dir = fresh_dir("prune-age");
+        let engine = Engine::default();
+        let cache = DiskCache::open(&dir, Bounds { max_age: Some(HOUR * 3 / 2), ..Bounds::default() }).unwrap();
+        let this = engine_hash(&engine);
+        let entries: Vec<_> = (0..4).map(|i| fake_entry(&cache, &this, i, 100, HOUR * u32::from(i))).collect();
+        // The kept content, but compiled by another engine: that entry is never loaded here.
+        let (_, other_engine) = fake_entry(&cache, &blake3::hash(b"another engine"), 3, 100, 2 * HOUR);
+        let pruned = cache.prune(&engine, &HashSet::from([entries[3].0])).unwrap();
+        assert_eq!(pruned, Pruned { removed: 2, freed: 200, left: 300 });
+        let left: Vec<bool> = entries.iter().map(|(_, path)| path.exists()).collect();
+        assert_eq!(left, [true, true, false, true]);
+        assert!(!other_engine.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_load_touches_its_entry() {
+        let dir = fresh_dir("touch");
+        let engine = Engine::default();
+        let cache = DiskCache::open(&dir, Bounds::default()).unwrap();
+        let (content, path) = fake_entry(&cache, &engine_hash(&engine), 0, 100, 5 * HOUR);
+        // Not a valid entry, so rejected, but read (and touched) first.
+        assert!(matches!(cache.load(&engine, &content), Cached::Rejected(_)));
+        let component = Component::new(&engine, "(component)").unwrap();
+        cache.store(&engine, &content, &component).unwrap();
+        File::options().write(true).open(&path).unwrap().set_modified(SystemTime::now() - 5 * HOUR).unwrap();
+        assert!(matches!(cache.load(&engine, &content), Cached::Hit(_)));
+        let age = SystemTime::now().duration_since(std::fs::metadata(&path).unwrap().modified().unwrap()).unwrap();
+        assert!(age < HOUR, "a hit counts as a use: last modified {age:?} ago");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn the_debug_output_does_not_show_the_key() {
         let dir = fresh_dir("debug");
-        let cache = DiskCache::open(&dir).unwrap();
+        let cache = DiskCache::open(&dir, Bounds::default()).unwrap();
         let shown = format!("{cache:?}");
         assert!(shown.contains("redacted") && !shown.contains(&format!("{:?}", cache.key)), "{shown}");
         let _ = std::fs::remove_dir_all(&dir);

@@ -9,7 +9,7 @@ mod load;
 pub(crate) mod reload;
 pub(crate) mod slots;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -23,7 +23,7 @@ use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
 use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use crate::state::{SharedState, StateBackend, StateStores};
-use disk_cache::{Cached, DiskCache};
+use disk_cache::{Bounds, Cached, DiskCache};
 use slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
 use store::StoreState;
 
@@ -37,6 +37,7 @@ pub struct RuntimeBuilder {
     endpoints: Endpoints,
     pooling: bool,
     cache_dir: Option<PathBuf>,
+    cache_bounds: Bounds,
     max_instances: u32,
     memory_ceiling: u64,
     idle_timeout: Duration,
@@ -50,6 +51,7 @@ impl Default for RuntimeBuilder {
             endpoints: Endpoints::new(),
             pooling: true,
             cache_dir: None,
+            cache_bounds: Bounds::default(),
             max_instances: 256,
             memory_ceiling: 1 << 30,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
@@ -122,6 +124,20 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Most bytes of entries the disk cache keeps (default 1 GiB): the least recently
+    /// used go first, never one a loaded component was compiled from.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bounds.max_bytes = bytes;
+        self
+    }
+
+    /// Removes disk cache entries unused for longer than `age`, except those of loaded
+    /// components (default: no age bound).
+    pub fn cache_max_age(mut self, age: Duration) -> Self {
+        self.cache_bounds.max_age = Some(age);
+        self
+    }
+
     /// Creates the engine, the linker and the epoch ticker.
     pub fn build(self) -> Result<Runtime, WasmError> {
         let runtime_error = |e: wasmtime::Error| WasmError::Runtime { plugin: "<runtime>".into(), message: format!("{e:#}") };
@@ -137,14 +153,14 @@ impl RuntimeBuilder {
         host::add_to_linker(&mut linker).map_err(runtime_error)?;
         crate::source::add_to_linker(&mut linker).map_err(runtime_error)?;
         let disk = match &self.cache_dir {
-            Some(dir) => Some(DiskCache::open(dir).map_err(|e| WasmError::Runtime {
+            Some(dir) => Some(DiskCache::open(dir, self.cache_bounds).map_err(|e| WasmError::Runtime {
                 plugin: "<runtime>".into(),
                 message: format!("cache directory {}: {e}", dir.display()),
             })?),
             None => None,
         };
         let ticker = epoch::Ticker::start(&engine);
-        Ok(Runtime {
+        let runtime = Runtime {
             inner: Arc::new(Inner {
                 engine,
                 linker,
@@ -163,7 +179,9 @@ impl RuntimeBuilder {
                 state: StateStores::new(self.state),
                 _ticker: ticker,
             }),
-        })
+        };
+        runtime.prune_disk_cache(None);
+        Ok(runtime)
     }
 }
 
@@ -222,7 +240,8 @@ struct Inner {
     linker: Linker<StoreState>,
     base_dir: PathBuf,
     endpoints: Endpoints,
-    compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Arc<Compiled>>>,
+    /// Compiled components by file and content, while an endpoint (or a load under way) holds them.
+    compiled: Mutex<HashMap<(PathBuf, blake3::Hash), Weak<Compiled>>>,
     disk: Option<DiskCache>,
     memory_ceiling: u64,
     idle_timeout: Duration,
@@ -256,6 +275,15 @@ struct Counters {
     compiled: AtomicU64,
     disk_hits: AtomicU64,
     disk_rejected: AtomicU64,
+}
+
+/// When a freshly compiled component enters the compiled set and the disk cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// At once: a component being loaded for an endpoint.
+    Now,
+    /// Once its endpoints take it: a reload candidate.
+    OnCommit,
 }
 
 /// One compiled `.wasm` file and its pre-instantiated form per world.
@@ -322,9 +350,11 @@ impl Runtime {
         }
     }
 
-    /// How many distinct `.wasm` files are in memory.
+    /// How many compiled components are in memory: one per distinct file and
+    /// content that a live endpoint runs (or a load under way holds).
     pub fn compiled_count(&self) -> usize {
-        self.inner.compiled.lock().unwrap().len()
+        self.inner.reload.sweep();
+        self.inner.compiled.lock().unwrap().values().filter(|c| c.strong_count() > 0).count()
     }
 
     /// Checks `limits` against this runtime's ceilings.
@@ -360,21 +390,31 @@ impl Runtime {
         self.check_limits(limits)?;
         let opened = load::open(&self.inner.base_dir, path, limits.max_wasm_size)?;
         let hash = blake3::hash(&opened.bytes);
-        self.compile_opened(path, opened, hash)
+        self.compile_opened(path, opened, hash, Admit::Now)
     }
 
     /// Compiles (or finds already compiled) the file `opened` as `path`, whose bytes hash to `hash`.
-    fn compile_opened(&self, path: &str, opened: load::Opened, hash: blake3::Hash) -> Result<Arc<Compiled>, LoadError> {
+    ///
+    /// With [`Admit::Now`] it enters the compiled set (and the disk cache);
+    /// a reload candidate ([`Admit::OnCommit`]) enters them through [`enter`](Self::enter) and
+    /// [`cache_on_disk`](Self::cache_on_disk) once its endpoints take it, so one they refuse leaves nothing behind.
+    fn compile_opened(
+        &self,
+        path: &str,
+        opened: load::Opened,
+        hash: blake3::Hash,
+        admit: Admit,
+    ) -> Result<Arc<Compiled>, LoadError> {
         let load::Opened { resolved, bytes } = opened;
         let key = (resolved, hash);
-        if let Some(found) = self.inner.compiled.lock().unwrap().get(&key) {
-            return Ok(found.clone());
+        if let Some(found) = self.inner.compiled.lock().unwrap().get(&key).and_then(Weak::upgrade) {
+            return Ok(found);
         }
         let name: Arc<str> = Arc::from(path);
-        let component = self.compile_or_reuse(&name, &bytes, &key.1)?;
+        let component = self.compile_or_reuse(&name, &bytes, &key.1, admit)?;
         let compiled = Arc::new(Compiled {
             name,
-            resolved: key.0.clone(),
+            resolved: key.0,
             hash,
             component,
             plugin: OnceLock::new(),
@@ -382,12 +422,71 @@ impl Runtime {
             policy: OnceLock::new(),
             source: OnceLock::new(),
         });
-        let mut cache = self.inner.compiled.lock().unwrap();
-        Ok(cache.entry(key).or_insert(compiled).clone())
+        Ok(match admit {
+            Admit::Now => self.enter(&compiled),
+            Admit::OnCommit => compiled,
+        })
     }
 
-    /// A component from the disk cache when a verified one is there, else freshly compiled.
-    fn compile_or_reuse(&self, name: &str, bytes: &[u8], content: &blake3::Hash) -> Result<Component, LoadError> {
+    /// Puts `compiled` in the compiled set, or returns the equal one another load put there first.
+    pub(crate) fn enter(&self, compiled: &Arc<Compiled>) -> Arc<Compiled> {
+        let mut set = self.inner.compiled.lock().unwrap();
+        set.retain(|_, c| c.strong_count() > 0);
+        let slot = set.entry((compiled.resolved.clone(), compiled.hash)).or_default();
+        match slot.upgrade() {
+            Some(first) => first,
+            None => {
+                *slot = Arc::downgrade(compiled);
+                compiled.clone()
+            }
+        }
+    }
+
+    /// Writes a reload candidate its endpoints took to the disk cache (on the calling
+    /// thread), unless it is there already, then prunes the cache.
+    pub(crate) fn cache_on_disk(&self, compiled: &Compiled) {
+        if let Some(disk) = &self.inner.disk
+            && let Err(e) = disk.store_if_missing(&self.inner.engine, &compiled.hash, &compiled.component)
+        {
+            tracing::warn!("could not write the compiled cache entry for '{}': {e}", compiled.name);
+        }
+        self.prune_disk_cache(None);
+    }
+
+    /// The contents of the compiled components endpoints hold.
+    fn loaded_contents(&self) -> HashSet<blake3::Hash> {
+        self.inner.reload.sweep();
+        let set = self.inner.compiled.lock().unwrap();
+        set.iter().filter(|(_, c)| c.strong_count() > 0).map(|((_, hash), _)| *hash).collect()
+    }
+
+    /// Holds the disk cache to its bounds, keeping every loaded content and `also`;
+    /// a failure is logged, never fatal.
+    fn prune_disk_cache(&self, also: Option<&blake3::Hash>) {
+        let Some(disk) = &self.inner.disk else { return };
+        let mut keep = self.loaded_contents();
+        keep.extend(also);
+        match disk.prune(&self.inner.engine, &keep) {
+            Ok(pruned) if pruned.removed > 0 => tracing::debug!(
+                removed = pruned.removed,
+                freed = pruned.freed,
+                left = pruned.left,
+                "pruned the compiled cache"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not prune the compiled cache: {e}"),
+        }
+    }
+
+    /// A component from the disk cache when a verified one is there, else freshly
+    /// compiled, and with [`Admit::Now`] stored there (then the cache is pruned).
+    fn compile_or_reuse(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        content: &blake3::Hash,
+        admit: Admit,
+    ) -> Result<Component, LoadError> {
         let engine = &self.inner.engine;
         let stats = &self.inner.stats;
         let compile = || {
@@ -409,9 +508,14 @@ impl Runtime {
             Cached::Miss => {}
         }
         let component = compile()?;
+        if admit == Admit::OnCommit {
+            return Ok(component);
+        }
         if let Err(e) = disk.store(engine, content, &component) {
             tracing::warn!("could not write the compiled cache entry for '{name}': {e}");
         }
+        // The new entry is not in the compiled set yet: pruning must not take it.
+        self.prune_disk_cache(Some(content));
         Ok(component)
     }
 

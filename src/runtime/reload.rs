@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use notify::Watcher as _;
 
-use super::{Compiled, Inner, Runtime, load};
+use super::{Admit, Compiled, Inner, Runtime, load};
 use crate::error::WasmError;
 use crate::pool::{Pool, World};
 
@@ -76,8 +76,8 @@ pub struct ReloadStats {
 struct Entry {
     file: PathBuf,
     max_wasm_size: u64,
-    /// The content hash of the version it runs.
-    serving: blake3::Hash,
+    /// The version it runs: held here, so it stays in the runtime's compiled set while the endpoint lives.
+    serving: Arc<Compiled>,
     endpoint: Weak<dyn Reloadable>,
 }
 
@@ -103,10 +103,15 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Remembers `endpoint`, loaded from `compiled`, for later reloads.
-    pub(crate) fn track(&self, compiled: &Compiled, max_wasm_size: u64, endpoint: Weak<dyn Reloadable>) {
+    pub(crate) fn track(&self, compiled: &Arc<Compiled>, max_wasm_size: u64, endpoint: Weak<dyn Reloadable>) {
         let mut entries = self.entries.lock().unwrap();
         entries.retain(|e| e.endpoint.strong_count() > 0);
-        entries.push(Entry { file: compiled.resolved.clone(), max_wasm_size, serving: compiled.hash, endpoint });
+        entries.push(Entry { file: compiled.resolved.clone(), max_wasm_size, serving: compiled.clone(), endpoint });
+    }
+
+    /// Forgets endpoints that are gone, letting go of the versions they ran.
+    pub(crate) fn sweep(&self) {
+        self.entries.lock().unwrap().retain(|e| e.endpoint.strong_count() > 0);
     }
 
     /// Lets `endpoint` stand for the tracked `old` one (a bean, which re-reads its methods).
@@ -124,7 +129,7 @@ impl Registry {
             .filter(|e| e.file == file)
             .filter_map(|e| {
                 let endpoint = e.endpoint.upgrade()?;
-                Some(Live { endpoint, max_wasm_size: e.max_wasm_size, serving: e.serving })
+                Some(Live { endpoint, max_wasm_size: e.max_wasm_size, serving: e.serving.hash })
             })
             .collect()
     }
@@ -133,12 +138,12 @@ impl Registry {
         self.entries.lock().unwrap().iter().any(|e| e.file == file && e.endpoint.strong_count() > 0)
     }
 
-    /// Records that `switched` endpoints now run content `hash`.
-    fn mark_serving(&self, switched: &[Live], hash: blake3::Hash) {
+    /// Records that `switched` endpoints now run `compiled`, letting go of the versions they ran.
+    fn mark_serving(&self, switched: &[Live], compiled: &Arc<Compiled>) {
         let mut entries = self.entries.lock().unwrap();
         for entry in entries.iter_mut() {
             if switched.iter().any(|l| std::ptr::addr_eq(entry.endpoint.as_ptr(), Arc::as_ptr(&l.endpoint))) {
-                entry.serving = hash;
+                entry.serving = compiled.clone();
             }
         }
     }
@@ -294,7 +299,7 @@ impl Runtime {
             if failed_before == Some(hash) {
                 return Ok(Read::FailedBefore);
             }
-            runtime.compile_opened(&name, opened, hash).map(Read::Compiled).map_err(|e| (e, Some(hash)))
+            runtime.compile_opened(&name, opened, hash, Admit::OnCommit).map(Read::Compiled).map_err(|e| (e, Some(hash)))
         })
         .await
         .map_err(|join| WasmError::Runtime { plugin: path.to_string(), message: format!("reload failed: {join}") })?;
@@ -318,14 +323,19 @@ impl Runtime {
                 }
             }
         }
-        // Nothing awaits from here on: every endpoint switches, or (cancelled above) none.
+        // Nothing awaits until every endpoint has switched, or (cancelled above) none.
         for commit in commits {
             commit();
         }
-        registry.mark_serving(&live, compiled.hash);
+        // The endpoints hold the new version now, and let go of the old ones: those leave the compiled set.
+        registry.mark_serving(&live, &compiled);
         registry.failed_content.lock().unwrap().remove(&file);
-        // Older versions of this file serve no endpoint now: free their code.
-        self.inner.compiled.lock().unwrap().retain(|(f, h), _| *f != file || *h == compiled.hash);
+        self.enter(&compiled);
+        // Into the disk cache (which is then pruned) on a blocking thread; the swap is done either way.
+        let runtime = self.clone();
+        if let Err(join) = tokio::task::spawn_blocking(move || runtime.cache_on_disk(&compiled)).await {
+            tracing::warn!(plugin = %path, "could not cache the reloaded version: {join}");
+        }
         Ok(ReloadOutcome::Reloaded { endpoints: live.len() })
     }
 }

@@ -128,6 +128,8 @@ pub struct Source {
     /// The source's reserved instance in the pooling allocator (none without pooling).
     share: Option<Arc<crate::runtime::slots::EndpointShare>>,
     plugin: Arc<str>,
+    /// Keeps the component in the runtime's compiled set while this source exists.
+    _compiled: Arc<crate::runtime::Compiled>,
     limits: Limits,
     options: SourceOptions,
 }
@@ -144,7 +146,7 @@ impl Source {
         let compiled = runtime.compile(path, &limits)?;
         let pre = runtime.pre_in(&compiled, &compiled.source, "source", bindings::Pre::new)?;
         let share = runtime.reserve_share(&compiled.name, &compiled.component, &limits)?;
-        Ok(Self { runtime: runtime.clone(), pre, share, plugin: compiled.name.clone(), limits, options })
+        Ok(Self { runtime: runtime.clone(), pre, share, plugin: compiled.name.clone(), _compiled: compiled, limits, options })
     }
 
     /// Loads the source a `wasm:path?bind=…&path=…&knobs` URI names.

@@ -29,7 +29,7 @@ fn refused(dir: &Path) -> String {
 }
 
 /// A fresh, not yet existing directory for one test.
-fn fresh_dir(test: &str) -> PathBuf {
+pub(crate) fn fresh_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("camel-wasm-cache-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
@@ -57,7 +57,8 @@ async fn works(runtime: &Runtime) {
     assert_eq!(plugin.process(Exchange::new("cached")).await.unwrap().input.body.as_text(), Some("CACHED"));
 }
 
-fn entries(dir: &Path) -> Vec<PathBuf> {
+/// The `.cwasm` entries in cache directory `dir`, sorted.
+pub(crate) fn entries(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

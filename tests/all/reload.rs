@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::fixture::{guest, guests_dir};
 
 /// A fresh directory for test `test`, with `p.wasm` a copy of guest `first`.
-fn plugin_dir(test: &str, first: &str) -> PathBuf {
+pub(crate) fn plugin_dir(test: &str, first: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("camel-wasm-reload-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -24,19 +24,19 @@ fn runtime_in(dir: &Path) -> Runtime {
     Runtime::builder().base_dir(dir).max_instances(64).build().expect("runtime")
 }
 
-fn bytes_of(name: &str) -> Vec<u8> {
+pub(crate) fn bytes_of(name: &str) -> Vec<u8> {
     std::fs::read(guests_dir().join(guest(name))).unwrap()
 }
 
 /// Replaces `dir/file` with `bytes` atomically: written under another name, then renamed over.
-fn replace(dir: &Path, file: &str, bytes: &[u8]) {
+pub(crate) fn replace(dir: &Path, file: &str, bytes: &[u8]) {
     let tmp = dir.join(format!(".{file}.tmp"));
     std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, dir.join(file)).unwrap();
 }
 
 /// Which guest answered: the `x-processed-by` header `upper` and `raw-upper` set.
-async fn served_by(plugin: &Plugin) -> String {
+pub(crate) async fn served_by(plugin: &Plugin) -> String {
     let out = plugin.process(Exchange::new("hello")).await.expect("call");
     assert_eq!(out.input.body.as_text(), Some("HELLO"));
     out.header("x-processed-by").and_then(|v| v.as_str()).unwrap_or_default().to_string()

@@ -10,3 +10,4 @@ mod spares;
 mod source;
 mod allowlist;
 mod output;
+mod reload;
