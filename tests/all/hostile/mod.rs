@@ -1,3 +1,4 @@
 //! Hostile guests, round 3: each reproduction of issue 22 through a real
 //! compiled guest, asserting the bound it meets and that another endpoint
 //! keeps serving. One file per area.
+mod redis;
