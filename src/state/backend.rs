@@ -1,5 +1,5 @@
 //! Where state lives ([`StateBackend`]) and the runtime's registry that hands
-//! each endpoint its store, sharing one Redis connection per URL.
+//! each endpoint its store, sharing one Redis server's few connections per URL.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -83,8 +83,8 @@ impl<'de> Deserialize<'de> for StateBackend {
     }
 }
 
-/// The runtime's state registry: the default backend, one Redis connection per
-/// URL, and the in-memory stores endpoints share through `state-namespace`.
+/// The runtime's state registry: the default backend, one Redis server (a few
+/// connections) per URL, and the in-memory stores endpoints share through `state-namespace`.
 #[derive(Debug, Default)]
 pub(crate) struct StateStores {
     default: StateBackend,

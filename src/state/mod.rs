@@ -58,10 +58,10 @@ pub enum StateError {
         /// The bound.
         max: usize,
     },
-    /// The value is longer than the bound.
-    #[error("host-store: value of {len} bytes for key '{key}' exceeds the {max}-byte bound")]
+    /// The value is longer than the bound: one being stored, or one found in the store.
+    #[error("state: value of {len} bytes for key '{key}' exceeds the {max}-byte bound (state-max-value-bytes)")]
     ValueTooLong {
-        /// The key written.
+        /// The key written or read.
         key: String,
         /// Length of the value.
         len: usize,

@@ -5,6 +5,7 @@
 //! index (a sorted set scored by expiry), so concurrent hosts cannot overshoot it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -69,15 +70,23 @@ static STORE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// Adds to an integer within the entry bound, atomically. Returns {1, new value as text},
-/// {0, ''} when full, or {2, Redis's reason} when the value is not an integer or would overflow.
+/// {0, ''} when full, or {2, the reason} when the value is not an integer (or not a string) or would overflow.
 /// KEYS: data key, index. ARGV: key, delta, max entries, ttl in ms (0: none).
 static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
         local now = purge(KEYS[2])
         if not admits(KEYS[2], ARGV[1], ARGV[3]) then return {0, ''} end
+        local kind = redis.call('TYPE', KEYS[1]).ok
+        if kind ~= 'none' and kind ~= 'string' then return {2, 'is a ' .. kind .. ', not an integer'} end
         local done = redis.pcall('INCRBY', KEYS[1], ARGV[2])
-        if type(done) == 'table' and done.err then return {2, done.err} end
+        if type(done) == 'table' and done.err then
+            if string.find(done.err, 'not an integer') then return {2, 'is not an integer'} end
+            if string.find(done.err, 'overflow') then
+                return {2, redis.call('GET', KEYS[1]) .. ' plus ' .. ARGV[2] .. ' overflows'}
+            end
+            return {2, done.err}
+        end
         local ttl = tonumber(ARGV[4])
         if ttl > 0 then
             redis.call('PEXPIRE', KEYS[1], ttl)
@@ -85,6 +94,22 @@ static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
             redis.call('PERSIST', KEYS[1])
         end
         index_until(KEYS[2], ARGV[1], ttl, now)
+        return {1, redis.call('GET', KEYS[1])}
+        ",
+    )
+});
+
+/// A value, its type and length checked in Redis so that one over the bound never
+/// crosses the wire. Returns {1, value}, {0, ''} when absent, {2, length} when over
+/// the bound, or {3, type} when not a string. KEYS: data key. ARGV: max value bytes.
+static LOAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local kind = redis.call('TYPE', KEYS[1]).ok
+        if kind == 'none' then return {0, ''} end
+        if kind ~= 'string' then return {3, kind} end
+        local len = redis.call('STRLEN', KEYS[1])
+        if len > tonumber(ARGV[1]) then return {2, tostring(len)} end
         return {1, redis.call('GET', KEYS[1])}
         ",
     )
@@ -100,13 +125,20 @@ static LEN: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// One Redis server, shared by every endpoint of a runtime that uses its URL:
-/// connected on first use, reconnected after a failure by the `redis` crate's
-/// connection manager.
+/// Connections a runtime opens to one Redis URL, at most.
+const LANES: usize = 16;
+
+/// One Redis server, shared by every endpoint of a runtime that uses its URL.
+/// Endpoints take its lanes in turn, each lane a connection made on first use and
+/// remade after a failure by the `redis` crate's connection manager.
 pub(crate) struct RedisConnection {
     url: String,
     shown: String,
-    manager: OnceCell<ConnectionManager>,
+    /// A multiplexed connection answers in order, so an endpoint on a lane of its own
+    /// never waits behind another's transfer; past [`LANES`] endpoints, lanes are shared.
+    lanes: [OnceCell<ConnectionManager>; LANES],
+    /// The lane the next endpoint takes (modulo [`LANES`]).
+    next: AtomicUsize,
 }
 
 impl std::fmt::Debug for RedisConnection {
@@ -118,13 +150,18 @@ impl std::fmt::Debug for RedisConnection {
 impl RedisConnection {
     /// A connection to `url` (already checked by [`StateBackend`](super::StateBackend)'s parser), not yet made.
     pub(crate) fn new(url: &str) -> Self {
-        Self { url: url.to_string(), shown: redact(url), manager: OnceCell::new() }
+        let lanes = std::array::from_fn(|_| OnceCell::new());
+        Self { url: url.to_string(), shown: redact(url), lanes, next: AtomicUsize::new(0) }
     }
 
-    /// The manager, created on first use (it connects lazily, and again after failures).
-    async fn manager(&self) -> RedisResult<ConnectionManager> {
-        let manager = self
-            .manager
+    /// The lane for a new endpoint: each of the first [`LANES`] gets its own.
+    fn take_lane(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % LANES
+    }
+
+    /// The manager of `lane`, created on first use (it connects lazily, and again after failures).
+    async fn manager(&self, lane: usize) -> RedisResult<ConnectionManager> {
+        let manager = self.lanes[lane]
             .get_or_try_init(|| async {
                 let client = redis::Client::open(self.url.as_str())?;
                 let config = ConnectionManagerConfig::new()
@@ -144,6 +181,8 @@ impl RedisConnection {
 #[derive(Debug)]
 pub struct RedisStore {
     connection: Arc<RedisConnection>,
+    /// Which of the connection's lanes this endpoint's operations use.
+    lane: usize,
     scope: StateScope,
     /// `camel-wasm:{<endpoint>}:`, to which each key is appended.
     prefix: String,
@@ -160,7 +199,8 @@ impl RedisStore {
         let index = format!("camel-wasm:{{{}}}#keys", scope.endpoint);
         let labels = [("plugin", scope.endpoint.clone()), ("store", connection.shown.clone())];
         let failures = ::metrics::counter!("camel_wasm_state_errors_total", &labels);
-        Self { connection, scope, prefix, index, failures }
+        let lane = connection.take_lane();
+        Self { connection, lane, scope, prefix, index, failures }
     }
 
     /// The Redis key holding `key`'s value.
@@ -178,7 +218,7 @@ impl RedisStore {
     {
         let budget = remaining(deadline);
         let work = async {
-            let manager = self.connection.manager().await?;
+            let manager = self.connection.manager(self.lane).await?;
             match op(manager.clone()).await {
                 Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => op(manager).await,
                 done => done,
@@ -232,15 +272,20 @@ impl StateStore for RedisStore {
             return Ok(None);
         }
         let data = self.redis_key(key);
-        let value: Option<Vec<u8>> =
-            self.run(deadline, async |mut conn| redis::cmd("GET").arg(&data).query_async(&mut conn).await).await?;
-        let Some(bytes) = value else { return Ok(None) };
-        // Written by something else than a guest: hold it to the same bounds before the guest sees it.
+        // What something else than a guest wrote is held to the same bounds, in Redis, before the guest sees it.
         let max = self.scope.bounds.max_value_bytes;
-        if bytes.len() > max {
-            return Err(self.unavailable(format!("value of '{data}' is {} bytes, over the {max}-byte bound", bytes.len())));
+        let (code, bytes): (i64, Vec<u8>) =
+            self.run(deadline, async |mut conn| LOAD.key(&data).arg(max).invoke_async(&mut conn).await).await?;
+        let text = || String::from_utf8_lossy(&bytes);
+        match code {
+            0 => Ok(None),
+            1 => String::from_utf8(bytes).map(Some).map_err(|_| self.unavailable(format!("value of '{data}' is not UTF-8"))),
+            2 => match text().parse() {
+                Ok(len) => Err(StateError::ValueTooLong { key: key.to_string(), len, max }),
+                Err(_) => Err(self.unavailable(format!("the length check of '{data}' answered '{}'", text()))),
+            },
+            _ => Err(self.unavailable(format!("'{key}' holds a {}, not a string", text()))),
         }
-        String::from_utf8(bytes).map(Some).map_err(|_| self.unavailable(format!("value of '{data}' is not UTF-8")))
     }
 
     async fn increment(&self, key: &str, delta: i64, deadline: Instant) -> Result<i64, StateError> {

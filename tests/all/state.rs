@@ -93,7 +93,8 @@ async fn the_bounds_hold_in_redis_even_across_hosts() {
     assert!(reply.starts_with("+OK"), "{reply}");
     let big = counter(&a, "state-namespace=big&state-max-value-bytes=200");
     let err = count(&big).await.unwrap_err();
-    assert!(matches!(&err, WasmError::Guest { error: GuestError::Io(m), .. } if m.contains("300 bytes, over the 200-byte bound")), "{err:?}");
+    let bound = "value of 300 bytes for key 'count' exceeds the 200-byte bound (state-max-value-bytes)";
+    assert!(matches!(&err, WasmError::Guest { error: GuestError::Processor(m), .. } if m.contains(bound)), "{err:?}");
 }
 
 #[tokio::test]

@@ -11,3 +11,4 @@ mod source;
 mod allowlist;
 mod output;
 mod reload;
+mod redis;
