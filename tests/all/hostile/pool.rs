@@ -69,7 +69,7 @@ async fn a_guest_of_many_memories_cannot_starve_another_endpoint() {
     let dir = std::env::temp_dir().join(format!("camel-wasm-hostile-pool-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let slow = std::fs::read(guests_dir().join(guest("slow-call"))).unwrap();
-    std::fs::write(&dir.join("hostile.wasm"), with_extra_memories(&slow, 16)).unwrap();
+    std::fs::write(&dir.join("hostile.wasm"), with_extra_memories(&slow, 15)).unwrap();
     std::fs::copy(guests_dir().join(guest("upper")), &dir.join("upper.wasm")).unwrap();
     // Default knobs and the default pool (256 instances, 512 memories).
     let runtime = Runtime::builder().base_dir(&dir).build().unwrap();
@@ -87,13 +87,14 @@ async fn a_guest_of_many_memories_cannot_starve_another_endpoint() {
     assert_eq!(reused.process(Exchange::new("warm")).await.unwrap().input.body, Body::Text("WARM".into()));
 
     // 16 calls on each hostile endpoint (its max-concurrent), each holding its instance for 2.5 s:
-    // 32 instances of 17 memories would take 544 of the 512 pooled memories.
+    // 32 instances of 16 memories would take all 512 pooled memories, and evict upper's.
     let parked: Vec<_> = hostile
         .iter()
         .flat_map(|plugin| (0..16).map(move |_| plugin.clone()))
         .map(|plugin| tokio::spawn(async move { plugin.process(Exchange::new("x").with_header("call-uri", "park:x")).await }))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reused.idle_instances(), 1, "upper's warm instance is not evicted to make room for the hostile ones");
     let until = Instant::now() + Duration::from_millis(1500);
     let mut answered = 0;
     while Instant::now() < until {
