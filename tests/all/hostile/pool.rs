@@ -69,8 +69,8 @@ async fn a_guest_of_many_memories_cannot_starve_another_endpoint() {
     let dir = std::env::temp_dir().join(format!("camel-wasm-hostile-pool-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let slow = std::fs::read(guests_dir().join(guest("slow-call"))).unwrap();
-    std::fs::write(&dir.join("hostile.wasm"), with_extra_memories(&slow, 15)).unwrap();
-    std::fs::copy(guests_dir().join(guest("upper")), &dir.join("upper.wasm")).unwrap();
+    std::fs::write(dir.join("hostile.wasm"), with_extra_memories(&slow, 15)).unwrap();
+    std::fs::copy(guests_dir().join(guest("upper")), dir.join("upper.wasm")).unwrap();
     // Default knobs and the default pool (256 instances, 512 memories).
     let runtime = Runtime::builder().base_dir(&dir).build().unwrap();
     assert!(runtime.uses_pooling());
