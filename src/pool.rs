@@ -35,7 +35,7 @@ use crate::stream::from_guest::{self, DrainEnd, GuestStream};
 use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 
 /// Attempts to free an allocator slot (by evicting idle instances) before an instantiation gives up.
-pub(crate) const EVICTION_RETRIES: usize = 16;
+const EVICTION_RETRIES: usize = 16;
 /// Fresh instances an `isolation=per-call` endpoint keeps ready (made off the callers' path).
 const SPARES: usize = 2;
 /// Longest a spare's instantiation and `init` may take on the background thread

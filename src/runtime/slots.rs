@@ -132,7 +132,10 @@ impl Slots {
         let mut ledger = self.ledger.lock().unwrap();
         let shared_capacity = ledger.shared_capacity(self.capacity);
         let shared_now = ledger.shared;
-        let share = ledger.shares.get_mut(&id).expect("a share is in the ledger while it lives");
+        // A share is in the ledger while it lives; were it not, there is no room for it.
+        let Some(share) = ledger.shares.get_mut(&id) else {
+            return Err(Exhausted("this endpoint's share of the pool is gone".into()));
+        };
         let held = share.held.plus(parts);
         let shared = shared_now.minus(share.held.minus(share.reserved)).plus(held.minus(share.reserved));
         let needed = if headroom { shared.plus(held.plus(parts).minus(share.reserved).minus(held.minus(share.reserved))) } else { shared };
@@ -164,15 +167,16 @@ impl Slots {
     /// Moves endpoint `id`'s reservation to one instance of `footprint`, when the pool has room.
     fn re_reserve(&self, id: u64, footprint: Parts) -> bool {
         let mut ledger = self.ledger.lock().unwrap();
-        let Some(share) = ledger.shares.get(&id) else { return false };
+        let (reserved_now, shared_now) = (ledger.reserved, ledger.shared);
+        let Some(share) = ledger.shares.get_mut(&id) else { return false };
         let (old, held) = (share.reserved, share.held);
-        let reserved = ledger.reserved.minus(old).plus(footprint);
-        let shared = ledger.shared.minus(held.minus(old)).plus(held.minus(footprint));
+        let reserved = reserved_now.minus(old).plus(footprint);
+        let shared = shared_now.minus(held.minus(old)).plus(held.minus(footprint));
         if !reserved.plus(shared).within(self.capacity) {
             return false;
         }
+        share.reserved = footprint;
         (ledger.reserved, ledger.shared) = (reserved, shared);
-        ledger.shares.get_mut(&id).expect("present").reserved = footprint;
         true
     }
 
