@@ -4,20 +4,20 @@
 //! A plain harness (no criterion): each figure is the median (p99, p999) of
 //! many timed calls through the public API, on real guests from `guests/dist`.
 
+#[path = "../tests/support/edge.rs"]
+mod edge;
+#[path = "suite/edge.rs"]
+mod edge_bench;
 #[path = "../src/bin/camel-wasm/measure.rs"]
 #[allow(dead_code)]
 mod measure;
-#[path = "../src/bin/camel-wasm/target.rs"]
-#[allow(dead_code)]
-mod target;
 #[path = "../tests/support/redis.rs"]
 mod redis_server;
 #[path = "suite/state.rs"]
 mod state;
-#[path = "suite/edge.rs"]
-mod edge_bench;
-#[path = "../tests/support/edge.rs"]
-mod edge;
+#[path = "../src/bin/camel-wasm/target.rs"]
+#[allow(dead_code)]
+mod target;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -119,7 +119,9 @@ fn main() {
     let mut r = Report { lines: Vec::new() };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     r.text(format!("Machine: {} cores, {cpu}", std::thread::available_parallelism().map_or(0, |n| n.get())));
     let rss_start = resident_bytes();
@@ -277,7 +279,9 @@ fn main() {
         let ex = Exchange::new("x".repeat(1024));
         let stats = latency(&upper, &ex, 500, 20000).await.unwrap();
         r.text(String::new());
-        r.text("Metrics: the first table ran with no recorder installed; the same call with a Prometheus recorder installed:".into());
+        r.text(
+            "Metrics: the first table ran with no recorder installed; the same call with a Prometheus recorder installed:".into(),
+        );
         r.text(String::new());
         r.text("| scenario | median | p99 | p999 | samples | target |".into());
         r.text("|---|---|---|---|---|---|".into());
@@ -360,14 +364,21 @@ fn gib_per_s(bytes: usize, took: Duration) -> f64 {
 /// Stream throughput: into the byte counter, stream-in/stream-out, and a returned stream drained.
 fn streams(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
     r.text(String::new());
-    r.text(format!("Streams: {} MiB per run through guests capped at max-memory 16 MiB (median and best of 7 runs)", STREAM_BYTES >> 20));
+    r.text(format!(
+        "Streams: {} MiB per run through guests capped at max-memory 16 MiB (median and best of 7 runs)",
+        STREAM_BYTES >> 20
+    ));
     r.text(String::new());
     r.text("| scenario | median | best | median GiB/s | target |".into());
     r.text("|---|---|---|---|---|".into());
     let row = |r: &mut Report, what: &str, (median, best): (Duration, Duration), goal: f64| {
         let rate = gib_per_s(STREAM_BYTES, median);
         let verdict = if rate >= goal { format!("≥ {goal} GiB/s: met") } else { format!("≥ {goal} GiB/s: MISSED") };
-        r.text(format!("| {what} | {:.1} ms | {:.1} ms | {rate:.2} | {verdict} |", median.as_secs_f64() * 1e3, best.as_secs_f64() * 1e3));
+        r.text(format!(
+            "| {what} | {:.1} ms | {:.1} ms | {rate:.2} | {verdict} |",
+            median.as_secs_f64() * 1e3,
+            best.as_secs_f64() * 1e3
+        ));
     };
     rt.block_on(async {
         let capped = "max-memory=16777216";
@@ -384,7 +395,8 @@ fn streams(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
         }
         let upper = Plugin::load(runtime, "stream-upper.wasm", limits(capped)).unwrap();
         let stats = stream_stats(7, async || {
-            stream_run(&upper, Exchange::new(stream_of(STREAM_BYTES, 64 * 1024)), |_, drained| assert_eq!(drained, STREAM_BYTES)).await
+            stream_run(&upper, Exchange::new(stream_of(STREAM_BYTES, 64 * 1024)), |_, drained| assert_eq!(drained, STREAM_BYTES))
+                .await
         })
         .await;
         row(r, "stream in, stream out: upper-case transform (stream-upper), 64 KiB chunks", stats, 4.0);
@@ -419,7 +431,9 @@ async fn post_once(addr: std::net::SocketAddr, request: &[u8]) -> (u16, Duration
 /// `SOURCE_REQUESTS` POSTs of 256-byte bodies from `SOURCE_CLIENTS` clients, each on a new connection.
 async fn load(addr: std::net::SocketAddr, path: &str) -> (f64, Stats, usize) {
     let body = "x".repeat(256);
-    let request = format!("POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: text/plain\r\ncontent-length: 256\r\nconnection: close\r\n\r\n{body}");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: text/plain\r\ncontent-length: 256\r\nconnection: close\r\n\r\n{body}"
+    );
     let request: Arc<[u8]> = request.into_bytes().into();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -505,8 +519,17 @@ fn ours_streaming(guest: &str, chunk: usize) -> Option<(f64, f64)> {
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let median = text.lines().find(|l| l.starts_with("round time:"))?.split("median ").nth(1)?.split(" ms").next()?.parse().ok()?;
-    let peak = text.lines().find(|l| l.starts_with("peak resident memory:"))?.split(':').nth(1)?.trim().trim_end_matches(" MiB").parse().ok()?;
+    let median =
+        text.lines().find(|l| l.starts_with("round time:"))?.split("median ").nth(1)?.split(" ms").next()?.parse().ok()?;
+    let peak = text
+        .lines()
+        .find(|l| l.starts_with("peak resident memory:"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .trim_end_matches(" MiB")
+        .parse()
+        .ok()?;
     Some((median, peak))
 }
 
@@ -524,7 +547,10 @@ fn versus_rust_camel(r: &mut Report) {
     let text = match &run {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).to_string(),
         Ok(out) => {
-            r.text(format!("rust-camel 0.64 not measured: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("run.sh failed")));
+            r.text(format!(
+                "rust-camel 0.64 not measured: {}",
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("run.sh failed")
+            ));
             return;
         }
         Err(e) => {
@@ -557,7 +583,8 @@ fn versus_rust_camel(r: &mut Report) {
             theirs_ms / ours_ms
         ));
     }
-    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 call:") || l.starts_with("rust-camel 0.64 return-stream:")) {
+    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 call:") || l.starts_with("rust-camel 0.64 return-stream:"))
+    {
         r.text(format!("| {} | | | |", line.trim_start_matches("rust-camel 0.64 ")));
     }
 }

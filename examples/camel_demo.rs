@@ -22,7 +22,9 @@ use camel_wasm::camel::{WasmBean, WasmComponent, WasmSecurityPolicy};
 use camel_wasm::{Limits, Runtime};
 
 /// A step that prints the body it sees and passes the exchange on.
-fn show(step: &'static str) -> impl Fn(Exchange) -> std::future::Ready<Result<Exchange, camel_api::CamelError>> + Send + Sync + 'static {
+fn show(
+    step: &'static str,
+) -> impl Fn(Exchange) -> std::future::Ready<Result<Exchange, camel_api::CamelError>> + Send + Sync + 'static {
     move |exchange: Exchange| {
         let body = match &exchange.input.body {
             Body::Text(text) => format!("{text:?}"),
@@ -48,7 +50,10 @@ async fn authenticated(body: &str, subject: &str, roles: &[&str]) -> Result<Exch
     let secret = NativeCredentialSecret::Plaintext { value: token.clone().into() };
     let store = NativeCredentialStore::try_new(vec![NativeCredential { secret, principal }])?;
     let providers = ProviderRegistry::new();
-    providers.register("demo", ProviderEntry { authenticator: Arc::new(StaticTokenAuthenticator::new(store)), audience_binding: None });
+    providers.register(
+        "demo",
+        ProviderEntry { authenticator: Arc::new(StaticTokenAuthenticator::new(store)), audience_binding: None },
+    );
     let plan = RouteSecurityPlan {
         access_mode: AccessMode::Authenticated,
         provider_ref: Some("demo".into()),

@@ -4,8 +4,8 @@
 
 use camel_wasm::{Bean, Decision, Exchange, Limits, Plugin, Policy, Principal, Runtime, WasmError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn show(step: &str, exchange: &Exchange) {
     let headers = serde_json::to_string(&exchange.input.headers).unwrap_or_default();
@@ -22,7 +22,10 @@ async fn serve_metrics(handle: PrometheusHandle) -> std::net::SocketAddr {
             let body = handle.render();
             let mut request = [0u8; 1024];
             let _ = stream.read(&mut request).await;
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = stream.write_all(head.as_bytes()).await;
             let _ = stream.write_all(body.as_bytes()).await;
         }
@@ -49,9 +52,9 @@ async fn main() -> Result<(), WasmError> {
     let metrics = PrometheusBuilder::new().install_recorder().expect("a Prometheus recorder");
     let metrics_addr = serve_metrics(metrics).await;
     let runtime = Runtime::builder().base_dir("guests/dist").build()?;
-    runtime.endpoints().register_fn("audit", |req: camel_wasm::CallRequest| async move {
-        Ok(format!("audited[{}]", req.payload))
-    });
+    runtime
+        .endpoints()
+        .register_fn("audit", |req: camel_wasm::CallRequest| async move { Ok(format!("audited[{}]", req.payload)) });
     let upper = Plugin::from_uri(&runtime, "wasm:upper.wasm?timeout=5")?;
     let props = Plugin::load(&runtime, "props.wasm", Limits::default())?;
     let counter = Plugin::load(&runtime, "counter.wasm", Limits::default())?;
@@ -66,7 +69,8 @@ async fn main() -> Result<(), WasmError> {
     let callers = [("alice", vec!["admin"]), ("bob", vec!["guest"])];
     for (i, (subject, roles)) in callers.into_iter().enumerate() {
         println!("\nexchange {} from {subject} (roles {roles:?})", i + 1);
-        let principal = Principal { subject: subject.into(), roles: roles.iter().map(|r| r.to_string()).collect(), ..Principal::default() };
+        let principal =
+            Principal { subject: subject.into(), roles: roles.iter().map(|r| r.to_string()).collect(), ..Principal::default() };
         let mut ex = Exchange::new(format!("order {} for {subject}", i + 1))
             .with_header("forward-to", "audit:orders")
             .with_property("greeting", "hello");

@@ -39,8 +39,8 @@ mod text;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
-pub use health::HealthStatus;
 pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
+pub use health::HealthStatus;
 pub use host::{
     CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, HOST_OWNED_PREFIXES, PropertyBounds,
     PropertyError, is_host_owned,
@@ -58,4 +58,4 @@ pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds,
 pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
-pub use worlds::policy::{Decision, PermissionRequest, Principal, Policy};
+pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};

@@ -452,15 +452,17 @@ mod tests {
         let given = ["max-concurrent", "state-max-entries", "state-max-key-bytes", "state-max-value-bytes", "allow-call"];
         assert_eq!(uri.given, given, "the knobs set, by this host's names");
         let err = "wasm:p.wasm?max-concurrent=1&max-concurrent-calls=2".parse::<EndpointUri>().unwrap_err();
-        assert_eq!(err.to_string(), "parameter 'max-concurrent-calls' is given twice (as 'max-concurrent' and as 'max-concurrent-calls')");
+        assert_eq!(
+            err.to_string(),
+            "parameter 'max-concurrent-calls' is given twice (as 'max-concurrent' and as 'max-concurrent-calls')"
+        );
         assert!("wasm:p.wasm?timeout=1&timeout=2".parse::<EndpointUri>().is_err());
         assert!(matches!("wasm:p.wasm?max-kv=1".parse::<EndpointUri>(), Err(ConfigError::UnknownParameter { .. })));
     }
 
     #[test]
     fn state_knobs_parse_and_bad_ones_name_themselves() {
-        let uri: EndpointUri =
-            "wasm:c.wasm?state=redis://127.0.0.1:6379/0&state-namespace=orders&state-ttl=1.5".parse().unwrap();
+        let uri: EndpointUri = "wasm:c.wasm?state=redis://127.0.0.1:6379/0&state-namespace=orders&state-ttl=1.5".parse().unwrap();
         assert_eq!(uri.limits.state, Some(StateBackend::Redis("redis://127.0.0.1:6379/0".into())));
         assert_eq!(uri.limits.state_namespace.as_deref(), Some("orders"));
         assert_eq!(uri.limits.state_ttl, Some(Duration::from_millis(1500)));

@@ -62,7 +62,6 @@ impl ErrorKind {
             _ => Self::Other,
         }
     }
-
 }
 
 /// The handles of one label set (an endpoint, or one bean method).

@@ -22,15 +22,15 @@ use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 use crate::error::{LoadError, TrapReason, WasmError};
 use crate::exchange::StreamError;
 use crate::health::{Health, HealthStatus};
-use crate::metrics::{EndpointMetrics, ErrorKind};
 use crate::host::{CallAllowlist, HostCtx, WasmExchange, guest_scope, in_guest_call};
-use crate::state::SharedState;
 use crate::limits::{Isolation, Limits};
-use crate::runtime::output::{self, panic_message};
+use crate::metrics::{EndpointMetrics, ErrorKind};
 use crate::runtime::background::{self, Refill};
+use crate::runtime::output::{self, panic_message};
 use crate::runtime::slots::{EndpointShare, Exhausted};
 use crate::runtime::store::{GuestLimiter, MAX_LIVE_HANDLES, REUSE_HANDLE_SLACK, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
+use crate::state::SharedState;
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
 use crate::stream::{Returned, StreamBounds, Streams, to_guest};
 
@@ -211,7 +211,24 @@ impl<W: World> Pool<W> {
         let health = Health::new(limits.unhealthy_after);
         let draining = AtomicUsize::new(0);
         let refilling = Default::default();
-        Self { plugin, runtime, pre, limits, allowlist, config, state, idle: Mutex::default(), refilling, permits, draining, metrics, health, generation: AtomicU64::new(0), share, spares_paused_until: Mutex::default() }
+        Self {
+            plugin,
+            runtime,
+            pre,
+            limits,
+            allowlist,
+            config,
+            state,
+            idle: Mutex::default(),
+            refilling,
+            permits,
+            draining,
+            metrics,
+            health,
+            generation: AtomicU64::new(0),
+            share,
+            spares_paused_until: Mutex::default(),
+        }
     }
 
     /// The plugin's name.
@@ -256,7 +273,11 @@ impl<W: World> Pool<W> {
 
     /// The error of a call that found no free slot within its timeout.
     pub(crate) fn busy(&self) -> WasmError {
-        WasmError::Busy { plugin: self.plugin.to_string(), max_concurrent: self.limits.max_concurrent, waited: self.limits.timeout }
+        WasmError::Busy {
+            plugin: self.plugin.to_string(),
+            max_concurrent: self.limits.max_concurrent,
+            waited: self.limits.timeout,
+        }
     }
 
     /// The semaphore bounding calls in flight (for `poll_ready`-style back-pressure).
@@ -519,7 +540,12 @@ impl<W: World> Pool<W> {
     }
 
     /// Like [`instantiate_in`](Self::instantiate_in), of version `pre`.
-    async fn instantiate_pre_in(&self, pre: &W::Pre, store: &mut Store<StoreState>, may_evict: bool) -> wasmtime::Result<W::Bindings> {
+    async fn instantiate_pre_in(
+        &self,
+        pre: &W::Pre,
+        store: &mut Store<StoreState>,
+        may_evict: bool,
+    ) -> wasmtime::Result<W::Bindings> {
         self.runtime.evict_idle_instances();
         if store.data().slot.is_none() {
             let parts = Runtime::footprint(W::component(pre), &self.limits);
@@ -715,9 +741,7 @@ impl<W: World> Pool<W> {
     fn want_spares(self: &Arc<Self>) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
         // On a current-thread runtime only its own thread drives timers and I/O.
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread
-            || self.refilling.swap(true, Ordering::AcqRel)
-        {
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread || self.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
         if !background::request_refill(Arc::downgrade(self) as Weak<dyn Refill>, handle) {

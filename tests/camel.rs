@@ -9,9 +9,7 @@ use std::task::Poll;
 
 use camel_api::security_policy::SecurityPolicyConfig;
 use camel_api::{Body, CamelError, Exchange, HealthStatus, Message, StreamBody};
-use camel_auth::{
-    PermissionDecision, PermissionEvaluator, PermissionRequest, SecurityPolicyRegistry,
-};
+use camel_auth::{PermissionDecision, PermissionEvaluator, PermissionRequest, SecurityPolicyRegistry};
 use camel_bean::BeanRegistry;
 use camel_builder::{RouteBuilder, StepAccumulator};
 use camel_component_direct::DirectComponent;
@@ -24,10 +22,10 @@ use tower::{Service, ServiceExt};
 
 #[path = "support/auth.rs"]
 mod auth;
-#[path = "support/redis.rs"]
-mod redis_server;
 #[path = "support/edge.rs"]
 mod edge;
+#[path = "support/redis.rs"]
+mod redis_server;
 use auth::{authenticated, principal};
 
 fn dist() -> PathBuf {
@@ -272,11 +270,8 @@ async fn a_guest_camel_call_reaches_a_direct_route() {
 async fn a_guest_reaches_only_the_schemes_its_endpoint_allows() {
     let mut h = harness().await;
     let open = RouteBuilder::from("direct:ssrf").route_id("ssrf").to("wasm:forward.wasm").build().unwrap();
-    let narrow = RouteBuilder::from("direct:narrow")
-        .route_id("narrow")
-        .to("wasm:forward.wasm?allow-call=direct:audit")
-        .build()
-        .unwrap();
+    let narrow =
+        RouteBuilder::from("direct:narrow").route_id("narrow").to("wasm:forward.wasm?allow-call=direct:audit").build().unwrap();
     let audit = RouteBuilder::from("direct:audit").route_id("audit").to("mock:audited").build().unwrap();
     for route in [open, narrow, audit] {
         h.ctx.add_route_definition(route).await.unwrap();
@@ -324,7 +319,8 @@ async fn properties_a_guest_sets_reach_the_camel_exchange() {
 
 fn stream_of(len: usize) -> Body {
     let chunk: Result<bytes::Bytes, CamelError> = Ok(bytes::Bytes::from(vec![b'x'; len]));
-    let stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, CamelError>> = Box::pin(futures::stream::iter(vec![chunk]));
+    let stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, CamelError>> =
+        Box::pin(futures::stream::iter(vec![chunk]));
     Body::Stream(StreamBody { stream: Arc::new(tokio::sync::Mutex::new(Some(stream))), metadata: Default::default() })
 }
 
@@ -605,7 +601,8 @@ async fn a_guest_call_handed_to_another_task_still_cannot_run_a_guest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_over_the_uri_max_stream_bytes_fails_the_route() {
     let mut h = harness().await;
-    let route = RouteBuilder::from("direct:bounded").route_id("bounded").to("wasm:stream-count.wasm?max-stream-bytes=4").build().unwrap();
+    let route =
+        RouteBuilder::from("direct:bounded").route_id("bounded").to("wasm:stream-count.wasm?max-stream-bytes=4").build().unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     h.ctx.start().await.unwrap();
     let small = Exchange::new_in_out(Message::new(stream_of(4)));
@@ -647,7 +644,8 @@ async fn streams_flow_through_a_route_both_ways() {
     assert_eq!(&bytes[..], "abcdefghijklmnopqrstuvwxyz".repeat(2).as_bytes());
 
     // Over the component's max-stream-bytes: a clear error naming it.
-    let err = endpoints.send("direct:stream", Exchange::new(Message::new(stream_of((1 << 20) + 1)))).await.unwrap_err().to_string();
+    let err =
+        endpoints.send("direct:stream", Exchange::new(Message::new(stream_of((1 << 20) + 1)))).await.unwrap_err().to_string();
     assert!(err.contains("max-stream-bytes (1048576 bytes)"), "{err}");
     ctx.stop().await.unwrap();
 }
@@ -699,23 +697,24 @@ async fn post_when_listening(url: &str, body: &'static str) -> reqwest::Response
 async fn a_source_route_answers_each_request_with_the_routes_result() {
     let mut h = harness().await;
     let port = free_port();
-    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}&path=/greet&request-timeout=10&auth=none"))
-        .route_id("greet")
-        .process(|mut ex: Exchange| async move {
-            let body = ex.input.body.as_text().unwrap_or_default().to_string();
-            if body == "fail" {
-                return Err(CamelError::ProcessorError("no greeting for 'fail'".into()));
-            }
-            assert_eq!(ex.input.headers["x-method"], json!("POST"));
-            assert_eq!(ex.input.headers["x-path"], json!("/greet"));
-            assert_eq!(ex.properties["camel.http.method"], json!("POST"));
-            ex.input.set_header("camel.http.response-code", 201);
-            ex.input.set_header("x-greeter", "camel-wasm");
-            ex.input.body = Body::Text(format!("hello {body}"));
-            Ok(ex)
-        })
-        .build()
-        .unwrap();
+    let route =
+        RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}&path=/greet&request-timeout=10&auth=none"))
+            .route_id("greet")
+            .process(|mut ex: Exchange| async move {
+                let body = ex.input.body.as_text().unwrap_or_default().to_string();
+                if body == "fail" {
+                    return Err(CamelError::ProcessorError("no greeting for 'fail'".into()));
+                }
+                assert_eq!(ex.input.headers["x-method"], json!("POST"));
+                assert_eq!(ex.input.headers["x-path"], json!("/greet"));
+                assert_eq!(ex.properties["camel.http.method"], json!("POST"));
+                ex.input.set_header("camel.http.response-code", 201);
+                ex.input.set_header("x-greeter", "camel-wasm");
+                ex.input.body = Body::Text(format!("hello {body}"));
+                Ok(ex)
+            })
+            .build()
+            .unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     h.ctx.start().await.unwrap();
     let url = format!("http://127.0.0.1:{port}/greet");
@@ -788,7 +787,11 @@ async fn a_source_that_cannot_bind_fails_the_route_start_naming_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let mut h = harness().await;
-    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind={addr}&path=/x&auth=none")).route_id("conflict").to("mock:never").build().unwrap();
+    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind={addr}&path=/x&auth=none"))
+        .route_id("conflict")
+        .to("mock:never")
+        .build()
+        .unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     let err = h.ctx.start().await.unwrap_err().to_string();
     assert!(err.contains(&format!("source 'reply-source.wasm': cannot listen on {addr}")), "{err}");
@@ -825,7 +828,11 @@ async fn source_start_errors_carry_the_sources_message() {
 
     // A source is no route step.
     let h = harness().await;
-    let route = RouteBuilder::from("direct:to-source").route_id("to-source").to("wasm:reply-source.wasm?bind=127.0.0.1:1").build().unwrap();
+    let route = RouteBuilder::from("direct:to-source")
+        .route_id("to-source")
+        .to("wasm:reply-source.wasm?bind=127.0.0.1:1")
+        .build()
+        .unwrap();
     let err = h.ctx.add_route_definition(route).await.unwrap_err().to_string();
     assert!(err.contains("is a source: a route can start from it (from:), it cannot be a step (to:)"), "{err}");
 }
@@ -853,12 +860,8 @@ async fn a_stream_body_reaches_the_route_as_a_stream() {
     h.ctx.add_route_definition(route).await.unwrap();
     h.ctx.start().await.unwrap();
     let chunks = futures::stream::iter((0..32).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'z'; 64 * 1024]))));
-    let response = http()
-        .post(format!("http://127.0.0.1:{port}/upload"))
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        http().post(format!("http://127.0.0.1:{port}/upload")).body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
     assert_eq!(response.status(), 202);
     let started = Instant::now();
     while seen.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(5) {
@@ -872,7 +875,11 @@ async fn a_stream_body_reaches_the_route_as_a_stream() {
 async fn a_trapping_source_reports_unhealthy_then_serves_again() {
     let mut h = harness().await;
     let port = free_port();
-    let route = RouteBuilder::from(&format!("wasm:trap-source.wasm?bind=127.0.0.1:{port}&auth=none")).route_id("trappy").to("mock:trappy-out").build().unwrap();
+    let route = RouteBuilder::from(&format!("wasm:trap-source.wasm?bind=127.0.0.1:{port}&auth=none"))
+        .route_id("trappy")
+        .to("mock:trappy-out")
+        .build()
+        .unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     h.ctx.start().await.unwrap();
     let check = h.wasm.health_check("trap-source.wasm").unwrap();
@@ -941,13 +948,8 @@ routes:
     }
     h.ctx.start().await.unwrap();
 
-    let response = http()
-        .post(format!("http://127.0.0.1:{webhook}/webhook"))
-        .header("x-vendor", "acme")
-        .body("ping")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        http().post(format!("http://127.0.0.1:{webhook}/webhook")).header("x-vendor", "acme").body("ping").send().await.unwrap();
     assert_eq!(response.status(), 202);
     let mock = h.mock.get_endpoint("y-webhook").unwrap();
     mock.await_exchanges(1, Duration::from_secs(5)).await;
@@ -1027,7 +1029,11 @@ async fn two_contexts_share_a_routes_state_through_redis() {
 async fn a_source_route_with_no_authentication_does_not_start() {
     let mut h = harness().await;
     let port = free_port();
-    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}")).route_id("open").to("mock:never").build().unwrap();
+    let route = RouteBuilder::from(&format!("wasm:reply-source.wasm?bind=127.0.0.1:{port}"))
+        .route_id("open")
+        .to("mock:never")
+        .build()
+        .unwrap();
     h.ctx.add_route_definition(route).await.unwrap();
     let err = h.ctx.start().await.unwrap_err().to_string();
     assert!(err.contains("no authentication is configured") && err.contains("auth=none"), "{err}");
@@ -1062,7 +1068,13 @@ async fn a_source_route_authenticates_at_the_edge_and_the_route_sees_the_princip
     let url = format!("http://127.0.0.1:{port}/secure");
     let refused = http().post(&url).body("no token").send().await.unwrap();
     assert_eq!(refused.status(), 401);
-    let forged = http().post(&url).bearer_auth(edge::token_with(edge::forger(), "mallory", &[], json!({}))).body("x").send().await.unwrap();
+    let forged = http()
+        .post(&url)
+        .bearer_auth(edge::token_with(edge::forger(), "mallory", &[], json!({})))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), 401);
     let response = http().post(&url).bearer_auth(edge::token("alice", &["admin"])).body("hello").send().await.unwrap();
     assert_eq!(response.status(), 200);

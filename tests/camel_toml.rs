@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camel_api::{CamelError, Exchange, Message};
-use camel_auth::{
-    PermissionDecision, PermissionRequest,
-};
+use camel_auth::{PermissionDecision, PermissionRequest};
 use camel_bean::BeanRegistry;
 use camel_builder::{RouteBuilder, StepAccumulator};
 use camel_component_direct::DirectComponent;
@@ -388,14 +386,19 @@ async fn a_bad_value_names_the_bean_and_the_field() {
     );
     let CamelWasmError::CamelToml { entry, source } = &err else { panic!("{err:?}") };
     assert_eq!(entry, "bean 'text'");
-    assert!(matches!(&**source, CamelWasmError::Config(ConfigError::InvalidValue { name, .. }) if name == "max-concurrent-calls"));
+    assert!(
+        matches!(&**source, CamelWasmError::Config(ConfigError::InvalidValue { name, .. }) if name == "max-concurrent-calls")
+    );
     assert!(matches!(CamelError::from(err), CamelError::Config(_)));
 
     let err = load_err("zero-timeout", &with_bean_limits("timeout-secs = 0")).await.to_string();
     assert!(err.starts_with("Camel.toml bean 'text': invalid value '0' for parameter 'timeout-secs'"), "{err}");
     let toml = CAMEL_TOML.replace("max-memory = 10485760", "max-memory = 10485760\nmax-stream-bytes = 1024");
     let err = load_err("provider-stream", &toml).await.to_string();
-    assert!(err.starts_with("Camel.toml permission provider 'roles': invalid value '1024' for parameter 'max-stream-bytes'"), "{err}");
+    assert!(
+        err.starts_with("Camel.toml permission provider 'roles': invalid value '1024' for parameter 'max-stream-bytes'"),
+        "{err}"
+    );
     let toml = CAMEL_TOML.replace("max-memory = 10485760", "max-memory = 10485760\nallow-call-schemes = \"log\"");
     let err = load_err("provider-calls", &toml).await.to_string();
     assert!(err.contains("permission provider 'roles': invalid value 'log' for parameter 'allow-call-schemes'"), "{err}");
@@ -410,10 +413,16 @@ async fn a_missing_plugin_names_the_bean_and_the_path() {
     let CamelWasmError::CamelToml { source, .. } = &err else { panic!("{err:?}") };
     assert!(matches!(&**source, CamelWasmError::Wasm(WasmError::Load(_))), "{source:?}");
 
-    let toml = CAMEL_TOML.replace("path = \"role-check.wasm\"\n\n[default.security.permissions.roles.config]", "\n[default.security.permissions.roles.config]");
+    let toml = CAMEL_TOML.replace(
+        "path = \"role-check.wasm\"\n\n[default.security.permissions.roles.config]",
+        "\n[default.security.permissions.roles.config]",
+    );
     let err = load_err("no-path", &toml).await.to_string();
     assert!(err.starts_with("Camel.toml permission provider 'roles': missing field `path`"), "{err}");
-    let toml = CAMEL_TOML.replace("path = \"role-check.wasm\"\n\n[default.security.policies", "path = \"../role-check.wasm\"\n\n[default.security.policies");
+    let toml = CAMEL_TOML.replace(
+        "path = \"role-check.wasm\"\n\n[default.security.policies",
+        "path = \"../role-check.wasm\"\n\n[default.security.policies",
+    );
     let err = load_err("escape", &toml).await.to_string();
     assert!(err.contains("'../role-check.wasm' is not allowed"), "{err}");
 }

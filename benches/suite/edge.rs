@@ -51,9 +51,12 @@ fn wrk(url: &str, token: Option<&str>, script: &std::path::Path) -> Result<Run, 
     let number = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix)).map(|v| v.trim().to_string());
     let rate = number("Requests/sec:").and_then(|v| v.parse().ok()).ok_or_else(|| format!("no rate in wrk's output: {text}"))?;
     let p99 = number("99%").map(|v| millis(&v)).unwrap_or(f64::NAN);
-    let requests = text.lines().find(|l| l.contains(" requests in ")).and_then(|l| l.split_whitespace().next()?.parse().ok()).unwrap_or(0);
+    let requests =
+        text.lines().find(|l| l.contains(" requests in ")).and_then(|l| l.split_whitespace().next()?.parse().ok()).unwrap_or(0);
     let bad = number("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0)
-        + number("Socket errors:").map(|v| v.split(',').filter_map(|f| f.split_whitespace().last()?.parse::<u64>().ok()).sum()).unwrap_or(0);
+        + number("Socket errors:")
+            .map(|v| v.split(',').filter_map(|f| f.split_whitespace().last()?.parse::<u64>().ok()).sum())
+            .unwrap_or(0);
     Ok(Run { rate, p99_ms: p99, requests, bad, cores })
 }
 
@@ -82,12 +85,19 @@ pub fn keep_alive(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Repor
     let dir = std::env::temp_dir().join(format!("camel-wasm-bench-edge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("post.lua");
-    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.body = \"{}\"\nwrk.headers[\"Content-Type\"] = \"text/plain\"\n", "x".repeat(256))).unwrap();
+    std::fs::write(
+        &script,
+        format!("wrk.method = \"POST\"\nwrk.body = \"{}\"\nwrk.headers[\"Content-Type\"] = \"text/plain\"\n", "x".repeat(256)),
+    )
+    .unwrap();
     let jwks = dir.join("jwks.json");
     std::fs::write(&jwks, keys::key().jwks.to_string()).unwrap();
     let certificate = keys::Certificate::new();
     let token = keys::token("bench", &[]);
-    r.text("| source | transport | requests/s | p99 | lost (non-2xx, errors, unsubmitted) | wrk's CPU | resident after | target |".into());
+    r.text(
+        "| source | transport | requests/s | p99 | lost (non-2xx, errors, unsubmitted) | wrk's CPU | resident after | target |"
+            .into(),
+    );
     r.text("|---|---|---|---|---|---|---|---|".into());
     let mut plain_rates = Vec::new();
     for (guest, config, label) in [
@@ -98,7 +108,12 @@ pub fn keep_alive(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Repor
         for (auth, tls) in [(false, false), (true, false), (false, true), (true, true)] {
             let mut query = String::from("bind=127.0.0.1:0&max-connections=256");
             if auth {
-                query += &format!("&auth=jwt&auth-jwks={}&auth-issuer={}&auth-audience={}", jwks.display(), keys::ISSUER, keys::AUDIENCE);
+                query += &format!(
+                    "&auth=jwt&auth-jwks={}&auth-issuer={}&auth-audience={}",
+                    jwks.display(),
+                    keys::ISSUER,
+                    keys::AUDIENCE
+                );
             } else {
                 query += "&auth=none";
             }

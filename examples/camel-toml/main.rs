@@ -54,7 +54,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for (who, roles) in [("alice", vec!["admin"]), ("bob", vec!["ops"])] {
         let exchange = authenticated(Exchange::new_in_out(Message::new("order-42")), who, &roles).await?;
         match endpoints.send("direct:orders", exchange).await {
-            Ok(reply) => println!("direct:orders {who} {roles:?} -> granted: {:?}", reply.input.body.as_text().unwrap_or_default()),
+            Ok(reply) => {
+                println!("direct:orders {who} {roles:?} -> granted: {:?}", reply.input.body.as_text().unwrap_or_default())
+            }
             Err(err) => println!("direct:orders {who} {roles:?} -> denied: {err}"),
         }
     }
@@ -79,7 +81,10 @@ async fn authenticated(mut exchange: Exchange, subject: &str, roles: &[&str]) ->
     let secret = NativeCredentialSecret::Plaintext { value: token.clone().into() };
     let store = NativeCredentialStore::try_new(vec![NativeCredential { secret, principal }])?;
     let providers = ProviderRegistry::new();
-    providers.register("static", ProviderEntry { authenticator: Arc::new(StaticTokenAuthenticator::new(store)), audience_binding: None });
+    providers.register(
+        "static",
+        ProviderEntry { authenticator: Arc::new(StaticTokenAuthenticator::new(store)), audience_binding: None },
+    );
     let plan = RouteSecurityPlan {
         access_mode: AccessMode::Authenticated,
         provider_ref: Some("static".into()),

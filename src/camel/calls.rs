@@ -26,7 +26,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use camel_api::{Body as CamelBody, BoxProcessor, CamelError, Exchange as CamelExchange, Message as CamelMessage, ProducerContext};
+use camel_api::{
+    Body as CamelBody, BoxProcessor, CamelError, Exchange as CamelExchange, Message as CamelMessage, ProducerContext,
+};
 use camel_component_api::{ComponentContext, RuntimeObservability};
 use camel_core::{CamelContext, Registry, RegistryComponentContext};
 use tower::{Service, ServiceExt};
@@ -131,8 +133,8 @@ impl CamelEndpoints {
     pub(crate) fn from_parts(parts: ContextParts, mapping: ExchangeMapping) -> Self {
         // RegistryComponentContext holds the registry weakly (camel-core 0.64);
         // `parts` (and its strong registry reference) is dropped on return.
-        let component_context = RegistryComponentContext::new(parts.registry.clone(), Some(parts.metrics), false)
-            .with_shutdown_slot(parts.shutdown);
+        let component_context =
+            RegistryComponentContext::new(parts.registry.clone(), Some(parts.metrics), false).with_shutdown_slot(parts.shutdown);
         Self {
             shared: Arc::new(Shared {
                 context: Arc::new(component_context),
@@ -264,9 +266,7 @@ impl Shared {
         let endpoint_error = |source| CamelWasmError::Endpoint { uri: uri.to_string(), source: Box::new(source) };
         let component = self.component(uri)?;
         let endpoint = component.create_endpoint(uri, self.context.as_ref()).map_err(endpoint_error)?;
-        let mut consumer = endpoint
-            .polling_consumer()
-            .ok_or_else(|| CamelWasmError::NotPollable { uri: uri.to_string() })?;
+        let mut consumer = endpoint.polling_consumer().ok_or_else(|| CamelWasmError::NotPollable { uri: uri.to_string() })?;
         match consumer.receive(timeout).await.map_err(endpoint_error)? {
             Some(exchange) => Ok(Some(self.body_text(uri, exchange.input.body).await?)),
             None => Ok(None),
@@ -314,10 +314,8 @@ impl Shared {
     /// A reply body as text, refusing bytes that are not UTF-8.
     async fn body_text(&self, uri: &str, body: CamelBody) -> Result<String, CamelWasmError> {
         let utf8 = |bytes: Vec<u8>| {
-            String::from_utf8(bytes).map_err(|e| CamelWasmError::NonUtf8Reply {
-                uri: uri.to_string(),
-                offset: e.utf8_error().valid_up_to(),
-            })
+            String::from_utf8(bytes)
+                .map_err(|e| CamelWasmError::NonUtf8Reply { uri: uri.to_string(), offset: e.utf8_error().valid_up_to() })
         };
         match body {
             CamelBody::Empty => Ok(String::new()),

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use camel_api::{CamelError, OpaqueErrorSource};
 use camel_api::component_metadata::{ComponentCapabilities, ComponentMetadata, OptionKind, UriOption};
+use camel_api::{CamelError, OpaqueErrorSource};
 use camel_component_api::{Component, ComponentContext, Endpoint};
 use camel_core::CamelContext;
 
@@ -13,7 +13,9 @@ use super::endpoint::WasmEndpoint;
 use super::health::{LoadState, WasmHealthCheck};
 use super::mapping::ExchangeMapping;
 use super::source::WasmSourceEndpoint;
-use crate::{EndpointUri, Limits, LoadError, ParameterKind, Plugin, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, WasmError};
+use crate::{
+    EndpointUri, Limits, LoadError, ParameterKind, Plugin, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, WasmError,
+};
 
 /// The rust-camel component for the `wasm` scheme.
 ///
@@ -201,8 +203,12 @@ fn limit_options(defaults: &Limits) -> Vec<UriOption> {
         int("state-max-entries", "most host-store keys", defaults.state_max_entries.to_string()),
         int("state-max-key-bytes", "longest host-store key, in bytes", defaults.state_max_key_bytes.to_string()),
         int("state-max-value-bytes", "longest host-store value, in bytes", defaults.state_max_value_bytes.to_string()),
-        UriOption::new("allow-call", "endpoints camel-call/camel-poll may reach: schemes or scheme:path prefixes", OptionKind::String)
-            .with_default(""),
+        UriOption::new(
+            "allow-call",
+            "endpoints camel-call/camel-poll may reach: schemes or scheme:path prefixes",
+            OptionKind::String,
+        )
+        .with_default(""),
         int("max-properties", "most properties a guest may set in one call", defaults.max_properties.to_string()),
         int("max-property-bytes", "most bytes of properties set in one call", defaults.max_property_bytes.to_string()),
         int("max-instances", "most core instances in one guest", defaults.max_instances.to_string()),
@@ -213,7 +219,11 @@ fn limit_options(defaults: &Limits) -> Vec<UriOption> {
             .with_default(&defaults.stream_idle_timeout.as_secs_f64().to_string()),
         UriOption::new("state", "where host-store state lives: memory or redis://host:port/db", OptionKind::String)
             .with_default("memory"),
-        UriOption::new("state-namespace", "names this endpoint's state apart from (or shared with) others on the plugin", OptionKind::String),
+        UriOption::new(
+            "state-namespace",
+            "names this endpoint's state apart from (or shared with) others on the plugin",
+            OptionKind::String,
+        ),
         UriOption::new("state-ttl", "seconds a stored host-store key lives", OptionKind::Float),
     ]
 }
@@ -229,11 +239,7 @@ impl Component for WasmComponent {
                 "Runs a WebAssembly component: a camel:plugin guest as a message processor (to:), \
                  a source guest as a route's HTTP consumer (from:)",
             )
-            .with_capabilities(ComponentCapabilities {
-                supports_producer: true,
-                supports_consumer: true,
-                ..Default::default()
-            })
+            .with_capabilities(ComponentCapabilities { supports_producer: true, supports_consumer: true, ..Default::default() })
             .with_uri_options(uri_options(&self.inner.defaults));
         metadata.version = env!("CARGO_PKG_VERSION").to_string();
         metadata.uri_syntax = "wasm:path?options".to_string();
@@ -249,7 +255,14 @@ impl Component for WasmComponent {
         let health = self.health_for(&path);
         ctx.register_current_route_health_check(Arc::new(health.clone()));
         let source = |health: WasmHealthCheck| -> Box<dyn Endpoint> {
-            Box::new(WasmSourceEndpoint::new(uri, self.inner.runtime.clone(), path.clone(), limits.clone(), options.clone(), health))
+            Box::new(WasmSourceEndpoint::new(
+                uri,
+                self.inner.runtime.clone(),
+                path.clone(),
+                limits.clone(),
+                options.clone(),
+                health,
+            ))
         };
         if names_source_parameter(uri) {
             // A source: loaded, configured and bound when a route starts from it.

@@ -127,13 +127,15 @@ impl WasmHealthCheck {
     /// The check's result now, without awaiting.
     pub fn result(&self) -> CheckResult {
         match self.state() {
-            LoadState::Loaded => match self.plugin.read().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|probe| (probe.0)()) {
-                Some(crate::HealthStatus::Unhealthy { consecutive_failures, last_error }) => {
-                    let message = format!("{consecutive_failures} calls in a row failed; the last: {last_error}");
-                    CheckResult::unhealthy(&self.name, &message)
+            LoadState::Loaded => {
+                match self.plugin.read().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|probe| (probe.0)()) {
+                    Some(crate::HealthStatus::Unhealthy { consecutive_failures, last_error }) => {
+                        let message = format!("{consecutive_failures} calls in a row failed; the last: {last_error}");
+                        CheckResult::unhealthy(&self.name, &message)
+                    }
+                    _ => CheckResult::healthy(&self.name),
                 }
-                _ => CheckResult::healthy(&self.name),
-            },
+            }
             LoadState::Loading => CheckResult::unhealthy(&self.name, "plugin not loaded yet"),
             LoadState::Failed { cause } => CheckResult::unhealthy(&self.name, &cause),
             LoadState::Running => {

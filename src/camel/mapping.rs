@@ -146,10 +146,12 @@ async fn body_to_wasm(body: &mut CamelBody, what: &'static str, streams: Streams
         CamelBody::Xml(s) => Body::Xml(s.clone()),
         CamelBody::Stream(_) if streams == Streams::Leave => Body::Empty,
         CamelBody::Stream(camel) => {
-            let chunks = camel.stream.lock().await.take().ok_or_else(|| CamelWasmError::StreamRead {
-                what,
-                reason: "the stream was already consumed".into(),
-            })?;
+            let chunks = camel
+                .stream
+                .lock()
+                .await
+                .take()
+                .ok_or_else(|| CamelWasmError::StreamRead { what, reason: "the stream was already consumed".into() })?;
             let chunks = chunks.map(|chunk| chunk.map_err(|e| StreamError::Source(e.to_string())));
             let meta = &camel.metadata;
             let mut stream = StreamBody::new(chunks);

@@ -36,10 +36,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use camel_api::security_policy::AccessMode;
 use camel_api::{
     Body as CamelBody, BoxProcessor, CamelError, Exchange as CamelExchange, Message as CamelMessage, ProducerContext,
 };
-use camel_api::security_policy::AccessMode;
 use camel_component_api::{
     ConcurrencyModel, Consumer, ConsumerContext, ConsumerStartupMode, Endpoint, RuntimeObservability, SecurityContext,
 };
@@ -249,7 +249,11 @@ impl Consumer for WasmSourceConsumer {
 
 /// Records each new failure of the running source's guest in `health`; ends
 /// only when `stop` is cancelled (its end would otherwise stop the route).
-async fn monitor(running: Arc<Mutex<Option<RunningSource>>>, health: WasmHealthCheck, stop: CancellationToken) -> Result<(), CamelError> {
+async fn monitor(
+    running: Arc<Mutex<Option<RunningSource>>>,
+    health: WasmHealthCheck,
+    stop: CancellationToken,
+) -> Result<(), CamelError> {
     let mut seen: (u64, Option<String>) = (0, None);
     loop {
         tokio::select! {

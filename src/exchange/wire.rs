@@ -57,7 +57,11 @@ fn encode_map(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect()
 }
 
-fn restore_into(map: &mut BTreeMap<String, Value>, original: &BTreeMap<String, Value>, wire: impl IntoIterator<Item = (String, String)>) {
+fn restore_into(
+    map: &mut BTreeMap<String, Value>,
+    original: &BTreeMap<String, Value>,
+    wire: impl IntoIterator<Item = (String, String)>,
+) {
     for (key, text) in wire {
         let value = restore(original.get(&key), text);
         map.insert(key, value);
@@ -124,11 +128,7 @@ pub(crate) fn to_wire(exchange: &Exchange) -> WasmExchange {
 /// overlaid by those the guest returned, overlaid by those it set with
 /// `set-property` (`set`); host-owned ones (`camel.auth.*`) stay as sent.
 /// Correlation, route and message ids pass through unchanged from `sent`.
-pub(crate) fn from_wire(
-    wire: WasmExchange,
-    sent: &Exchange,
-    set: Vec<(String, String)>,
-) -> Result<Exchange, WireError> {
+pub(crate) fn from_wire(wire: WasmExchange, sent: &Exchange, set: Vec<(String, String)>) -> Result<Exchange, WireError> {
     let input = message_from_wire(wire.input, Some(&sent.input))?;
     let output = match wire.output {
         Some(out) => Some(message_from_wire(out, sent.output.as_ref().or(Some(&sent.input)))?),
@@ -235,8 +235,7 @@ mod tests {
             leaf.prop_recursive(3, 24, 4, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-                    prop::collection::btree_map(".{0,6}", inner, 0..4)
-                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                    prop::collection::btree_map(".{0,6}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
                 ]
             })
         }

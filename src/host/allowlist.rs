@@ -156,9 +156,8 @@ pub(crate) fn narrowest_entry(uri: &str) -> String {
 
 fn parse_entry(text: &str) -> Result<Entry, String> {
     let text = text.trim();
-    let valid_scheme = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_'))
-    };
+    let valid_scheme =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_'));
     match text.split_once(':') {
         None if valid_scheme(text) => Ok(Entry::Scheme(text.to_ascii_lowercase())),
         Some((scheme, path)) if valid_scheme(scheme) && !path.is_empty() => {
@@ -331,7 +330,14 @@ mod tests {
         fn resolved(tail: &str) -> (String, bool) {
             let mut text = tail.to_string();
             for _ in 0..tail.len() {
-                let next = text.replace("%25", "%").replace("%2e", ".").replace("%2E", ".").replace("%2f", "/").replace("%2F", "/").replace("%5c", "\\").replace("%5C", "\\");
+                let next = text
+                    .replace("%25", "%")
+                    .replace("%2e", ".")
+                    .replace("%2E", ".")
+                    .replace("%2f", "/")
+                    .replace("%2F", "/")
+                    .replace("%5c", "\\")
+                    .replace("%5C", "\\");
                 if next == text {
                     break;
                 }

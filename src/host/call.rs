@@ -51,9 +51,7 @@ impl CallRequest {
     /// here, so that a WASM call made by that work is still refused as recursive.
     pub fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
         let guarded = self.guard.is_some() || in_guest_call();
-        async move {
-            if guarded { guest_scope(future).await } else { future.await }
-        }
+        async move { if guarded { guest_scope(future).await } else { future.await } }
     }
 }
 
@@ -222,28 +220,20 @@ impl Endpoints {
         };
         match request.kind {
             CallKind::Call => service.oneshot(request).await,
-            CallKind::Poll { timeout } => tokio::time::timeout(timeout, service.oneshot(request))
-                .await
-                .unwrap_or(Err(CallError::Timeout { uri })),
+            CallKind::Poll { timeout } => {
+                tokio::time::timeout(timeout, service.oneshot(request)).await.unwrap_or(Err(CallError::Timeout { uri }))
+            }
         }
     }
 }
 
 impl<T: Send> HostWithStore<T> for HostImports {
-    async fn camel_call(
-        accessor: &Accessor<T, Self>,
-        uri: String,
-        payload: String,
-    ) -> Result<String, WasmError> {
+    async fn camel_call(accessor: &Accessor<T, Self>, uri: String, payload: String) -> Result<String, WasmError> {
         let request = CallRequest { uri, payload, kind: CallKind::Call, guard: Some(GuestCallGuard::new()) };
         guest_dispatch(accessor, request).await
     }
 
-    async fn camel_poll(
-        accessor: &Accessor<T, Self>,
-        uri: String,
-        timeout_ms: u32,
-    ) -> Result<String, WasmError> {
+    async fn camel_poll(accessor: &Accessor<T, Self>, uri: String, timeout_ms: u32) -> Result<String, WasmError> {
         let timeout = Duration::from_millis(u64::from(timeout_ms));
         let request =
             CallRequest { uri, payload: String::new(), kind: CallKind::Poll { timeout }, guard: Some(GuestCallGuard::new()) };
@@ -267,9 +257,7 @@ mod tests {
 
     fn echo() -> Endpoints {
         let endpoints = Endpoints::new();
-        endpoints.register_fn("echo", |req: CallRequest| async move {
-            Ok(format!("{}|{}", req.uri, req.payload))
-        });
+        endpoints.register_fn("echo", |req: CallRequest| async move { Ok(format!("{}|{}", req.uri, req.payload)) });
         endpoints.register_fn("never", |_req: CallRequest| async move {
             std::future::pending::<()>().await;
             Ok(String::new())

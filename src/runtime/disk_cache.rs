@@ -263,12 +263,7 @@ impl DiskCache {
     }
 
     /// Stores `component` like [`store`](Self::store) unless a regular entry for `content` is there already.
-    pub(crate) fn store_if_missing(
-        &self,
-        engine: &Engine,
-        content: &blake3::Hash,
-        component: &Component,
-    ) -> io::Result<()> {
+    pub(crate) fn store_if_missing(&self, engine: &Engine, content: &blake3::Hash, component: &Component) -> io::Result<()> {
         match std::fs::symlink_metadata(self.path(content, &engine_hash(engine))) {
             Ok(meta) if meta.file_type().is_file() => Ok(()),
             _ => self.store(engine, content, component),
@@ -395,10 +390,7 @@ fn check_opened(file: &File, before: &Metadata, uid: u32, forbidden: u32, meanin
 /// Reads `file` whole, refusing more than `bound` bytes whatever its size claims.
 fn read_bounded(file: &File, meta: &Metadata, bound: u64) -> io::Result<Vec<u8>> {
     if meta.len() > bound {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("it is {} bytes, over the bound of {bound}", meta.len()),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("it is {} bytes, over the bound of {bound}", meta.len())));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(bound + 1).read_to_end(&mut bytes)?;
@@ -441,8 +433,7 @@ fn load_or_create_key(dir: &Path, uid: u32) -> io::Result<[u8; KEY_LEN]> {
 /// The key in `path`; `NotFound` if there is none; an error naming the problem
 /// if the file is not a private, regular, 32-byte file of `uid`.
 fn read_key(path: &Path, uid: u32) -> io::Result<[u8; KEY_LEN]> {
-    let refused =
-        |why: String| io::Error::new(io::ErrorKind::PermissionDenied, format!("{KEY_FILE}: {why}; refusing it"));
+    let refused = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, format!("{KEY_FILE}: {why}; refusing it"));
     let before = std::fs::symlink_metadata(path)?;
     if before.file_type().is_symlink() {
         return Err(refused("it is a symbolic link".into()));

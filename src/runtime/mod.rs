@@ -1,13 +1,13 @@
 //! The runtime: one engine, one linker, compiled components shared by every endpoint.
 
 pub(crate) mod background;
-pub(crate) mod output;
-pub(crate) mod store;
 mod disk_cache;
 mod epoch;
 mod load;
+pub(crate) mod output;
 pub(crate) mod reload;
 pub(crate) mod slots;
+pub(crate) mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -467,12 +467,9 @@ impl Runtime {
         let mut keep = self.loaded_contents();
         keep.extend(also);
         match disk.prune(&self.inner.engine, &keep) {
-            Ok(pruned) if pruned.removed > 0 => tracing::debug!(
-                removed = pruned.removed,
-                freed = pruned.freed,
-                left = pruned.left,
-                "pruned the compiled cache"
-            ),
+            Ok(pruned) if pruned.removed > 0 => {
+                tracing::debug!(removed = pruned.removed, freed = pruned.freed, left = pruned.left, "pruned the compiled cache")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!("could not prune the compiled cache: {e}"),
         }
@@ -480,13 +477,7 @@ impl Runtime {
 
     /// A component from the disk cache when a verified one is there, else freshly
     /// compiled, and with [`Admit::Now`] stored there (then the cache is pruned).
-    fn compile_or_reuse(
-        &self,
-        name: &str,
-        bytes: &[u8],
-        content: &blake3::Hash,
-        admit: Admit,
-    ) -> Result<Component, LoadError> {
+    fn compile_or_reuse(&self, name: &str, bytes: &[u8], content: &blake3::Hash, admit: Admit) -> Result<Component, LoadError> {
         let engine = &self.inner.engine;
         let stats = &self.inner.stats;
         let compile = || {
@@ -703,9 +694,7 @@ impl Runtime {
 /// elsewhere. Async loads use [`Runtime::pool_async`] (a blocking thread) instead.
 fn off_async_workers<R>(work: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
         _ => work(),
     }
 }

@@ -146,8 +146,12 @@ pub(crate) fn forward(plugin: &str, stdout: &CapturedOutput, stderr: &CapturedOu
 /// One stream's part of [`forward`]: stdout at info, stderr at warn.
 fn forward_stream(plugin: &str, stream: &'static str, text: &str, dropped: usize) {
     let summary = |message: &str, held_back_lines: usize, held_back_bytes: usize| match stream {
-        "stdout" => tracing::info!(target: "camel_wasm::guest", plugin, stream, held_back_lines, held_back_bytes, dropped_bytes = dropped, "{message}"),
-        _ => tracing::warn!(target: "camel_wasm::guest", plugin, stream, held_back_lines, held_back_bytes, dropped_bytes = dropped, "{message}"),
+        "stdout" => {
+            tracing::info!(target: "camel_wasm::guest", plugin, stream, held_back_lines, held_back_bytes, dropped_bytes = dropped, "{message}")
+        }
+        _ => {
+            tracing::warn!(target: "camel_wasm::guest", plugin, stream, held_back_lines, held_back_bytes, dropped_bytes = dropped, "{message}")
+        }
     };
     let line_event = |message: &str| match stream {
         "stdout" => tracing::info!(target: "camel_wasm::guest", plugin, stream, "{message}"),
@@ -218,7 +222,8 @@ mod tests {
 
     #[test]
     fn finds_a_rust_panic_message() {
-        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:7:9:\npanicker: deliberate panic\nnote: run with `RUST_BACKTRACE=1`\n";
+        let stderr =
+            "\nthread '<unnamed>' panicked at src/lib.rs:7:9:\npanicker: deliberate panic\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(panic_message(stderr).as_deref(), Some("panicker: deliberate panic"));
         assert_eq!(panic_message("nothing here"), None);
     }

@@ -211,9 +211,8 @@ impl Runtime {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| runtime_error("<runtime>", "Runtime::watch needs a tokio runtime".into()))?;
         let base = &self.inner.base_dir;
-        let base = base
-            .canonicalize()
-            .map_err(|e| runtime_error("<runtime>", format!("base directory {}: {e}", base.display())))?;
+        let base =
+            base.canonicalize().map_err(|e| runtime_error("<runtime>", format!("base directory {}: {e}", base.display())))?;
         let mut filter = Filter::default();
         let mut watched = HashSet::new();
         for path in paths {

@@ -138,7 +138,8 @@ impl Slots {
         };
         let held = share.held.plus(parts);
         let shared = shared_now.minus(share.held.minus(share.reserved)).plus(held.minus(share.reserved));
-        let needed = if headroom { shared.plus(held.plus(parts).minus(share.reserved).minus(held.minus(share.reserved))) } else { shared };
+        let needed =
+            if headroom { shared.plus(held.plus(parts).minus(share.reserved).minus(held.minus(share.reserved))) } else { shared };
         if !needed.within(shared_capacity) {
             let over = shared.first_over(shared_capacity);
             return Err(Exhausted(format!(

@@ -209,8 +209,8 @@ impl ResourceLimiter for GuestLimiter {
 mod tests {
     use super::*;
     use crate::host::{CallAllowlist, Endpoints};
-    use crate::state::MemoryStore;
     use crate::runtime::Runtime;
+    use crate::state::MemoryStore;
     use std::sync::Arc;
     use wasmtime::component::{Component, Linker};
 
@@ -229,8 +229,13 @@ mod tests {
         assert_eq!(runtime.uses_pooling(), pooling);
         let engine = runtime.engine();
         let component = Component::new(engine, many_memories(instances)).unwrap();
-        let host =
-            HostCtx::new(Endpoints::new(), Arc::new(CallAllowlist::none()), true, Arc::new(MemoryStore::new("t.wasm", Default::default(), None)), Default::default());
+        let host = HostCtx::new(
+            Endpoints::new(),
+            Arc::new(CallAllowlist::none()),
+            true,
+            Arc::new(MemoryStore::new("t.wasm", Default::default(), None)),
+            Default::default(),
+        );
         let mut store = new_store(engine, StoreState::new(host, GuestLimiter::new(limits)));
         store.data_mut().arm(Instant::now() + std::time::Duration::from_secs(10));
         let linker = Linker::<StoreState>::new(engine);

@@ -14,9 +14,9 @@ use camel_api::security_policy::{AccessMode, AudienceBinding, CredentialSource, 
 use camel_auth::{AuthenticatedPrincipal, ProviderEntry, ProviderRegistry};
 
 use super::SourceError;
-use super::options::{AuthMode, AuthOptions};
 #[cfg(feature = "auth")]
 use super::options::TokenSource;
+use super::options::{AuthMode, AuthOptions};
 
 /// The provider name under which the `auth*` parameters' authenticator is registered.
 #[cfg(feature = "auth")]
@@ -172,7 +172,11 @@ async fn build(mode: AuthMode, options: &AuthOptions) -> Result<KernelAuth, Stri
                 return Err("auth=jwt needs auth-audience".into());
             }
             let keys: Arc<dyn camel_auth::JwksProvider> = if jwks.starts_with("http://") || jwks.starts_with("https://") {
-                Arc::new(camel_auth::RemoteJwksProvider::new(jwks.clone(), policy).await.map_err(|e| format!("auth-jwks {jwks}: {e}"))?)
+                Arc::new(
+                    camel_auth::RemoteJwksProvider::new(jwks.clone(), policy)
+                        .await
+                        .map_err(|e| format!("auth-jwks {jwks}: {e}"))?,
+                )
             } else {
                 Arc::new(FileJwks::read(&jwks)?)
             };
@@ -183,7 +187,8 @@ async fn build(mode: AuthMode, options: &AuthOptions) -> Result<KernelAuth, Stri
             let url = need(&options.introspection_url, "auth-introspection-url")?;
             let client_id = need(&options.client_id, "auth-client-id")?;
             let env = need(&options.client_secret_env, "auth-client-secret-env (the variable holding the client secret)")?;
-            let secret = std::env::var(&env).map_err(|_| format!("auth-client-secret-env: the environment variable {env} is not set"))?;
+            let secret =
+                std::env::var(&env).map_err(|_| format!("auth-client-secret-env: the environment variable {env} is not set"))?;
             let options_cache = camel_auth::IntrospectionCacheOptions::default();
             let introspector = camel_auth::CachingTokenIntrospector::new(url.clone(), client_id, secret, options_cache, policy)
                 .await
@@ -252,7 +257,8 @@ impl FileJwks {
         struct Document {
             keys: Vec<camel_auth::Jwk>,
         }
-        let document: Document = serde_json::from_str(&text).map_err(|e| format!("auth-jwks {path}: not a JWKS document: {e}"))?;
+        let document: Document =
+            serde_json::from_str(&text).map_err(|e| format!("auth-jwks {path}: not a JWKS document: {e}"))?;
         if document.keys.is_empty() {
             return Err(format!("auth-jwks {path}: the document holds no key"));
         }

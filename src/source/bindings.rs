@@ -12,8 +12,8 @@ mod generated {
     });
 }
 
-pub(crate) use generated::camel::plugin::source_host::{CapabilityRequest, ConcurrencyModel, SourcePlan};
 pub(crate) use generated::Source as Bindings;
+pub(crate) use generated::camel::plugin::source_host::{CapabilityRequest, ConcurrencyModel, SourcePlan};
 
 /// The pre-instantiated `source` world.
 pub(crate) type Pre = generated::SourcePre<crate::runtime::store::StoreState>;

@@ -203,7 +203,13 @@ pub(crate) async fn serve(
 }
 
 /// One connection: TLS when configured, then HTTP/1.1 with keep-alive, until it ends, idles out, stalls or is closed.
-async fn serve_connection(stream: TcpStream, connection: Arc<Connection>, edge: Edge, limits: ConnectionLimits, cancel: CancellationToken) {
+async fn serve_connection(
+    stream: TcpStream,
+    connection: Arc<Connection>,
+    edge: Edge,
+    limits: ConnectionLimits,
+    cancel: CancellationToken,
+) {
     let io = Watched { inner: stream, connection: connection.clone() };
     match &limits.tls {
         #[cfg(feature = "tls")]
@@ -419,7 +425,9 @@ impl Edge {
             Ok(Ok(principal)) => principal,
             Err(_) => {
                 let secs = self.request_timeout.as_secs_f64();
-                self.denials.log(|held| tracing::warn!(plugin = %self.plugin, held, "authentication did not answer within {secs} s (503)"));
+                self.denials.log(
+                    |held| tracing::warn!(plugin = %self.plugin, held, "authentication did not answer within {secs} s (503)"),
+                );
                 return status(StatusCode::SERVICE_UNAVAILABLE, "authentication is unavailable");
             }
             Ok(Err(reason)) => {
@@ -642,8 +650,18 @@ fn respond(reply: Reply, sent: &http::HeaderMap) -> Response<ResponseBody> {
 }
 
 /// Hop-by-hop and request-only headers a result may carry over from its request: never sent back.
-const NOT_ECHOED: &[&str] =
-    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding", "content-length", "host", "expect"];
+const NOT_ECHOED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "expect",
+];
 
 /// Headers a route sets for itself, and [`NOT_ECHOED`] ones: never sent back to the client.
 fn internal(name: &str) -> bool {
@@ -684,9 +702,9 @@ fn from_exchange(exchange: Exchange, sent: &http::HeaderMap) -> Response<Respons
         Body::Bytes(b) => (full(b), Some("application/octet-stream".into())),
         Body::Stream(stream) => {
             let content_type = stream.content_type.clone();
-            let chunks = stream.take().map(|chunks| {
-                chunks.map(|chunk| chunk.map(Frame::data).map_err(|e| std::io::Error::other(e.to_string())))
-            });
+            let chunks = stream
+                .take()
+                .map(|chunks| chunks.map(|chunk| chunk.map(Frame::data).map_err(|e| std::io::Error::other(e.to_string()))));
             match chunks {
                 Some(chunks) => (BodyExt::boxed_unsync(HttpStreamBody::new(chunks)), content_type),
                 None => (full(Vec::new()), None),

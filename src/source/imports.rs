@@ -94,12 +94,8 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
                 return Err(WasmError::ProcessorError(format!("could not hand the request body over: {e:#}")));
             }
         };
-        let request = HttpRequest {
-            method: incoming.method.clone(),
-            path: incoming.path.clone(),
-            headers: incoming.headers.clone(),
-            body,
-        };
+        let request =
+            HttpRequest { method: incoming.method.clone(), path: incoming.path.clone(), headers: incoming.headers.clone(), body };
         shared.accepted(incoming, slot);
         Ok(Some(request))
     }

@@ -27,15 +27,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tower::util::BoxCloneSyncService;
 
-pub(crate) use bindings::Pre;
-pub(crate) use imports::{SourceCtx, add_to_linker};
+pub use self::http::RESPONSE_CODE_HEADER;
 #[cfg(feature = "auth")]
 pub use auth::KernelAuth;
 #[cfg(feature = "auth")]
 pub(crate) use auth::current_principal;
+pub(crate) use bindings::Pre;
+pub(crate) use imports::{SourceCtx, add_to_linker};
 pub use options::{AuthMode, AuthOptions, ParameterKind, SOURCE_PARAMETERS, SourceOptions, SourceParameter, TokenSource};
 pub use shared::{BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, SubmitService};
-pub use self::http::RESPONSE_CODE_HEADER;
 
 use crate::error::WasmError;
 use crate::exchange::Exchange;
@@ -269,7 +269,11 @@ impl Source {
             addr: guest_bind.to_string(),
             reason: e.to_string(),
         })?;
-        let addr = listener.local_addr().map_err(|e| SourceError::Bind { plugin, addr: guest_bind.to_string(), reason: e.to_string() })?;
+        let addr = listener.local_addr().map_err(|e| SourceError::Bind {
+            plugin,
+            addr: guest_bind.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok((listener, addr))
     }
 }

@@ -47,10 +47,20 @@ pub const SOURCE_PARAMETERS: &[SourceParameter] = &[
     param("allow-public-bind", Bool, Some("false"), "allow a non-loopback bind"),
     param("max-body-bytes", Int, None, "largest request body, in bytes (default max-stream-bytes); larger gets 413"),
     param("request-timeout", Seconds, Some("30"), "seconds a request may wait for its response; then 504"),
-    param("header-read-timeout", Seconds, Some("10"), "seconds a client has to send a request's whole head; then the connection closes"),
+    param(
+        "header-read-timeout",
+        Seconds,
+        Some("10"),
+        "seconds a client has to send a request's whole head; then the connection closes",
+    ),
     param("keep-alive-timeout", Seconds, Some("5"), "seconds an idle keep-alive connection stays open"),
     param("body-timeout", Seconds, Some("30"), "seconds a client has to send a request's whole body; then 408"),
-    param("max-connections", Int, Some("512"), "most open connections; past it the oldest idle one is closed, or the new one refused with 503"),
+    param(
+        "max-connections",
+        Int,
+        Some("512"),
+        "most open connections; past it the oldest idle one is closed, or the new one refused with 503",
+    ),
     param("max-header-bytes", Int, Some("65536"), "largest request head (request line and headers); larger gets 431"),
     param("tls-cert", Text, None, "PEM file of the certificate chain: the listener speaks HTTPS (with tls-key)"),
     param("tls-key", Text, None, "PEM file of the certificate's private key"),
@@ -58,9 +68,24 @@ pub const SOURCE_PARAMETERS: &[SourceParameter] = &[
     param("auth-jwks", Text, None, "auth=jwt: the JWKS (RS256 keys) as an http(s) URL or a file"),
     param("auth-issuer", Text, None, "auth=jwt: the issuer tokens must carry"),
     param("auth-audience", Text, None, "auth=jwt: the audiences accepted, comma-separated"),
-    param("auth-token", Text, Some("bearer"), "where the token is: bearer, header:NAME, query:NAME, cookie:NAME; comma-separated, tried in order"),
-    param("auth-cache-ttl", Seconds, Some("30"), "seconds an authenticated token is remembered (never past its exp); 0: check every request"),
-    param("auth-allow-internal", Bool, Some("false"), "allow a JWKS or introspection URL on a loopback or private address (and plain http)"),
+    param(
+        "auth-token",
+        Text,
+        Some("bearer"),
+        "where the token is: bearer, header:NAME, query:NAME, cookie:NAME; comma-separated, tried in order",
+    ),
+    param(
+        "auth-cache-ttl",
+        Seconds,
+        Some("30"),
+        "seconds an authenticated token is remembered (never past its exp); 0: check every request",
+    ),
+    param(
+        "auth-allow-internal",
+        Bool,
+        Some("false"),
+        "allow a JWKS or introspection URL on a loopback or private address (and plain http)",
+    ),
     param("auth-introspection-url", Text, None, "auth=introspection: the RFC 7662 endpoint"),
     param("auth-client-id", Text, None, "auth=introspection: the client id the host introspects as"),
     param("auth-client-secret-env", Text, None, "auth=introspection: the environment variable holding the client secret"),
@@ -313,9 +338,11 @@ mod tests {
 
     #[test]
     fn a_uri_splits_into_source_parameters_and_limits() {
-        let (uri, options) =
-            SourceOptions::parse_uri("wasm:hook.wasm?bind=127.0.0.1:9000&timeout=5&path=/hook&request-timeout=2", Limits::default())
-                .unwrap();
+        let (uri, options) = SourceOptions::parse_uri(
+            "wasm:hook.wasm?bind=127.0.0.1:9000&timeout=5&path=/hook&request-timeout=2",
+            Limits::default(),
+        )
+        .unwrap();
         assert_eq!(uri.path, "hook.wasm");
         assert_eq!(uri.limits.timeout, Duration::from_secs(5));
         assert_eq!(options.bind, Some("127.0.0.1:9000".parse().unwrap()));
@@ -351,10 +378,20 @@ mod tests {
         .unwrap();
         assert_eq!(options.auth.mode, Some(AuthMode::Jwt));
         assert_eq!(options.auth.audience, vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(options.auth.token, vec![TokenSource::Bearer, TokenSource::Query("t".into()), TokenSource::Cookie("c".into())]);
+        assert_eq!(
+            options.auth.token,
+            vec![TokenSource::Bearer, TokenSource::Query("t".into()), TokenSource::Cookie("c".into())]
+        );
         assert_eq!(options.max_connections, 8);
         assert_eq!(options.tls_key, Some(PathBuf::from("k.pem")));
-        for bad in ["auth=maybe", "max-header-bytes=100", "max-connections=0", "auth-token=query:", "auth-token=form", "header-read-timeout=0"] {
+        for bad in [
+            "auth=maybe",
+            "max-header-bytes=100",
+            "max-connections=0",
+            "auth-token=query:",
+            "auth-token=form",
+            "header-read-timeout=0",
+        ] {
             assert!(SourceOptions::parse_uri(&format!("wasm:h.wasm?{bad}"), Limits::default()).is_err(), "{bad}");
         }
     }

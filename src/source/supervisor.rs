@@ -11,10 +11,10 @@ use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan}
 use super::shared::{Reply, Shared};
 use super::{ListenerHandle, Source, SourceError};
 use crate::host::HostCtx;
-use crate::state::SharedState;
-use crate::runtime::output::panic_message;
 use crate::runtime::Runtime;
+use crate::runtime::output::panic_message;
 use crate::runtime::store::{GuestLimiter, StoreState, new_store};
+use crate::state::SharedState;
 
 /// The first restart waits this long; each next one twice as long.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -93,7 +93,10 @@ impl Guest {
         if let Some(first) = &self.plan
             && first != &plan
         {
-            return Err(SourceError::Plan { plugin: self.plugin(), reason: format!("the plan changed on restart: {first:?}, then {plan:?}") });
+            return Err(SourceError::Plan {
+                plugin: self.plugin(),
+                reason: format!("the plan changed on restart: {first:?}, then {plan:?}"),
+            });
         }
         self.plan = Some(plan.clone());
         self.instance = Some((store, bindings));

@@ -147,12 +147,16 @@ mod tests {
         assert_eq!(store.increment_now("n", 5), Ok(5));
         assert_eq!(store.increment_now("n", -7), Ok(-2));
         store.store_now("t", "abc").unwrap();
-        assert!(matches!(store.increment_now("t", 1), Err(StateError::NotAnInteger { reason, .. }) if reason == "is not an integer"));
+        assert!(
+            matches!(store.increment_now("t", 1), Err(StateError::NotAnInteger { reason, .. }) if reason == "is not an integer")
+        );
         assert_eq!(store.increment_now("x", 1), Err(StateError::Full { key: "x".into(), max: 2 }));
         store.store_now("n", &i64::MAX.to_string()[..8]).unwrap();
         let big = MemoryStore::new("t.wasm", StateBounds { max_entries: 2, max_key_bytes: 4, max_value_bytes: 32 }, None);
         big.increment_now("n", i64::MAX).unwrap();
-        assert!(matches!(big.increment_now("n", 1), Err(StateError::NotAnInteger { reason, .. }) if reason.contains("overflows")));
+        assert!(
+            matches!(big.increment_now("n", 1), Err(StateError::NotAnInteger { reason, .. }) if reason.contains("overflows"))
+        );
         assert_eq!(big.load_now("n"), Some(i64::MAX.to_string()), "a failed increment changes nothing");
     }
 

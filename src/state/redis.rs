@@ -294,7 +294,15 @@ impl StateStore for RedisStore {
         let data = self.redis_key(key);
         let (code, text): (i64, String) = self
             .run(deadline, async |mut conn| {
-                INCREMENT.key(&data).key(&self.index).arg(key).arg(delta).arg(max).arg(self.ttl_ms()).invoke_async(&mut conn).await
+                INCREMENT
+                    .key(&data)
+                    .key(&self.index)
+                    .arg(key)
+                    .arg(delta)
+                    .arg(max)
+                    .arg(self.ttl_ms())
+                    .invoke_async(&mut conn)
+                    .await
             })
             .await?;
         match code {

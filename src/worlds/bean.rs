@@ -123,7 +123,8 @@ impl Reloadable for Methods {
     fn prepare<'a>(&'a self, runtime: &'a Runtime, compiled: &'a Arc<Compiled>) -> BoxFuture<'a, Result<Commit<'a>, WasmError>> {
         Box::pin(async move {
             let pre = runtime.pre::<BeanWorld>(compiled)?;
-            let methods = self.pool.with_fresh_instance_of(&pre, async |bindings, store| bindings.call_methods(store).await).await?;
+            let methods =
+                self.pool.with_fresh_instance_of(&pre, async |bindings, store| bindings.call_methods(store).await).await?;
             Ok(Box::new(move || {
                 self.pool.swap(pre);
                 *self.list.write().unwrap() = MethodList::from(methods);
@@ -142,16 +143,9 @@ impl Bean {
     /// Loads the bean at `path` as a new endpoint whose instances get `config` in `init`.
     ///
     /// Loading asks the guest for its `methods()` once (and a hot reload again).
-    pub async fn load(
-        runtime: &Runtime,
-        path: &str,
-        limits: Limits,
-        config: Vec<(String, String)>,
-    ) -> Result<Self, WasmError> {
+    pub async fn load(runtime: &Runtime, path: &str, limits: Limits, config: Vec<(String, String)>) -> Result<Self, WasmError> {
         let pool = runtime.pool_async::<BeanWorld>(path, limits, config).await?;
-        let methods = pool
-            .with_fresh_instance(async |bindings, store| bindings.call_methods(store).await)
-            .await?;
+        let methods = pool.with_fresh_instance(async |bindings, store| bindings.call_methods(store).await).await?;
         let methods = Arc::new(Methods { pool: pool.clone(), list: RwLock::new(MethodList::from(methods)) });
         runtime.track_reload_instead(&pool, Arc::downgrade(&methods) as Weak<dyn Reloadable>);
         Ok(Self { pool, methods })

@@ -65,7 +65,10 @@ fn inspect_names_the_world() {
 fn failures_exit_non_zero_with_one_clear_line() {
     let cases: [(&[&str], &str); 6] = [
         (&["call", &path("spin"), "--timeout", "1"], "plugin 'spin.wasm' timed out after 1s"),
-        (&["call", &path("memhog"), "--max-memory", "10485760"], "plugin 'memhog.wasm' ran out of memory (max-memory is 10485760 bytes)"),
+        (
+            &["call", &path("memhog"), "--max-memory", "10485760"],
+            "plugin 'memhog.wasm' ran out of memory (max-memory is 10485760 bytes)",
+        ),
         (&["call", &path("panicker")], "panicked: panicker: deliberate panic"),
         (&["call", &path("deep-recursion")], "trapped: stack overflow"),
         (&["call", &path("upper"), "--timeout", "0"], "invalid value '0' for parameter 'timeout'"),
@@ -207,7 +210,8 @@ fn call_prints_a_returned_stream_body_naming_its_kind() {
     let text = stdout(&out);
     assert!(text.contains("\nbody (stream, printed as it arrives): abcdefghijklmnopqrstuvwxyzabc"), "{}", &text[..600]);
     assert!(text.ends_with("\n(stream ended: 200000 bytes)\n"), "{}", &text[text.len() - 100..]);
-    let printed = text.split("printed as it arrives): ").nth(1).unwrap().strip_suffix("\n(stream ended: 200000 bytes)\n").unwrap();
+    let printed =
+        text.split("printed as it arrives): ").nth(1).unwrap().strip_suffix("\n(stream ended: 200000 bytes)\n").unwrap();
     assert_eq!(printed.len(), 200000);
     assert!(printed.bytes().enumerate().all(|(i, b)| b == b'a' + (i % 26) as u8), "the generator's bytes, in order");
 }
@@ -234,7 +238,8 @@ fn call_body_out_writes_the_returned_body_to_a_file() {
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&input, &bytes).unwrap();
     let file = scratch("body-out-upper.bin");
-    let args = ["call", &path("stream-upper"), "--body-file", input.to_str().unwrap(), "--stream", "--body-out", file.to_str().unwrap()];
+    let args =
+        ["call", &path("stream-upper"), "--body-file", input.to_str().unwrap(), "--stream", "--body-out", file.to_str().unwrap()];
     let out = camel_wasm(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("body (stream, 300000 bytes) written to"), "{}", stdout(&out));
@@ -275,7 +280,10 @@ fn a_failing_stream_exits_non_zero_with_one_clear_line() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("error: the stream body failed after 0 bytes:") && err.contains("generator failed after 0 bytes"), "{err}");
+    assert!(
+        err.contains("error: the stream body failed after 0 bytes:") && err.contains("generator failed after 0 bytes"),
+        "{err}"
+    );
 
     let out = camel_wasm(&["call", &path("stream-gen"), "--max-stream-bytes", "1000"]);
     assert!(!out.status.success());
@@ -301,7 +309,14 @@ fn bench_streams_bytes_through_a_guest() {
     let text = stdout(&out);
     let figure = |prefix: &str| -> f64 {
         let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no '{prefix}' in:\n{text}"));
-        line[prefix.len()..].trim().strip_suffix("MiB/s").or_else(|| line[prefix.len()..].trim().strip_suffix("MiB")).unwrap().trim().parse().unwrap()
+        line[prefix.len()..]
+            .trim()
+            .strip_suffix("MiB/s")
+            .or_else(|| line[prefix.len()..].trim().strip_suffix("MiB"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     };
     assert!(figure("stream throughput:") > 0.0, "{text}");
     let peak = figure("peak resident memory:");
@@ -452,7 +467,8 @@ async fn serve_drains_stream_bodies_into_the_line_and_stops_on_sigterm() {
     assert_eq!(response.status(), 202, "in-only");
     let line = served.stdout_line();
     let exchange: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    let stream = serde_json::json!({"stream": {"length": 13, "origin": "stream-source", "size_hint": 13, "text": "streamed body"}});
+    let stream =
+        serde_json::json!({"stream": {"length": 13, "origin": "stream-source", "size_hint": 13, "text": "streamed body"}});
     assert_eq!(exchange["input"]["body"], stream, "{line}");
 
     let response = client.post(format!("http://{}/in", served.addr)).body(vec![0xff, 0x00, 0xfe]).send().await.unwrap();

@@ -13,10 +13,7 @@ pub fn guests_dir() -> PathBuf {
 /// The file name of guest `name`, checked to exist so a missing build fails clearly.
 pub fn guest(name: &str) -> String {
     let file = format!("{name}.wasm");
-    assert!(
-        guests_dir().join(&file).is_file(),
-        "guest {file} is not built: run `just guests` first"
-    );
+    assert!(guests_dir().join(&file).is_file(), "guest {file} is not built: run `just guests` first");
     file
 }
 
@@ -26,9 +23,8 @@ pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         let runtime = Runtime::builder().base_dir(guests_dir()).build().expect("runtime");
         let endpoints = runtime.endpoints();
-        endpoints.register_fn("echo", |req: camel_wasm::CallRequest| async move {
-            Ok(format!("echo({}): {}", req.uri, req.payload))
-        });
+        endpoints
+            .register_fn("echo", |req: camel_wasm::CallRequest| async move { Ok(format!("echo({}): {}", req.uri, req.payload)) });
         endpoints.register_fn("fail", |req: camel_wasm::CallRequest| async move {
             Err(CallError::Failed { uri: req.uri, message: "downstream refused".into() })
         });

@@ -108,9 +108,7 @@ async fn recovery_after_each_kind_of_failure_keeps_concurrent_calls_unaffected()
     assert_eq!(plugin.process(Exchange::new("again")).await.unwrap().input.body.as_text(), Some("AGAIN"));
 }
 
-async fn futures_join<const N: usize>(
-    handles: [tokio::task::JoinHandle<Result<Exchange, WasmError>>; N],
-) -> Vec<WasmError> {
+async fn futures_join<const N: usize>(handles: [tokio::task::JoinHandle<Result<Exchange, WasmError>>; N]) -> Vec<WasmError> {
     let mut errors = Vec::new();
     for handle in handles {
         errors.push(handle.await.unwrap().expect_err("a bad call fails"));

@@ -1,11 +1,11 @@
 //! Integration tests through the real compiled guests in `guests/dist`
 //! (built by `just guests`). One binary, a module per area.
 
+#[path = "../support/edge.rs"]
+mod edge;
 mod fixture;
 #[path = "../support/redis.rs"]
 mod redis_server;
-#[path = "../support/edge.rs"]
-mod edge;
 
 mod bean;
 mod cache;
@@ -16,11 +16,11 @@ mod mapping;
 mod observability;
 mod packaging;
 mod plugin;
+mod policy;
+mod pooling;
 mod reload;
 mod safety;
 mod source;
 mod source_edge;
 mod state;
 mod streams;
-mod pooling;
-mod policy;

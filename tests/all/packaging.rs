@@ -39,10 +39,7 @@ fn sdk_wit_is_a_copy_of_wit() {
         "guests/sdk/wit must hold the same files as wit/"
     );
     for (name, bytes) in &host {
-        assert!(
-            sdk[name] == *bytes,
-            "guests/sdk/wit/{name} differs from wit/{name}: copy it (cp -r wit/. guests/sdk/wit/)"
-        );
+        assert!(sdk[name] == *bytes, "guests/sdk/wit/{name} differs from wit/{name}: copy it (cp -r wit/. guests/sdk/wit/)");
     }
 }
 
@@ -55,12 +52,7 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn new(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
-        .current_dir(cwd)
-        .arg("new")
-        .args(args)
-        .output()
-        .expect("run camel-wasm new")
+    Command::new(env!("CARGO_BIN_EXE_camel-wasm")).current_dir(cwd).arg("new").args(args).output().expect("run camel-wasm new")
 }
 
 fn read(path: PathBuf) -> String {

@@ -173,10 +173,7 @@ async fn a_wasm_call_from_inside_a_guest_call_is_refused_at_any_depth() {
                 .map_err(|e| camel_wasm::CallError::Failed { uri: req.uri, message: e.to_string() })
         }
     });
-    let err = load_calling("forward")
-        .process(Exchange::new("p").with_header("forward-to", "nested:upper"))
-        .await
-        .unwrap_err();
+    let err = load_calling("forward").process(Exchange::new("p").with_header("forward-to", "nested:upper")).await.unwrap_err();
     assert!(err.to_string().contains("recursive wasm calls not supported"), "{err}");
     // The same plugin called directly still works.
     assert_eq!(upper.process(Exchange::new("ok")).await.unwrap().input.body.as_text(), Some("OK"));

@@ -69,8 +69,5 @@ async fn a_failing_init_names_the_plugin_and_comes_back_on_the_call() {
     let policy = Policy::load(runtime(), &guest("init-check"), Limits::default(), config).unwrap();
     let with_subject = Exchange::new("x").with_property("camel.auth.subject", "bob");
     assert_eq!(policy.evaluate(&with_subject).await.unwrap(), Decision::Granted);
-    assert_eq!(
-        policy.evaluate(&Exchange::new("x")).await.unwrap(),
-        Decision::Denied { reason: "init-check: no subject".into() }
-    );
+    assert_eq!(policy.evaluate(&Exchange::new("x")).await.unwrap(), Decision::Denied { reason: "init-check: no subject".into() });
 }

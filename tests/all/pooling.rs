@@ -92,7 +92,10 @@ async fn a_waiting_caller_is_served_when_a_slot_frees() {
     assert_eq!(slow.await.unwrap().unwrap().input.body.as_text(), Some("held"));
     let mut second = plugin.service();
     second.ready().await.unwrap();
-    assert_eq!(second.call(Exchange::new("again").with_header("call-uri", "echo:y")).await.unwrap().input.body.as_text(), Some("echo(echo:y): again"));
+    assert_eq!(
+        second.call(Exchange::new("again").with_header("call-uri", "echo:y")).await.unwrap().input.body.as_text(),
+        Some("echo(echo:y): again")
+    );
 }
 
 #[tokio::test]

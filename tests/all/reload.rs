@@ -65,12 +65,8 @@ async fn twenty_reloads_under_load_fail_no_call() {
     let (upper, raw_upper) = (bytes_of("upper"), bytes_of("raw-upper"));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed, saw_upper, saw_raw) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-    );
+    let (ok, failed, saw_upper, saw_raw) =
+        (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut callers = Vec::new();
     for caller in 0..4 {
         let plugin = if caller % 2 == 0 { a.clone() } else { b.clone() };

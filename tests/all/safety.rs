@@ -6,9 +6,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use camel_wasm::{
-    CallError, CallRequest, Decision, Exchange, Limits, Plugin, Policy, Principal, Runtime, WasmError,
-};
+use camel_wasm::{CallError, CallRequest, Decision, Exchange, Limits, Plugin, Policy, Principal, Runtime, WasmError};
 use tower::{Service, ServiceExt};
 
 use crate::fixture::{guest, guests_dir, runtime};
@@ -103,8 +101,7 @@ async fn huge_knob_values_saturate_or_are_refused_never_panic() {
     let upper = plugin("upper", "timeout=1e19");
     assert_eq!(upper.limits().timeout, Limits::MAX_TIMEOUT);
     assert_eq!(upper.process(Exchange::new("hi")).await.unwrap().input.body.as_text(), Some("HI"));
-    let err = Plugin::from_uri(runtime(), &format!("wasm:{}?max-concurrent=18446744073709551615", guest("upper")))
-        .unwrap_err();
+    let err = Plugin::from_uri(runtime(), &format!("wasm:{}?max-concurrent=18446744073709551615", guest("upper"))).unwrap_err();
     assert!(err.to_string().contains("'max-concurrent'") && err.to_string().contains("at most"), "{err}");
     let limits = Limits { max_concurrent: usize::MAX, ..Limits::default() };
     let err = Plugin::load(runtime(), &guest("upper"), limits).unwrap_err();
@@ -255,4 +252,3 @@ async fn inspect_works_under_a_small_memory_ceiling() {
     let info = runtime.inspect(&guest("upper")).unwrap();
     assert_eq!(info.worlds, vec!["plugin"]);
 }
-

@@ -32,7 +32,11 @@ impl Seen {
 }
 
 /// An application that records each exchange (draining a stream body) and answers with `reply`.
-pub fn recorder(seen: Seen, reply: fn(Exchange) -> Exchange) -> impl tower::Service<Exchange, Response = Exchange, Error = camel_wasm::BoxError, Future: Send> + Clone + Send + Sync + 'static {
+pub fn recorder(
+    seen: Seen,
+    reply: fn(Exchange) -> Exchange,
+) -> impl tower::Service<Exchange, Response = Exchange, Error = camel_wasm::BoxError, Future: Send> + Clone + Send + Sync + 'static
+{
     tower::service_fn(move |exchange: Exchange| {
         let seen = seen.clone();
         async move {
@@ -123,8 +127,7 @@ async fn a_64_mib_body_streams_through_a_guest_capped_at_16_mib() {
     let source = start_with("stream-source", limits, options(None), &[], &seen, unchanged).await;
     let chunk = Bytes::from(vec![b'k'; 1 << 20]);
     let body = futures::stream::iter((0..64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
-    let response =
-        client().post(url(&source, "/upload")).body(reqwest::Body::wrap_stream(body)).send().await.unwrap();
+    let response = client().post(url(&source, "/upload")).body(reqwest::Body::wrap_stream(body)).send().await.unwrap();
     assert_eq!(response.status(), 202);
     let all = seen.at_least(1).await;
     source.stop().await.unwrap();

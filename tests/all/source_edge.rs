@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use camel_wasm::{Body, Exchange, Limits, Plugin, SourceError, SourceOptions};
-use serde_json::json;
 use futures::StreamExt;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -29,7 +29,8 @@ fn open_fds() -> usize {
 /// This process's resident memory, in MiB.
 fn resident_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+    let kib =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
     kib.unwrap_or(0) / 1024
 }
 
@@ -138,7 +139,10 @@ async fn past_max_connections_the_idlest_is_closed_and_busy_ones_refuse_the_newc
 }
 
 /// A route that answers after `x-wait-ms` (a header the client sends), echoing the exchange.
-fn slow_echo(seen: Seen) -> impl tower::Service<Exchange, Response = Exchange, Error = camel_wasm::BoxError, Future: Send> + Clone + Send + Sync + 'static {
+fn slow_echo(
+    seen: Seen,
+) -> impl tower::Service<Exchange, Response = Exchange, Error = camel_wasm::BoxError, Future: Send> + Clone + Send + Sync + 'static
+{
     tower::service_fn(move |exchange: Exchange| {
         let seen = seen.clone();
         async move {
@@ -244,7 +248,8 @@ async fn a_route_may_answer_200_to_599_only() {
         let (limits, options) = parse("bind=127.0.0.1:0&auth=none");
         let source = camel_wasm::Source::load(runtime(), &guest("reply-source"), limits, options).unwrap();
         let reply = code(asked);
-        let service = tower::service_fn(move |exchange: Exchange| std::future::ready(Ok::<_, camel_wasm::BoxError>(reply(exchange))));
+        let service =
+            tower::service_fn(move |exchange: Exchange| std::future::ready(Ok::<_, camel_wasm::BoxError>(reply(exchange))));
         let source = source.start(vec![], service).await.unwrap();
         let response = client().post(url(&source, "/")).body("x").send().await.unwrap();
         assert_eq!(response.status().as_u16(), answered, "a route asking for {asked}");
@@ -314,8 +319,12 @@ async fn requests_answered_504_are_never_delivered_to_the_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_frees_the_instance_and_its_slot() {
     // The route's step returns a stream body (stream-gen): 2 call slots, idle after 1 s.
-    let plugin_limits =
-        Limits { max_concurrent: 2, stream_idle_timeout: Duration::from_secs(1), timeout: Duration::from_secs(5), ..Default::default() };
+    let plugin_limits = Limits {
+        max_concurrent: 2,
+        stream_idle_timeout: Duration::from_secs(1),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
     let generator = Plugin::load(runtime(), &guest("stream-gen"), plugin_limits).unwrap();
     let step = generator.clone();
     let route = tower::service_fn(move |exchange: Exchange| {
@@ -329,7 +338,10 @@ async fn a_client_that_stops_reading_frees_the_instance_and_its_slot() {
     let mut stalled = Vec::new();
     for _ in 0..2 {
         let mut stream = TcpStream::connect(source.local_addr()).await.unwrap();
-        stream.write_all(b"POST /gen HTTP/1.1\r\nhost: x\r\nx-stream-bytes: 67108864\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        stream
+            .write_all(b"POST /gen HTTP/1.1\r\nhost: x\r\nx-stream-bytes: 67108864\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
         let mut head = vec![0u8; 1024];
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut head)).await.unwrap().unwrap();
         assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
@@ -355,8 +367,12 @@ async fn a_client_that_stops_reading_frees_the_instance_and_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_call_slot_is_bounded_by_the_calls_timeout() {
-    let limits =
-        Limits { max_concurrent: 1, timeout: Duration::from_millis(800), stream_idle_timeout: Duration::from_secs(60), ..Default::default() };
+    let limits = Limits {
+        max_concurrent: 1,
+        timeout: Duration::from_millis(800),
+        stream_idle_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
     let generator = Plugin::load(runtime(), &guest("stream-gen"), limits).unwrap();
     // A stream that stalls holds the only slot.
     let mut stall = Exchange::new(Body::Empty);
@@ -394,7 +410,8 @@ async fn a_source_with_no_authentication_refuses_to_start() {
 async fn jwt_from_a_jwks_on_loopback_lets_only_good_tokens_in_and_attaches_the_principal() {
     let jwks = edge::serve_jwks().await;
     let seen = Seen::default();
-    let (limits, options) = parse(&format!("bind=127.0.0.1:0&{}&auth-token=bearer,query:access_token,cookie:session", edge::jwt_parameters(&jwks)));
+    let (limits, options) =
+        parse(&format!("bind=127.0.0.1:0&{}&auth-token=bearer,query:access_token,cookie:session", edge::jwt_parameters(&jwks)));
     let source = start_with("reply-source", limits, options, &[], &seen, unchanged).await;
     let post = |token: Option<String>| {
         let request = client().post(url(&source, "/in")).body("secret payload");
@@ -421,10 +438,20 @@ async fn jwt_from_a_jwks_on_loopback_lets_only_good_tokens_in_and_attaches_the_p
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "secret payload");
     // The token may come from the query or a cookie as configured.
-    let by_query = client().post(format!("{}?access_token={}", url(&source, "/in"), edge::token("bob", &[]))).body("q").send().await.unwrap();
+    let by_query = client()
+        .post(format!("{}?access_token={}", url(&source, "/in"), edge::token("bob", &[])))
+        .body("q")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_query.status(), 200);
-    let by_cookie =
-        client().post(url(&source, "/in")).header("cookie", format!("theme=dark; session={}", edge::token("carol", &[]))).body("c").send().await.unwrap();
+    let by_cookie = client()
+        .post(url(&source, "/in"))
+        .header("cookie", format!("theme=dark; session={}", edge::token("carol", &[])))
+        .body("c")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_cookie.status(), 200);
     source.stop().await.unwrap();
     let all = seen.all();
@@ -442,7 +469,12 @@ async fn a_jwks_file_works_too_and_a_refused_request_body_is_never_read() {
     let file = dir.join("jwks.json");
     std::fs::write(&file, edge::key().jwks.to_string()).unwrap();
     let seen = Seen::default();
-    let query = format!("bind=127.0.0.1:0&auth=jwt&auth-jwks={}&auth-issuer={}&auth-audience={}", file.display(), edge::ISSUER, edge::AUDIENCE);
+    let query = format!(
+        "bind=127.0.0.1:0&auth=jwt&auth-jwks={}&auth-issuer={}&auth-audience={}",
+        file.display(),
+        edge::ISSUER,
+        edge::AUDIENCE
+    );
     let (limits, options) = parse(&query);
     let source = start_with("reply-source", limits, options, &[], &seen, unchanged).await;
     // A declared 1 GiB body without a token: 401 at once, the body never read.
@@ -462,14 +494,16 @@ async fn a_jwks_file_works_too_and_a_refused_request_body_is_never_read() {
 async fn https_with_a_certificate_made_at_test_time() {
     let certificate = edge::Certificate::new();
     let seen = Seen::default();
-    let query = format!("bind=127.0.0.1:0&auth=none&tls-cert={}&tls-key={}", certificate.cert.display(), certificate.key.display());
+    let query =
+        format!("bind=127.0.0.1:0&auth=none&tls-cert={}&tls-key={}", certificate.cert.display(), certificate.key.display());
     let (limits, options) = parse(&query);
     let source = start_with("reply-source", limits, options, &[], &seen, unchanged).await;
     assert!(source.is_https());
     let tcp = TcpStream::connect(source.local_addr()).await.unwrap();
     let name = rustls_name("127.0.0.1");
     let mut tls = certificate.connector().connect(name, tcp).await.expect("a TLS handshake");
-    let answer = exchange_raw(&mut tls, b"POST /tls HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecret").await;
+    let answer =
+        exchange_raw(&mut tls, b"POST /tls HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecret").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("secret"), "{answer}");
     // Plain HTTP on the TLS port gets no answer from the route.
@@ -496,7 +530,8 @@ async fn read_response(stream: &mut TcpStream) -> String {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            let length: usize =
+                head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
             if buf.len() >= end + 4 + length {
                 return String::from_utf8_lossy(&buf[..end + 4 + length]).into_owned();
             }

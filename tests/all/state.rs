@@ -161,7 +161,8 @@ async fn redis_going_away_is_a_typed_io_error_within_the_deadline_and_calls_reco
     redis.resume();
     assert!(took < Duration::from_millis(1900), "bounded by the 1 s deadline: {took:?}");
     assert!(
-        matches!(&err, WasmError::Timeout { .. }) || matches!(&err, WasmError::Guest { error: GuestError::Io(m), .. } if m.contains("did not answer")),
+        matches!(&err, WasmError::Timeout { .. })
+            || matches!(&err, WasmError::Guest { error: GuestError::Io(m), .. } if m.contains("did not answer")),
         "{err:?}"
     );
     assert_eq!(count(&short).await.unwrap(), 1, "it serves again once Redis answers");
@@ -236,7 +237,8 @@ async fn the_atomic_increment_loses_no_update_in_memory_or_across_hosts_in_redis
     // eight calls at once, no update lost. In Redis they run on two hosts.
     let redis = RedisServer::start();
     for backend in ["memory".to_string(), redis.url()] {
-        let hosts = if backend == "memory" { vec![runtime_on(&backend)] } else { vec![runtime_on(&backend), runtime_on(&backend)] };
+        let hosts =
+            if backend == "memory" { vec![runtime_on(&backend)] } else { vec![runtime_on(&backend), runtime_on(&backend)] };
         let barrier = Arc::new(tokio::sync::Barrier::new(8));
         let plugins: Vec<Plugin> = hosts
             .iter()

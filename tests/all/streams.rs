@@ -217,10 +217,7 @@ async fn return_path_terminal_error_after_partial_data() {
     let (bytes, error) = drain(&out.input.body).await;
     assert!(!bytes.is_empty() && bytes.len() < 1 << 20, "partial data: {}", bytes.len());
     let error = error.expect("a terminal error");
-    assert!(
-        matches!(&error, StreamError::Plugin(WasmError::Guest { plugin, .. }) if plugin.contains("stream-gen")),
-        "{error:?}"
-    );
+    assert!(matches!(&error, StreamError::Plugin(WasmError::Guest { plugin, .. }) if plugin.contains("stream-gen")), "{error:?}");
     assert!(error.to_string().contains("generator failed after"), "{error}");
     within_2s(|| plugin.streams_in_flight() == 0).await;
     let out = plugin.process(generate(10)).await.unwrap();
@@ -349,9 +346,7 @@ async fn rust_camels_count_stream_plugin_runs_unchanged() {
 
 #[tokio::test]
 async fn rust_camels_emit_stream_bean_runs_unchanged() {
-    let bean = camel_wasm::Bean::load(runtime(), &guest("rc-emit-stream"), camel_wasm::Limits::default(), vec![])
-        .await
-        .unwrap();
+    let bean = camel_wasm::Bean::load(runtime(), &guest("rc-emit-stream"), camel_wasm::Limits::default(), vec![]).await.unwrap();
     let out = bean.invoke("emit_stream", Exchange::new("")).await.unwrap();
     let stream = out.input.body.as_stream().expect("the bean's stream, in the input body");
     assert_eq!((stream.size_hint, stream.origin.as_deref()), (Some(25), Some("bean://emit_stream")));
@@ -375,9 +370,7 @@ async fn rust_camels_emit_stream_bean_runs_unchanged() {
 
 #[tokio::test]
 async fn the_sdk_bean_streams_both_ways() {
-    let bean = camel_wasm::Bean::load(runtime(), &guest("stream-bean"), camel_wasm::Limits::default(), vec![])
-        .await
-        .unwrap();
+    let bean = camel_wasm::Bean::load(runtime(), &guest("stream-bean"), camel_wasm::Limits::default(), vec![]).await.unwrap();
     let out = bean.invoke("emit_stream", Exchange::new("")).await.unwrap();
     let emitted = out.input.body.as_stream().expect("a stream").clone();
     // The emitted stream goes straight back in: counted without being held.

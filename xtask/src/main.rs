@@ -46,9 +46,9 @@ fn main() -> ExitCode {
 
 /// `$CARGO_HOME/bin` (default `~/.cargo/bin`), where `cargo install` puts binaries.
 fn cargo_bin() -> PathBuf {
-    let home = env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| {
-        env::var_os("HOME").or_else(|| env::var_os("USERPROFILE")).map(|home| PathBuf::from(home).join(".cargo"))
-    });
+    let home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").or_else(|| env::var_os("USERPROFILE")).map(|home| PathBuf::from(home).join(".cargo")));
     home.unwrap_or_else(|| PathBuf::from(".cargo")).join("bin")
 }
 
@@ -69,10 +69,8 @@ fn find_just() -> Option<PathBuf> {
 fn install_just() -> Result<PathBuf, String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("xtask: `just` not found; installing it with `cargo install just --locked`");
-    let status = Command::new(&cargo)
-        .args(["install", "just", "--locked"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status =
+        Command::new(&cargo).args(["install", "just", "--locked"]).status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("`cargo install just --locked` failed ({status})"));
     }

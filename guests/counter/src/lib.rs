@@ -9,9 +9,7 @@ struct Counter;
 
 impl Plugin for Counter {
     async fn process(mut ex: Exchange) -> Result<Exchange, Error> {
-        let previous = state::load("count")?
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
+        let previous = state::load("count")?.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
         if let Some(uri) = ex.header_str("x-pause-at") {
             camel_wasm_guest::call(uri, "").await?;
         }

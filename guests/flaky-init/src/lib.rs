@@ -7,9 +7,7 @@ const ATTEMPTS: &str = "init-attempts";
 
 /// The number of init attempts so far.
 fn attempts() -> Result<u64, Error> {
-    Ok(state::load(ATTEMPTS)?
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0))
+    Ok(state::load(ATTEMPTS)?.and_then(|n| n.parse().ok()).unwrap_or(0))
 }
 
 struct FlakyInit;

@@ -8,9 +8,7 @@ struct Forward;
 
 impl Plugin for Forward {
     async fn process(mut ex: Exchange) -> Result<Exchange, Error> {
-        let uri = ex
-            .header_str("forward-to")
-            .ok_or_else(|| Error::processor("forward: missing header forward-to"))?;
+        let uri = ex.header_str("forward-to").ok_or_else(|| Error::processor("forward: missing header forward-to"))?;
         let reply = match ex.header::<u64>("poll-timeout-ms")? {
             Some(ms) => camel_wasm_guest::poll(uri, std::time::Duration::from_millis(ms)).await?,
             None => camel_wasm_guest::call(uri, ex.body().text().unwrap_or_default()).await?,

@@ -11,19 +11,12 @@ impl Policy for InitCheck {
     fn init(config: Config) -> Result<(), String> {
         match config.missing(REQUIRED).as_slice() {
             [] => Ok(()),
-            missing => Err(format!(
-                "init-check: missing required config key(s): {}",
-                missing.join(", ")
-            )),
+            missing => Err(format!("init-check: missing required config key(s): {}", missing.join(", "))),
         }
     }
 
     fn evaluate(ex: &Exchange) -> Result<Decision, Error> {
-        Ok(if ex.properties.contains("camel.auth.subject") {
-            Decision::Grant
-        } else {
-            Decision::deny("init-check: no subject")
-        })
+        Ok(if ex.properties.contains("camel.auth.subject") { Decision::Grant } else { Decision::deny("init-check: no subject") })
     }
 }
 

@@ -35,9 +35,7 @@
 //! reattachment).
 
 use bindings::Guest;
-use bindings::camel::plugin::types::{
-    StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage,
-};
+use bindings::camel::plugin::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage};
 use wit_bindgen::StreamResult;
 
 mod bindings {
@@ -68,11 +66,7 @@ impl Guest for ByteCounter {
         // Check for return-stream trigger before consuming the body.
         let emit_return_stream = match &body {
             WasmBody::Text(s) => s.contains(RETURN_STREAM_MARKER),
-            WasmBody::Bytes(b) => {
-                core::str::from_utf8(b)
-                    .map(|s| s.contains(RETURN_STREAM_MARKER))
-                    .unwrap_or(false)
-            }
+            WasmBody::Bytes(b) => core::str::from_utf8(b).map(|s| s.contains(RETURN_STREAM_MARKER)).unwrap_or(false),
             _ => false,
         };
 
@@ -81,10 +75,7 @@ impl Guest for ByteCounter {
             // spawn_local writer. The host's return-path drain reattaches
             // it as Body::Stream on the output exchange.
             let stream_body = emit_return_stream_body().await?;
-            exchange.output = Some(WasmMessage {
-                headers: exchange.input.headers.clone(),
-                body: stream_body,
-            });
+            exchange.output = Some(WasmMessage { headers: exchange.input.headers.clone(), body: stream_body });
             return Ok(exchange);
         }
 
@@ -97,10 +88,8 @@ impl Guest for ByteCounter {
             WasmBody::Empty => 0,
         };
 
-        exchange.output = Some(WasmMessage {
-            headers: exchange.input.headers.clone(),
-            body: WasmBody::Text(format!("streamed {n} bytes")),
-        });
+        exchange.output =
+            Some(WasmMessage { headers: exchange.input.headers.clone(), body: WasmBody::Text(format!("streamed {n} bytes")) });
         Ok(exchange)
     }
 }

@@ -25,8 +25,8 @@
 //!
 //! `init` stores each config entry under host-store key `cfg:KEY`.
 
-use bindings::camel::plugin::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
 use bindings::Guest;
+use bindings::camel::plugin::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
 use wit_bindgen::StreamResult;
 
 /// Chunk size for incremental stream reads — keeps linear-memory footprint bounded.
@@ -45,10 +45,7 @@ struct TextUtils;
 impl Guest for TextUtils {
     fn init(config: Vec<(String, String)>) -> Result<(), String> {
         for (key, value) in &config {
-            let _ = bindings::camel::plugin::host::host_store(
-                &format!("cfg:{key}"),
-                value,
-            );
+            let _ = bindings::camel::plugin::host::host_store(&format!("cfg:{key}"), value);
         }
         Ok(())
     }
@@ -71,22 +68,19 @@ impl Guest for TextUtils {
             "upper" => {
                 let text = extract_text(&exchange.input.body);
                 let result = text.to_uppercase();
-                bindings::camel::plugin::host::host_store("last_result", &result)
-                    .map_err(|e| WasmError::Io(e.to_string()))?;
+                bindings::camel::plugin::host::host_store("last_result", &result).map_err(|e| WasmError::Io(e.to_string()))?;
                 exchange.input.body = WasmBody::Text(result);
                 Ok(exchange)
             }
             "reverse" => {
                 let text = extract_text(&exchange.input.body);
                 let result = text.chars().rev().collect::<String>();
-                bindings::camel::plugin::host::host_store("last_result", &result)
-                    .map_err(|e| WasmError::Io(e.to_string()))?;
+                bindings::camel::plugin::host::host_store("last_result", &result).map_err(|e| WasmError::Io(e.to_string()))?;
                 exchange.input.body = WasmBody::Text(result);
                 Ok(exchange)
             }
             "last" => {
-                let last = bindings::camel::plugin::host::host_load("last_result")
-                    .map_err(|e| WasmError::Io(e.to_string()))?;
+                let last = bindings::camel::plugin::host::host_load("last_result").map_err(|e| WasmError::Io(e.to_string()))?;
                 match last {
                     Some(text) => exchange.input.body = WasmBody::Text(text),
                     None => exchange.input.body = WasmBody::Text("(no transform yet)".into()),
@@ -139,9 +133,7 @@ impl Guest for TextUtils {
                 exchange.input.body = body;
                 Ok(exchange)
             }
-            _ => Err(WasmError::ProcessorError(format!(
-                "unknown method: {method}"
-            ))),
+            _ => Err(WasmError::ProcessorError(format!("unknown method: {method}"))),
         }
     }
 }
@@ -261,11 +253,7 @@ async fn emit_stream_fail_body() -> Result<WasmBody, WasmError> {
 
         // Drop writer for EOF, then resolve terminal with error.
         drop(stream_writer);
-        let _ = future_writer
-            .write(Err(WasmError::ProcessorError(
-                "bean requested failure after partial emit".into(),
-            )))
-            .await;
+        let _ = future_writer.write(Err(WasmError::ProcessorError("bean requested failure after partial emit".into()))).await;
     });
 
     Ok(WasmBody::Stream(StreamBodyHandle {

@@ -67,15 +67,9 @@ impl bindings::Guest for RelaySource {
 async fn to_exchange(req: HttpRequest) -> Result<WasmExchange, WasmError> {
     let body = read_all(req.body).await?;
     Ok(WasmExchange {
-        input: WasmMessage {
-            headers: req.headers,
-            body: if body.is_empty() { WasmBody::Empty } else { WasmBody::Bytes(body) },
-        },
+        input: WasmMessage { headers: req.headers, body: if body.is_empty() { WasmBody::Empty } else { WasmBody::Bytes(body) } },
         output: None,
-        properties: vec![
-            ("camel.http.method".to_string(), req.method),
-            ("camel.http.path".to_string(), req.path),
-        ],
+        properties: vec![("camel.http.method".to_string(), req.method), ("camel.http.path".to_string(), req.path)],
         pattern: WasmPattern::InOut,
         correlation_id: String::new(),
         route_id: None,

@@ -36,13 +36,10 @@
 
 use std::future::Future;
 
-use bindings::camel::plugin::types::{
-    StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern,
-};
 use bindings::camel::plugin::source_host::{
-    self, CapabilityRequest, ConcurrencyModel, HttpListener, HttpListenerSpec, HttpRequest,
-    SourcePlan, SubmitOutcome,
+    self, CapabilityRequest, ConcurrencyModel, HttpListener, HttpListenerSpec, HttpRequest, SourcePlan, SubmitOutcome,
 };
+use bindings::camel::plugin::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern};
 use wit_bindgen::StreamResult;
 
 mod bindings {
@@ -116,10 +113,7 @@ impl bindings::Guest for WebhookSource {
         }
 
         Ok(SourcePlan {
-            capabilities: vec![CapabilityRequest::HttpListener(HttpListenerSpec {
-                bind,
-                path,
-            })],
+            capabilities: vec![CapabilityRequest::HttpListener(HttpListenerSpec { bind, path })],
             concurrency: ConcurrencyModel::Sequential,
         })
     }
@@ -178,15 +172,9 @@ async fn http_request_to_exchange(req: HttpRequest) -> Result<WasmExchange, Wasm
     };
 
     Ok(WasmExchange {
-        input: WasmMessage {
-            headers: req.headers,
-            body: wasm_body,
-        },
+        input: WasmMessage { headers: req.headers, body: wasm_body },
         output: None,
-        properties: vec![
-            ("camel.http.method".to_string(), req.method),
-            ("camel.http.path".to_string(), req.path),
-        ],
+        properties: vec![("camel.http.method".to_string(), req.method), ("camel.http.path".to_string(), req.path)],
         pattern: WasmPattern::InOnly,
         correlation_id: String::new(),
         route_id: None,
@@ -199,9 +187,7 @@ async fn http_request_to_exchange(req: HttpRequest) -> Result<WasmExchange, Wasm
 /// Mirrors the plugin input-streaming guest pattern
 /// (`wasm-streaming-plugin/guest/src/lib.rs`). Awaits the terminal future
 /// afterwards so a producer error propagates as a `WasmError`.
-async fn read_stream_body(
-    handle: bindings::camel::plugin::types::StreamBodyHandle,
-) -> Result<Vec<u8>, WasmError> {
+async fn read_stream_body(handle: bindings::camel::plugin::types::StreamBodyHandle) -> Result<Vec<u8>, WasmError> {
     let mut buf = Vec::new();
     let mut reader = handle.r#stream;
     loop {
@@ -246,9 +232,7 @@ async fn emit_stream_echo(data: &[u8], fail: bool) -> Result<WasmBody, WasmError
             let _ = stream_writer.write_all(partial.to_vec()).await;
             drop(stream_writer);
             let _ = future_writer
-                .write(Err(WasmError::ProcessorError(
-                    "echo stream: requested failure after partial emit".into(),
-                )))
+                .write(Err(WasmError::ProcessorError("echo stream: requested failure after partial emit".into())))
                 .await;
             return;
         }

@@ -17,11 +17,7 @@ static ROLE: Mutex<Option<String>> = Mutex::new(None);
 fn roles(value: Option<&Value>) -> Vec<&str> {
     match value {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        Some(Value::String(list)) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .collect(),
+        Some(Value::String(list)) => list.split(',').map(str::trim).filter(|r| !r.is_empty()).collect(),
         _ => Vec::new(),
     }
 }
@@ -39,11 +35,7 @@ impl Policy for RoleCheck {
         let configured = ROLE.lock().map_err(|e| Error::processor(e.to_string()))?;
         let role = configured.as_deref().unwrap_or(DEFAULT_ROLE);
         let held = roles(ex.property_value("camel.auth.roles"));
-        Ok(if held.contains(&role) {
-            Decision::Grant
-        } else {
-            Decision::deny(format!("role-check: requires role '{role}'"))
-        })
+        Ok(if held.contains(&role) { Decision::Grant } else { Decision::deny(format!("role-check: requires role '{role}'")) })
     }
 }
 

@@ -66,10 +66,7 @@ pub trait Bean {
 /// Finds `B`'s method called `name`; an unknown name is the processor error
 /// `unknown method 'NAME'`.
 pub fn find_method<B: Bean>(name: &str) -> Result<&'static Method, Error> {
-    B::METHODS
-        .iter()
-        .find(|m| m.name == name)
-        .ok_or_else(|| Error::processor(format!("unknown method '{name}'")))
+    B::METHODS.iter().find(|m| m.name == name).ok_or_else(|| Error::processor(format!("unknown method '{name}'")))
 }
 
 /// Adapts a [`Bean`] to the generated `bean` world bindings.
@@ -153,19 +150,9 @@ mod tests {
     fn methods_and_dispatch_share_one_table() {
         let names: Vec<_> = <BeanExport<Echo> as Guest>::methods();
         assert_eq!(names, ["shout", "fail"]);
-        let out = ready(
-            find_method::<Echo>("shout")
-                .unwrap()
-                .call(Exchange::new("hi")),
-        )
-        .unwrap();
+        let out = ready(find_method::<Echo>("shout").unwrap().call(Exchange::new("hi"))).unwrap();
         assert_eq!(out.body(), &Body::Text("HI".into()));
-        let err = ready(
-            find_method::<Echo>("fail")
-                .unwrap()
-                .call(Exchange::new("hi")),
-        )
-        .unwrap_err();
+        let err = ready(find_method::<Echo>("fail").unwrap().call(Exchange::new("hi"))).unwrap_err();
         assert_eq!(err, Error::processor("failed"));
     }
 

@@ -120,12 +120,9 @@ impl Body {
             return Err(Error::type_conversion("the body is empty, not JSON"));
         }
         if self.is_stream() {
-            return Err(Error::type_conversion(
-                "the body is a stream: read it with Body::into_reader",
-            ));
+            return Err(Error::type_conversion("the body is a stream: read it with Body::into_reader"));
         }
-        serde_json::from_slice(self.bytes())
-            .map_err(|e| Error::type_conversion(format!("the body is not valid JSON: {e}")))
+        serde_json::from_slice(self.bytes()).map_err(|e| Error::type_conversion(format!("the body is not valid JSON: {e}")))
     }
 
     /// Replaces the text of a text body with `f(text)`. An empty body stays
@@ -136,9 +133,7 @@ impl Body {
             Body::Empty => {}
             other => {
                 let kind = other.kind();
-                return Err(Error::type_conversion(format!(
-                    "expected a text body, not {kind}"
-                )));
+                return Err(Error::type_conversion(format!("expected a text body, not {kind}")));
             }
         }
         Ok(())
@@ -229,14 +224,8 @@ mod tests {
 
     #[test]
     fn json_errors_are_type_conversions() {
-        assert!(matches!(
-            Body::from("nope").json::<Value>(),
-            Err(Error::TypeConversion(_))
-        ));
-        assert!(matches!(
-            Body::Empty.json::<Value>(),
-            Err(Error::TypeConversion(_))
-        ));
+        assert!(matches!(Body::from("nope").json::<Value>(), Err(Error::TypeConversion(_))));
+        assert!(matches!(Body::Empty.json::<Value>(), Err(Error::TypeConversion(_))));
     }
 
     #[test]
@@ -247,13 +236,8 @@ mod tests {
         let mut empty = Body::Empty;
         empty.map_text(|_| unreachable!()).unwrap();
         assert!(empty.is_empty());
-        let err = Body::Json("{}".into())
-            .map_text(str::to_uppercase)
-            .unwrap_err();
-        assert_eq!(
-            err,
-            Error::type_conversion("expected a text body, not json")
-        );
+        let err = Body::Json("{}".into()).map_text(str::to_uppercase).unwrap_err();
+        assert_eq!(err, Error::type_conversion("expected a text body, not json"));
         assert_eq!(Body::Bytes(vec![]).kind(), "bytes");
     }
 
@@ -275,13 +259,7 @@ mod tests {
 
     #[test]
     fn try_clone_copies_in_memory_bodies_and_take_stream_keeps_them() {
-        for body in [
-            Body::Empty,
-            Body::from("t"),
-            Body::from(vec![1]),
-            Body::Json("1".into()),
-            Body::Xml("<x/>".into()),
-        ] {
+        for body in [Body::Empty, Body::from("t"), Body::from(vec![1]), Body::Json("1".into()), Body::Xml("<x/>".into())] {
             assert_eq!(body.try_clone().as_ref(), Some(&body));
             let mut kept = body.try_clone().unwrap();
             assert!(kept.take_stream().is_none());

@@ -26,11 +26,7 @@ impl Config {
 
     /// The keys of `required` that are absent, in the order given.
     pub fn missing<'k>(&self, required: &[&'k str]) -> Vec<&'k str> {
-        required
-            .iter()
-            .copied()
-            .filter(|k| !self.contains(k))
-            .collect()
+        required.iter().copied().filter(|k| !self.contains(k)).collect()
     }
 
     /// The entries, ordered by key.
@@ -47,10 +43,7 @@ impl From<Vec<(String, String)>> for Config {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Config {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let entries = iter
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let entries = iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         Config { entries }
     }
 }

@@ -113,10 +113,7 @@ mod tests {
     #[test]
     fn constructors_and_display() {
         assert_eq!(Error::processor("boom"), Error::Processor("boom".into()));
-        assert_eq!(
-            Error::processor("boom").to_string(),
-            "processor error: boom"
-        );
+        assert_eq!(Error::processor("boom").to_string(), "processor error: boom");
         assert_eq!(Error::Timeout.message(), None);
         assert_eq!(Error::io("disk").message(), Some("disk"));
     }

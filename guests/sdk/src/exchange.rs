@@ -51,10 +51,7 @@ pub struct Exchange {
 impl Message {
     /// A copy of the message; `None` if its body is a stream, which cannot be copied.
     pub fn try_clone(&self) -> Option<Message> {
-        Some(Message {
-            headers: self.headers.clone(),
-            body: self.body.try_clone()?,
-        })
+        Some(Message { headers: self.headers.clone(), body: self.body.try_clone()? })
     }
 }
 
@@ -77,13 +74,7 @@ impl Exchange {
 
     /// An in-only exchange whose input has `body`.
     pub fn new(body: impl Into<Body>) -> Self {
-        Exchange {
-            input: Message {
-                headers: Fields::new(),
-                body: body.into(),
-            },
-            ..Exchange::default()
-        }
+        Exchange { input: Message { headers: Fields::new(), body: body.into() }, ..Exchange::default() }
     }
 
     /// The input body.
@@ -208,19 +199,13 @@ impl From<Body> for WasmBody {
 
 impl From<WasmMessage> for Message {
     fn from(m: WasmMessage) -> Self {
-        Message {
-            headers: Fields::from_wire(m.headers),
-            body: m.body.into(),
-        }
+        Message { headers: Fields::from_wire(m.headers), body: m.body.into() }
     }
 }
 
 impl From<Message> for WasmMessage {
     fn from(m: Message) -> Self {
-        WasmMessage {
-            headers: m.headers.into_wire(),
-            body: m.body.into(),
-        }
+        WasmMessage { headers: m.headers.into_wire(), body: m.body.into() }
     }
 }
 
@@ -258,9 +243,7 @@ mod tests {
     use serde_json::json;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn sample() -> WasmExchange {
@@ -269,10 +252,7 @@ mod tests {
                 headers: pairs(&[("a-num", "42"), ("b-text", "hi"), ("c-obj", r#"{"x": 1}"#)]),
                 body: WasmBody::Json(r#"{ "z": 1, "a": 2 }"#.into()),
             },
-            output: Some(WasmMessage {
-                headers: pairs(&[("o", "1")]),
-                body: WasmBody::Xml("<o/>".into()),
-            }),
+            output: Some(WasmMessage { headers: pairs(&[("o", "1")]), body: WasmBody::Xml("<o/>".into()) }),
             properties: pairs(&[("camel.auth.roles", r#"["admin","ops"]"#), ("p", "\"7\"")]),
             pattern: WasmPattern::InOut,
             correlation_id: "corr-1".into(),
@@ -298,12 +278,7 @@ mod tests {
         assert_eq!(ex.header::<u32>("a-num").unwrap(), Some(42));
         assert_eq!(ex.header_str("b-text"), Some("hi"));
         assert_eq!(ex.header_value("c-obj"), Some(&json!({"x": 1})));
-        assert_eq!(
-            ex.property::<Vec<String>>("camel.auth.roles")
-                .unwrap()
-                .unwrap(),
-            ["admin", "ops"]
-        );
+        assert_eq!(ex.property::<Vec<String>>("camel.auth.roles").unwrap().unwrap(), ["admin", "ops"]);
         assert_eq!(ex.property_str("p"), Some("7"));
         assert_eq!(ex.pattern, Pattern::InOut);
         assert_eq!(ex.correlation_id, "corr-1");
@@ -320,18 +295,8 @@ mod tests {
         ex.set_property("added", json!(["x"]));
         ex.body_mut().set_text("body");
         let out = WasmExchange::from(ex);
-        assert_eq!(
-            out.input.headers,
-            pairs(&[("a-num", "42"), ("b-text", "bye"), ("d-new", "5")])
-        );
-        assert_eq!(
-            out.properties,
-            pairs(&[
-                ("added", r#"["x"]"#),
-                ("camel.auth.roles", r#"["admin","ops"]"#),
-                ("p", "\"7\"")
-            ])
-        );
+        assert_eq!(out.input.headers, pairs(&[("a-num", "42"), ("b-text", "bye"), ("d-new", "5")]));
+        assert_eq!(out.properties, pairs(&[("added", r#"["x"]"#), ("camel.auth.roles", r#"["admin","ops"]"#), ("p", "\"7\"")]));
         assert!(matches!(out.input.body, WasmBody::Text(ref t) if t == "body"));
         assert!(out.output.is_some());
     }

@@ -84,8 +84,7 @@ impl Fields {
 
     /// Sets `key` to `value` (anything that converts into a JSON value).
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<Value>) {
-        self.entries
-            .insert(key.into(), Field::from_value(value.into()));
+        self.entries.insert(key.into(), Field::from_value(value.into()));
     }
 
     /// Removes `key`, returning its value.
@@ -115,10 +114,7 @@ impl Fields {
 
     /// Builds the map from wire pairs (a later duplicate key wins).
     pub fn from_wire(pairs: Vec<(String, String)>) -> Self {
-        let entries = pairs
-            .into_iter()
-            .map(|(k, w)| (k, Field::from_wire(w)))
-            .collect();
+        let entries = pairs.into_iter().map(|(k, w)| (k, Field::from_wire(w))).collect();
         Fields { entries }
     }
 
@@ -144,22 +140,12 @@ mod tests {
     use serde_json::json;
 
     fn wire(pairs: &[(&str, &str)]) -> Fields {
-        Fields::from_wire(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Fields::from_wire(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     #[test]
     fn incoming_json_text_becomes_json_values() {
-        let f = wire(&[
-            ("n", "42"),
-            ("b", "true"),
-            ("o", r#"{"a":[1,2]}"#),
-            ("nul", "null"),
-        ]);
+        let f = wire(&[("n", "42"), ("b", "true"), ("o", r#"{"a":[1,2]}"#), ("nul", "null")]);
         assert_eq!(f.get("n"), Some(&json!(42)));
         assert_eq!(f.get("b"), Some(&json!(true)));
         assert_eq!(f.get("o"), Some(&json!({"a": [1, 2]})));
@@ -176,18 +162,10 @@ mod tests {
 
     #[test]
     fn untouched_entries_keep_their_exact_wire_text() {
-        let pairs = [
-            ("n", "42"),
-            ("q", r#""quoted""#),
-            ("sp", " 7 "),
-            ("o", r#"{ "b":1, "a":2 }"#),
-        ];
+        let pairs = [("n", "42"), ("q", r#""quoted""#), ("sp", " 7 "), ("o", r#"{ "b":1, "a":2 }"#)];
         let f = wire(&pairs);
         let expected: Vec<_> = {
-            let mut v: Vec<_> = pairs
-                .iter()
-                .map(|(k, w)| (k.to_string(), w.to_string()))
-                .collect();
+            let mut v: Vec<_> = pairs.iter().map(|(k, w)| (k.to_string(), w.to_string())).collect();
             v.sort();
             v
         };
@@ -227,15 +205,9 @@ mod tests {
         let f = wire(&[("n", "42"), ("roles", r#"["a","b"]"#), ("s", "x")]);
         assert_eq!(f.get_as::<u64>("n").unwrap(), Some(42));
         assert_eq!(f.get_as::<String>("n").unwrap(), Some("42".to_string()));
-        assert_eq!(
-            f.get_as::<Vec<String>>("roles").unwrap(),
-            Some(vec!["a".into(), "b".into()])
-        );
+        assert_eq!(f.get_as::<Vec<String>>("roles").unwrap(), Some(vec!["a".into(), "b".into()]));
         assert_eq!(f.get_as::<u64>("missing").unwrap(), None);
-        assert!(matches!(
-            f.get_as::<u64>("s"),
-            Err(Error::TypeConversion(_))
-        ));
+        assert!(matches!(f.get_as::<u64>("s"), Err(Error::TypeConversion(_))));
     }
 
     #[test]

@@ -66,19 +66,17 @@ pub use policy::{Decision, Policy};
 pub use serde;
 pub use serde_json;
 pub use source::{
-    Concurrency, Listener, METHOD_PROPERTY, PATH_PROPERTY, Plan, REPLY_HEADER, REQUEST_ID_HEADER,
-    RESPONSE_CODE_HEADER, Request, Source, Submitted, is_cancelled, serve, submit,
+    Concurrency, Listener, METHOD_PROPERTY, PATH_PROPERTY, Plan, REPLY_HEADER, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, Request,
+    Source, Submitted, is_cancelled, serve, submit,
 };
-pub use stream::{
-    BodyReader, ChunkWriter, DEFAULT_CHUNK_SIZE, StreamBody, drained, pending_writers,
-};
+pub use stream::{BodyReader, ChunkWriter, DEFAULT_CHUNK_SIZE, StreamBody, drained, pending_writers};
 
 /// The items most guests need: `use camel_wasm_guest::prelude::*;`
 pub mod prelude {
     pub use crate::{
-        Bean, Body, BodyReader, ChunkWriter, Concurrency, Config, Decision, Error, Exchange,
-        Listener, Method, Plan, Plugin, Policy, Request, Source, StreamBody, Submitted,
-        bean_methods, export_bean, export_plugin, export_policy, export_source, serve, state,
+        Bean, Body, BodyReader, ChunkWriter, Concurrency, Config, Decision, Error, Exchange, Listener, Method, Plan, Plugin,
+        Policy, Request, Source, StreamBody, Submitted, bean_methods, export_bean, export_plugin, export_policy, export_source,
+        serve, state,
     };
     pub use serde_json::{Value, json};
 }

@@ -107,10 +107,7 @@ mod tests {
     #[test]
     fn decisions_map_to_the_wit_encoding() {
         assert_eq!(Option::<String>::from(Decision::Grant), None);
-        assert_eq!(
-            Option::<String>::from(Decision::deny("no")),
-            Some("no".into())
-        );
+        assert_eq!(Option::<String>::from(Decision::deny("no")), Some("no".into()));
         assert!(Decision::Grant.is_granted() && !Decision::deny("no").is_granted());
     }
 

@@ -23,8 +23,7 @@
 //!   and [`submit`] returns [`Submitted::Stopped`].
 
 use crate::bindings::source_host::{
-    self as wit, CapabilityRequest, ConcurrencyModel, HttpListener, HttpListenerSpec, HttpRequest,
-    SourcePlan, SubmitOutcome,
+    self as wit, CapabilityRequest, ConcurrencyModel, HttpListener, HttpListenerSpec, HttpRequest, SourcePlan, SubmitOutcome,
 };
 use crate::bindings::types::WasmError;
 use crate::{Body, Config, Error, Exchange, Fields, Pattern};
@@ -95,11 +94,7 @@ impl Plan {
 
     /// A sequential plan listening on `bind`, for requests to `path` (`None`: any path).
     pub fn listener(bind: impl Into<String>, path: Option<&str>) -> Plan {
-        Plan {
-            bind: bind.into(),
-            path: path.map(str::to_owned),
-            concurrency: Concurrency::Sequential,
-        }
+        Plan { bind: bind.into(), path: path.map(str::to_owned), concurrency: Concurrency::Sequential }
     }
 
     /// The plan from the configuration's `bind` (default
@@ -129,10 +124,7 @@ impl Plan {
 impl From<Plan> for SourcePlan {
     fn from(plan: Plan) -> Self {
         SourcePlan {
-            capabilities: vec![CapabilityRequest::HttpListener(HttpListenerSpec {
-                bind: plan.bind,
-                path: plan.path,
-            })],
+            capabilities: vec![CapabilityRequest::HttpListener(HttpListenerSpec { bind: plan.bind, path: plan.path })],
             concurrency: match plan.concurrency {
                 Concurrency::Sequential => ConcurrencyModel::Sequential,
                 Concurrency::Concurrent(n) => ConcurrencyModel::Concurrent(n),
@@ -206,13 +198,7 @@ impl Request {
     ) -> Request {
         let headers = Fields::from_wire(headers);
         let id = headers.wire(REQUEST_ID_HEADER).map(str::to_owned);
-        Request {
-            method: method.into(),
-            path: path.into(),
-            headers,
-            body: body.into(),
-            id,
-        }
+        Request { method: method.into(), path: path.into(), headers, body: body.into(), id }
     }
 
     /// The host's id of this request (the [`REQUEST_ID_HEADER`] header as it
@@ -245,11 +231,8 @@ impl Request {
     /// id (empty if none), and properties [`METHOD_PROPERTY`] and
     /// [`PATH_PROPERTY`]. The host answers `202` once the route took it.
     pub fn into_exchange(self) -> Exchange {
-        let mut exchange = Exchange {
-            correlation_id: self.id.unwrap_or_default(),
-            pattern: Pattern::InOnly,
-            ..Exchange::default()
-        };
+        let mut exchange =
+            Exchange { correlation_id: self.id.unwrap_or_default(), pattern: Pattern::InOnly, ..Exchange::default() };
         exchange.input.headers = self.headers;
         exchange.input.body = self.body;
         exchange.set_property(METHOD_PROPERTY, self.method);
@@ -290,11 +273,7 @@ impl Request {
 
 /// The exchange of [`Request::reject`], without the method and path properties.
 fn rejection(id: Option<&str>, status: u16, message: String) -> Exchange {
-    let mut exchange = Exchange::new(if message.is_empty() {
-        Body::Empty
-    } else {
-        Body::Text(message)
-    });
+    let mut exchange = Exchange::new(if message.is_empty() { Body::Empty } else { Body::Text(message) });
     exchange.pattern = Pattern::InOut;
     if let Some(id) = id {
         exchange.correlation_id = id.to_owned();
@@ -308,12 +287,7 @@ fn rejection(id: Option<&str>, status: u16, message: String) -> Exchange {
 
 impl From<HttpRequest> for Request {
     fn from(request: HttpRequest) -> Self {
-        Request::new(
-            request.method,
-            request.path,
-            request.headers,
-            Body::Stream(request.body.into()),
-        )
+        Request::new(request.method, request.path, request.headers, Body::Stream(request.body.into()))
     }
 }
 
@@ -345,10 +319,7 @@ impl Listener<'_> {
 
 impl std::fmt::Debug for Listener<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener")
-            .field("concurrency", &self.concurrency)
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Listener").field("concurrency", &self.concurrency).field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -494,11 +465,7 @@ where
                 break;
             }
         }
-        if !open && accepting.is_none() && in_flight.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        if !open && accepting.is_none() && in_flight.is_empty() { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
     first_error.map_or(Ok(()), Err)
@@ -567,11 +534,7 @@ pub mod export {
             terminal: || crate::bindings::shared::wit_future::new(|| Ok(())),
         });
         let (config, concurrency) = CONFIGURED.with(|c| c.borrow().clone());
-        let listener = Listener {
-            handle: listener,
-            concurrency,
-            config,
-        };
+        let listener = Listener { handle: listener, concurrency, config };
         let result = T::run(listener).await;
         crate::stream::drained().await;
         Ok(result?)
@@ -693,10 +656,8 @@ world source {
             impl camel_wasm_source_world::Guest for CamelWasmSourceExport {
                 fn configure(
                     config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-                ) -> ::std::result::Result<
-                    $crate::bindings::source_host::SourcePlan,
-                    $crate::bindings::types::WasmError,
-                > {
+                ) -> ::std::result::Result<$crate::bindings::source_host::SourcePlan, $crate::bindings::types::WasmError>
+                {
                     $crate::__private::source::configure::<$source>(config)
                 }
 
@@ -725,9 +686,7 @@ mod tests {
     use std::task::{Context, Wake, Waker};
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     struct Flag(AtomicBool);
@@ -749,10 +708,7 @@ mod tests {
             if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
                 return v;
             }
-            assert!(
-                flag.0.swap(false, Ordering::SeqCst),
-                "deadlock: pending, not woken"
-            );
+            assert!(flag.0.swap(false, Ordering::SeqCst), "deadlock: pending, not woken");
         }
         panic!("did not finish");
     }
@@ -799,18 +755,11 @@ mod tests {
                     )
                 })
                 .collect();
-            Mock {
-                requests: RefCell::new(requests),
-                ..Mock::default()
-            }
+            Mock { requests: RefCell::new(requests), ..Mock::default() }
         }
 
         fn submitted_ids(&self) -> Vec<String> {
-            self.submitted
-                .borrow()
-                .iter()
-                .map(|e| e.correlation_id.clone())
-                .collect()
+            self.submitted.borrow().iter().map(|e| e.correlation_id.clone()).collect()
         }
     }
 
@@ -833,10 +782,7 @@ mod tests {
         async fn submit(&self, exchange: Exchange) -> Result<Submitted, Error> {
             yield_times(1).await;
             self.submitted.borrow_mut().push(exchange);
-            self.outcomes
-                .borrow_mut()
-                .pop_front()
-                .unwrap_or(Ok(Submitted::Accepted))
+            self.outcomes.borrow_mut().pop_front().unwrap_or(Ok(Submitted::Accepted))
         }
 
         fn is_cancelled(&self) -> bool {
@@ -846,9 +792,7 @@ mod tests {
 
     /// The WIT without comments and blank lines.
     fn strip(wit: &str) -> Vec<&str> {
-        wit.lines()
-            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
-            .collect()
+        wit.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//")).collect()
     }
 
     #[test]
@@ -861,29 +805,17 @@ mod tests {
         let world = strip(include_str!("../wit/source.wit"));
         assert_eq!(world[0], types[0], "one package");
         let expected: Vec<&str> = types.iter().chain(&world[1..]).copied().collect();
-        assert_eq!(
-            inline, expected,
-            "export_source!'s inline WIT differs from wit/types.wit + wit/source.wit: update it"
-        );
+        assert_eq!(inline, expected, "export_source!'s inline WIT differs from wit/types.wit + wit/source.wit: update it");
     }
 
     #[test]
     fn plans() {
-        let config: Config = [
-            ("bind", "127.0.0.1:9000"),
-            ("path", "/hook"),
-            ("secret", "s"),
-        ]
-        .into_iter()
-        .collect();
+        let config: Config = [("bind", "127.0.0.1:9000"), ("path", "/hook"), ("secret", "s")].into_iter().collect();
         let plan = Plan::from_config(&config).unwrap();
         assert_eq!(plan, Plan::listener("127.0.0.1:9000", Some("/hook")));
         assert_eq!(plan.concurrency, Concurrency::Sequential);
         let default = Plan::from_config(&Config::default()).unwrap();
-        assert_eq!(
-            (default.bind.as_str(), default.path),
-            (Plan::DEFAULT_BIND, None)
-        );
+        assert_eq!((default.bind.as_str(), default.path), (Plan::DEFAULT_BIND, None));
         let empty: Config = [("bind", " ")].into_iter().collect();
         assert!(Plan::from_config(&empty).is_err());
 
@@ -910,11 +842,7 @@ mod tests {
 
     #[test]
     fn requests_become_exchanges_that_carry_the_id() {
-        let headers = pairs(&[
-            (REQUEST_ID_HEADER, "42"),
-            ("content-length", "5"),
-            ("x-signature", "sha256=ab"),
-        ]);
+        let headers = pairs(&[(REQUEST_ID_HEADER, "42"), ("content-length", "5"), ("x-signature", "sha256=ab")]);
         let request = Request::new("POST", "/hook", headers.clone(), "hello");
         assert_eq!(request.id(), Some("42"));
         assert_eq!(request.header("X-Signature"), Some("sha256=ab"));
@@ -945,20 +873,12 @@ mod tests {
         assert_eq!(block_on(request.read_body(3)), Ok(b"abc".to_vec()));
         assert!(request.body.is_empty());
         let mut big = Request::new("POST", "/", vec![], "abcd");
-        assert_eq!(
-            block_on(big.read_body(3)),
-            Err(Error::processor("body larger than 3 bytes"))
-        );
+        assert_eq!(block_on(big.read_body(3)), Err(Error::processor("body larger than 3 bytes")));
     }
 
     #[test]
     fn rejections_answer_directly() {
-        let request = Request::new(
-            "POST",
-            "/hook",
-            pairs(&[(REQUEST_ID_HEADER, "7"), ("x-secret-stuff", "1")]),
-            "payload",
-        );
+        let request = Request::new("POST", "/hook", pairs(&[(REQUEST_ID_HEADER, "7"), ("x-secret-stuff", "1")]), "payload");
         let ex = request.reject(401, "bad signature");
         assert_eq!(ex.pattern, Pattern::InOut);
         assert_eq!(ex.correlation_id, "7");
@@ -1046,10 +966,7 @@ mod tests {
         assert_eq!(rejected.correlation_id, "0");
         assert_eq!(rejected.header_str(RESPONSE_CODE_HEADER), Some("500"));
         assert_eq!(rejected.header_str(REPLY_HEADER), Some("direct"));
-        assert_eq!(
-            rejected.body(),
-            &Body::Text("processor error: bad payload".into())
-        );
+        assert_eq!(rejected.body(), &Body::Text("processor error: bad payload".into()));
         assert_eq!(rejected.property_str(METHOD_PROPERTY), Some("POST"));
         assert_eq!(submitted[1].pattern, Pattern::InOnly);
     }
@@ -1057,21 +974,15 @@ mod tests {
     #[test]
     fn stopped_ends_serving_after_the_requests_in_flight() {
         let mock = Mock::with_requests(10);
-        mock.outcomes
-            .borrow_mut()
-            .extend([Ok(Submitted::Accepted), Ok(Submitted::Stopped)]);
-        let result = block_on(serve_on(&mock, 1, &async |req: Request| {
-            Ok(req.into_exchange())
-        }));
+        mock.outcomes.borrow_mut().extend([Ok(Submitted::Accepted), Ok(Submitted::Stopped)]);
+        let result = block_on(serve_on(&mock, 1, &async |req: Request| Ok(req.into_exchange())));
         assert_eq!(result, Ok(()));
         assert_eq!(mock.submitted_ids(), ["0", "1"]);
 
         // Concurrent: the other requests in flight still finish.
         let mock = Mock::with_requests(10);
         mock.outcomes.borrow_mut().push_back(Ok(Submitted::Stopped));
-        let result = block_on(serve_on(&mock, 4, &async |req: Request| {
-            Ok(req.into_exchange())
-        }));
+        let result = block_on(serve_on(&mock, 4, &async |req: Request| Ok(req.into_exchange())));
         assert_eq!(result, Ok(()));
         let n = mock.submitted.borrow().len();
         assert!((2..=5).contains(&n), "{n} submitted");
@@ -1082,24 +993,17 @@ mod tests {
     fn errors_stop_serving_and_are_returned() {
         let mut mock = Mock::with_requests(1);
         mock.accept_error = Some(Error::io("listener gone"));
-        let result = block_on(serve_on(&mock, 2, &async |req: Request| {
-            Ok(req.into_exchange())
-        }));
+        let result = block_on(serve_on(&mock, 2, &async |req: Request| Ok(req.into_exchange())));
         assert_eq!(result, Err(Error::io("listener gone")));
         assert_eq!(mock.submitted_ids(), ["0"]);
-
     }
 
     #[test]
     fn a_failed_submit_ends_its_request_only() {
         // The host refuses one exchange (its request was answered 504 already): the others go on.
         let mock = Mock::with_requests(5);
-        mock.outcomes
-            .borrow_mut()
-            .push_back(Err(Error::processor("the request was already answered 504")));
-        let result = block_on(serve_on(&mock, 1, &async |req: Request| {
-            Ok(req.into_exchange())
-        }));
+        mock.outcomes.borrow_mut().push_back(Err(Error::processor("the request was already answered 504")));
+        let result = block_on(serve_on(&mock, 1, &async |req: Request| Ok(req.into_exchange())));
         assert_eq!(result, Ok(()));
         assert_eq!(mock.submitted_ids(), ["0", "1", "2", "3", "4"]);
     }
@@ -1108,9 +1012,7 @@ mod tests {
     fn cancellation_stops_accepting() {
         let mut mock = Mock::with_requests(5);
         mock.cancel_after = Some(2);
-        let result = block_on(serve_on(&mock, 1, &async |req: Request| {
-            Ok(req.into_exchange())
-        }));
+        let result = block_on(serve_on(&mock, 1, &async |req: Request| Ok(req.into_exchange())));
         assert_eq!(result, Ok(()));
         assert_eq!(mock.submitted_ids(), ["0", "1"]);
         assert_eq!(mock.accepts.get(), 2);

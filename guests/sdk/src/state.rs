@@ -38,8 +38,5 @@ pub fn store_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), Err
 
 /// Loads the JSON value stored under `key` and deserializes it into `T`.
 pub fn load_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, Error> {
-    load(key)?
-        .map(|text| serde_json::from_str(&text))
-        .transpose()
-        .map_err(Error::from)
+    load(key)?.map(|text| serde_json::from_str(&text)).transpose().map_err(Error::from)
 }

@@ -111,21 +111,10 @@ impl StreamBody {
         let (terminal_writer, terminal) = (constructors.terminal)();
         let pending = PendingWriter::new();
         wit_bindgen::spawn_local(async move {
-            drive(
-                ChunkWriter::new(Sink::Wit(writer)),
-                TerminalSink::Wit(terminal_writer),
-                producer,
-            )
-            .await;
+            drive(ChunkWriter::new(Sink::Wit(writer)), TerminalSink::Wit(terminal_writer), producer).await;
             drop(pending);
         });
-        StreamBody {
-            stream,
-            terminal,
-            size_hint: None,
-            content_type: None,
-            origin: None,
-        }
+        StreamBody { stream, terminal, size_hint: None, content_type: None, origin: None }
     }
 
     /// A stream body of the chunks `chunks` yields, produced lazily as
@@ -165,10 +154,7 @@ impl StreamBody {
 
     /// A reader of this stream, in chunks of up to [`DEFAULT_CHUNK_SIZE`] bytes.
     pub fn reader(self) -> BodyReader {
-        BodyReader::new(Source::Stream {
-            stream: Some(self.stream),
-            terminal: Some(self.terminal),
-        })
+        BodyReader::new(Source::Stream { stream: Some(self.stream), terminal: Some(self.terminal) })
     }
 }
 
@@ -242,16 +228,10 @@ enum Source {
     /// A body in memory, handed out in chunks.
     Memory { data: Vec<u8>, offset: usize },
     /// A WIT stream and its terminal future (each `None` once consumed).
-    Stream {
-        stream: Option<StreamReader<u8>>,
-        terminal: Option<FutureReader<TerminalValue>>,
-    },
+    Stream { stream: Option<StreamReader<u8>>, terminal: Option<FutureReader<TerminalValue>> },
     /// Scripted chunks and terminal value, for tests on the host.
     #[cfg(test)]
-    Mock {
-        chunks: std::collections::VecDeque<Vec<u8>>,
-        terminal: Result<(), Error>,
-    },
+    Mock { chunks: std::collections::VecDeque<Vec<u8>>, terminal: Result<(), Error> },
 }
 
 /// One step of a source: a chunk (possibly empty), or the end with the
@@ -308,12 +288,7 @@ impl Source {
 
 impl BodyReader {
     fn new(source: Source) -> Self {
-        BodyReader {
-            source,
-            chunk_size: DEFAULT_CHUNK_SIZE,
-            bytes: 0,
-            chunks: 0,
-        }
+        BodyReader { source, chunk_size: DEFAULT_CHUNK_SIZE, bytes: 0, chunks: 0 }
     }
 
     /// Reads chunks of up to `bytes` bytes (at least 1) from now on.
@@ -393,10 +368,7 @@ impl Body {
             Body::Stream(stream) => stream.reader(),
             Body::Empty => BodyReader::new(Source::Done),
             Body::Bytes(data) => BodyReader::new(Source::Memory { data, offset: 0 }),
-            Body::Text(s) | Body::Json(s) | Body::Xml(s) => BodyReader::new(Source::Memory {
-                data: s.into_bytes(),
-                offset: 0,
-            }),
+            Body::Text(s) | Body::Json(s) | Body::Xml(s) => BodyReader::new(Source::Memory { data: s.into_bytes(), offset: 0 }),
         }
     }
 
@@ -433,11 +405,7 @@ enum Sink {
 
 impl ChunkWriter {
     fn new(sink: Sink) -> Self {
-        ChunkWriter {
-            sink,
-            written: 0,
-            closed: false,
-        }
+        ChunkWriter { sink, written: 0, closed: false }
     }
 
     /// Writes `chunk`, waiting until the host has taken all of it.
@@ -480,10 +448,7 @@ impl ChunkWriter {
 
 impl fmt::Debug for ChunkWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChunkWriter")
-            .field("bytes_written", &self.written)
-            .field("closed", &self.closed)
-            .finish_non_exhaustive()
+        f.debug_struct("ChunkWriter").field("bytes_written", &self.written).field("closed", &self.closed).finish_non_exhaustive()
     }
 }
 
@@ -619,9 +584,7 @@ mod tests {
             let taken = chunk.len().min(self.capacity);
             self.capacity -= taken;
             if taken > 0 {
-                self.log
-                    .borrow_mut()
-                    .push(Event::Write(chunk[..taken].to_vec()));
+                self.log.borrow_mut().push(Event::Write(chunk[..taken].to_vec()));
             }
             chunk.len() - taken
         }
@@ -657,23 +620,13 @@ mod tests {
         F: AsyncFnOnce(&mut ChunkWriter) -> Result<(), Error>,
     {
         let log = Log::default();
-        let sink = MockSink {
-            log: log.clone(),
-            capacity,
-        };
-        ready(drive(
-            ChunkWriter::new(Sink::Mock(sink)),
-            TerminalSink::Mock(MockTerminal(log.clone())),
-            producer,
-        ));
+        let sink = MockSink { log: log.clone(), capacity };
+        ready(drive(ChunkWriter::new(Sink::Mock(sink)), TerminalSink::Mock(MockTerminal(log.clone())), producer));
         log.take()
     }
 
     fn mock(chunks: &[&[u8]], terminal: Result<(), Error>) -> BodyReader {
-        BodyReader::new(Source::Mock {
-            chunks: chunks.iter().map(|c| c.to_vec()).collect::<VecDeque<_>>(),
-            terminal,
-        })
+        BodyReader::new(Source::Mock { chunks: chunks.iter().map(|c| c.to_vec()).collect::<VecDeque<_>>(), terminal })
     }
 
     #[test]
@@ -685,15 +638,7 @@ mod tests {
             assert_eq!(w.bytes_written(), 3);
             Ok(())
         });
-        assert_eq!(
-            events,
-            [
-                Event::Write(b"ab".to_vec()),
-                Event::Write(b"c".to_vec()),
-                Event::Eof,
-                Event::Terminal(Ok(()))
-            ]
-        );
+        assert_eq!(events, [Event::Write(b"ab".to_vec()), Event::Write(b"c".to_vec()), Event::Eof, Event::Terminal(Ok(()))]);
     }
 
     #[test]
@@ -702,14 +647,7 @@ mod tests {
             w.write("x").await?;
             Err(Error::processor("boom"))
         });
-        assert_eq!(
-            events,
-            [
-                Event::Write(b"x".to_vec()),
-                Event::Eof,
-                Event::Terminal(Err(Error::processor("boom")))
-            ]
-        );
+        assert_eq!(events, [Event::Write(b"x".to_vec()), Event::Eof, Event::Terminal(Err(Error::processor("boom")))]);
     }
 
     #[test]
@@ -722,15 +660,7 @@ mod tests {
             }
         });
         assert_eq!(attempts, 2);
-        assert_eq!(
-            events,
-            [
-                Event::Write(b"ab".to_vec()),
-                Event::Write(b"a".to_vec()),
-                Event::Eof,
-                Event::Terminal(Ok(()))
-            ]
-        );
+        assert_eq!(events, [Event::Write(b"ab".to_vec()), Event::Write(b"a".to_vec()), Event::Eof, Event::Terminal(Ok(()))]);
     }
 
     #[test]
@@ -757,18 +687,9 @@ mod tests {
     #[test]
     fn reader_count_and_read_all() {
         assert_eq!(ready(mock(&[b"ab", b"c"], Ok(())).count()), Ok(3));
-        assert_eq!(
-            ready(mock(&[b"ab"], Err(Error::Timeout)).count()),
-            Err(Error::Timeout)
-        );
-        assert_eq!(
-            ready(mock(&[b"ab", b"c"], Ok(())).read_all(3)),
-            Ok(b"abc".to_vec())
-        );
-        assert_eq!(
-            ready(mock(&[b"ab", b"c"], Ok(())).read_all(2)),
-            Err(Error::processor("body larger than 2 bytes"))
-        );
+        assert_eq!(ready(mock(&[b"ab"], Err(Error::Timeout)).count()), Err(Error::Timeout));
+        assert_eq!(ready(mock(&[b"ab", b"c"], Ok(())).read_all(3)), Ok(b"abc".to_vec()));
+        assert_eq!(ready(mock(&[b"ab", b"c"], Ok(())).read_all(2)), Err(Error::processor("body larger than 2 bytes")));
     }
 
     #[test]
@@ -781,10 +702,7 @@ mod tests {
         assert_eq!(chunks, [b"ab".to_vec(), b"cd".to_vec(), b"e".to_vec()]);
         assert_eq!(r.chunks_read(), 3);
         assert_eq!(ready(Body::Empty.into_reader().count()), Ok(0));
-        assert_eq!(
-            ready(Body::Bytes(vec![7; 10]).into_reader().read_all(10)),
-            Ok(vec![7; 10])
-        );
+        assert_eq!(ready(Body::Bytes(vec![7; 10]).into_reader().read_all(10)), Ok(vec![7; 10]));
         let mut whole = Body::Json("[1]".into()).into_reader();
         assert_eq!(ready(whole.next_chunk()), Some(Ok(b"[1]".to_vec())));
         assert_eq!(ready(whole.next_chunk()), None);

@@ -35,26 +35,16 @@ impl StreamBean {
             }
             Ok(())
         });
-        ex.set_body(
-            body.with_size_hint(25)
-                .with_content_type(OCTET_STREAM)
-                .with_origin("bean://emit_stream"),
-        );
+        ex.set_body(body.with_size_hint(25).with_content_type(OCTET_STREAM).with_origin("bean://emit_stream"));
         Ok(ex)
     }
 
     async fn emit_stream_fail(mut ex: Exchange) -> Result<Exchange, Error> {
         let body = StreamBody::from_fn(async |w: &mut ChunkWriter| {
             w.write(b"partial".to_vec()).await?;
-            Err(Error::processor(
-                "bean requested failure after partial emit",
-            ))
+            Err(Error::processor("bean requested failure after partial emit"))
         });
-        ex.set_body(
-            body.with_size_hint(7)
-                .with_content_type(OCTET_STREAM)
-                .with_origin("bean://emit_stream_fail"),
-        );
+        ex.set_body(body.with_size_hint(7).with_content_type(OCTET_STREAM).with_origin("bean://emit_stream_fail"));
         Ok(ex)
     }
 
@@ -66,11 +56,7 @@ impl StreamBean {
             }
             Ok(())
         });
-        ex.set_body(
-            body.with_size_hint(80)
-                .with_content_type(OCTET_STREAM)
-                .with_origin("bean://emit_stream_slow"),
-        );
+        ex.set_body(body.with_size_hint(80).with_content_type(OCTET_STREAM).with_origin("bean://emit_stream_slow"));
         Ok(ex)
     }
 }

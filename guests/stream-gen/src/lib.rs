@@ -31,10 +31,7 @@ fn number(ex: &Exchange, key: &str) -> Result<Option<u64>, Error> {
     let Some(text) = ex.header_str(key) else {
         return Ok(None);
     };
-    text.trim()
-        .parse()
-        .map(Some)
-        .map_err(|_| Error::type_conversion(format!("{key}: expected a number, got {text:?}")))
+    text.trim().parse().map(Some).map_err(|_| Error::type_conversion(format!("{key}: expected a number, got {text:?}")))
 }
 
 /// `len` bytes of the pattern, starting at offset `start`.

@@ -56,9 +56,7 @@ impl Plugin for StreamUpper {
             Body::Empty => Body::Empty,
             other => {
                 let kind = other.kind();
-                return Err(Error::type_conversion(format!(
-                    "stream-upper expects a stream, text or bytes body, not {kind}"
-                )));
+                return Err(Error::type_conversion(format!("stream-upper expects a stream, text or bytes body, not {kind}")));
             }
         };
         ex.set_body(body);

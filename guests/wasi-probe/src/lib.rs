@@ -29,9 +29,7 @@ fn filesystem_readable() -> bool {
 }
 
 fn clock_plausible() -> bool {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .is_ok_and(|since| since > YEAR_2020)
+    SystemTime::now().duration_since(UNIX_EPOCH).is_ok_and(|since| since > YEAR_2020)
 }
 
 fn random_available() -> bool {
@@ -40,24 +38,14 @@ fn random_available() -> bool {
 
 /// Whether a TCP connection to 127.0.0.1:9 can be opened through `wasi:sockets`.
 fn tcp_connects() -> bool {
-    use wasip2::sockets::network::{
-        ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress,
-    };
-    use wasip2::sockets::{
-        instance_network::instance_network, tcp_create_socket::create_tcp_socket,
-    };
+    use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    use wasip2::sockets::{instance_network::instance_network, tcp_create_socket::create_tcp_socket};
 
     let Ok(socket) = create_tcp_socket(IpAddressFamily::Ipv4) else {
         return false;
     };
-    let address = Ipv4SocketAddress {
-        port: 9,
-        address: (127, 0, 0, 1),
-    };
-    if socket
-        .start_connect(&instance_network(), IpSocketAddress::Ipv4(address))
-        .is_err()
-    {
+    let address = Ipv4SocketAddress { port: 9, address: (127, 0, 0, 1) };
+    if socket.start_connect(&instance_network(), IpSocketAddress::Ipv4(address)).is_err() {
         return false;
     }
     let ready = socket.subscribe();

@@ -64,11 +64,7 @@ fn decode_hex_32(hex: &str) -> Option<[u8; 32]> {
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`.
 fn signature_ok(secret: &str, body: &[u8], signature: &str) -> bool {
-    let Some(expected) = signature
-        .trim()
-        .strip_prefix("sha256=")
-        .and_then(decode_hex_32)
-    else {
+    let Some(expected) = signature.trim().strip_prefix("sha256=").and_then(decode_hex_32) else {
         return false;
     };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -81,9 +77,7 @@ struct WebhookSource;
 impl Source for WebhookSource {
     fn configure(config: Config) -> Result<Plan, Error> {
         if config.get("secret").is_none_or(str::is_empty) {
-            return Err(Error::processor(
-                "webhook-source: config 'secret' is required",
-            ));
+            return Err(Error::processor("webhook-source: config 'secret' is required"));
         }
         Plan::from_config(&config)
     }
@@ -109,14 +103,10 @@ impl Source for WebhookSource {
                 return Ok(req.reject(401, "bad signature"));
             }
 
-            let event = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|payload| Some(payload.get("event")?.as_str()?.to_owned()));
+            let event =
+                serde_json::from_slice::<Value>(&body).ok().and_then(|payload| Some(payload.get("event")?.as_str()?.to_owned()));
             let (Some(event), Ok(text)) = (event, String::from_utf8(body)) else {
-                return Ok(req.reject(
-                    400,
-                    r#"payload must be a JSON object with a string "event""#,
-                ));
+                return Ok(req.reject(400, r#"payload must be a JSON object with a string "event""#));
             };
 
             let mut ex = req.into_exchange();
@@ -140,11 +130,7 @@ mod tests {
         let (key, data) = ("Jefe", b"what do ya want for nothing?");
         let hex = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
         assert!(signature_ok(key, data, &format!("sha256={hex}")));
-        assert!(signature_ok(
-            key,
-            data,
-            &format!("sha256={}", hex.to_uppercase())
-        ));
+        assert!(signature_ok(key, data, &format!("sha256={}", hex.to_uppercase())));
         assert!(!signature_ok(key, b"other", &format!("sha256={hex}")));
         assert!(!signature_ok("other", data, &format!("sha256={hex}")));
         assert!(!signature_ok(key, data, hex));

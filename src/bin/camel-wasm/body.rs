@@ -154,7 +154,8 @@ fn with_stream(exchange: &Exchange, stream: &StreamBody) -> String {
     let marker = format!("\"text\": {}", serde_json::to_string(STREAM_MARKER).expect("strings serialize"));
     let Some(at) = text.find(&marker) else { return text };
     let indent = &text[text[..at].rfind('\n').map_or(0, |n| n + 1)..at];
-    let about = serde_json::to_string_pretty(&describe(stream)).expect("JSON values serialize").replace('\n', &format!("\n{indent}"));
+    let about =
+        serde_json::to_string_pretty(&describe(stream)).expect("JSON values serialize").replace('\n', &format!("\n{indent}"));
     format!("{}\"stream\": {about}{}", &text[..at], &text[at + marker.len()..])
 }
 

@@ -585,9 +585,7 @@ async fn call(args: CallArgs) -> Result<(), String> {
     // Handles are registered when a guest is loaded: the recorder goes first.
     let metrics = match args.metrics {
         true => Some(
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .install_recorder()
-                .map_err(|e| format!("--metrics: {e}"))?,
+            metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().map_err(|e| format!("--metrics: {e}"))?,
         ),
         false => None,
     };

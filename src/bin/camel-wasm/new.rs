@@ -84,9 +84,7 @@ pub fn create(dir: &Path, world: World, sdk_path: Option<&Path>) -> Result<Strin
 fn crate_name(dir: &Path) -> Result<String, String> {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .split('-')
-            .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        && name.split('-').all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     if !valid {
         return Err(format!(
             "'{}' is not a guest name: use lower-case letters, digits and single '-', starting with a letter",

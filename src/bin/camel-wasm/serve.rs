@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use camel_wasm::{
-    AuthMode, BoxError, Body, Exchange, Limits, Pattern, Runtime, Source, SourceOptions, StreamBody, escape_control,
+    AuthMode, Body, BoxError, Exchange, Limits, Pattern, Runtime, Source, SourceOptions, StreamBody, escape_control,
     escape_control_json,
 };
 
@@ -89,7 +89,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string().replace("needs allow-public-bind=true", "needs --allow-public-bind"))?;
     if source.options().auth.mode == Some(AuthMode::None) && !args.public {
-        eprintln!("warning: serving on loopback without authentication (a developer tool); anything else needs --source auth=... or --public");
+        eprintln!(
+            "warning: serving on loopback without authentication (a developer tool); anything else needs --source auth=... or --public"
+        );
     }
     let path = source.options().path.as_deref().unwrap_or("/");
     eprintln!("listening on http://{}{path} (plugin {})", running.local_addr(), source.name());
@@ -122,8 +124,11 @@ fn open(args: &ServeArgs) -> Result<(Runtime, String, Limits, SourceOptions), St
         let (uri, options) = SourceOptions::parse_uri(&args.file, Limits::default()).map_err(|e| e.to_string())?;
         let limits = args.limits.over(uri.limits, &uri.given)?;
         let query = args.file.split_once('?').map_or("", |(_, q)| q);
-        let given: Vec<&str> =
-            query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k)).filter(|k| SourceOptions::is_parameter(k)).collect();
+        let given: Vec<&str> = query
+            .split('&')
+            .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+            .filter(|k| SourceOptions::is_parameter(k))
+            .collect();
         (crate::runtime_in(std::path::Path::new("."))?, uri.path, limits, options, given)
     } else {
         let (runtime, name) = crate::open(&args.file)?;
@@ -240,7 +245,8 @@ struct Drained {
 impl Printer {
     fn service(
         &self,
-    ) -> impl tower::Service<Exchange, Response = Exchange, Error = BoxError, Future: Send + 'static> + Clone + Send + Sync + 'static {
+    ) -> impl tower::Service<Exchange, Response = Exchange, Error = BoxError, Future: Send + 'static> + Clone + Send + Sync + 'static
+    {
         let printer = self.clone();
         tower::service_fn(move |exchange| printer.clone().handle(exchange))
     }

@@ -72,10 +72,7 @@ impl WasmBundleConfig {
     /// The defaults this table sets, over [`TomlLimits::default`].
     pub fn defaults(&self) -> Result<TomlLimits, ConfigError> {
         if let (Some(_), Some(_)) = (&self.allow_call, &self.limits.allow_call_schemes) {
-            return Err(ConfigError::DuplicateParameter {
-                name: "allow-call".into(),
-                first: "limits.allow-call-schemes".into(),
-            });
+            return Err(ConfigError::DuplicateParameter { name: "allow-call".into(), first: "limits.allow-call-schemes".into() });
         }
         let mut defaults = TomlLimits::default().overlay(&self.limits)?;
         if let Some(list) = &self.allow_call {
@@ -277,7 +274,8 @@ mod tests {
     #[test]
     fn the_source_table_sets_every_source_routes_defaults() {
         let b = bundle("[source]\nauth = \"none\"\nmax-connections = 64\nheader-read-timeout = 2.5\n").unwrap();
-        let (_, options) = b.component(Runtime::builder().build().unwrap()).endpoint_uri("wasm:s.wasm?max-connections=8").unwrap();
+        let (_, options) =
+            b.component(Runtime::builder().build().unwrap()).endpoint_uri("wasm:s.wasm?max-connections=8").unwrap();
         assert_eq!(options.auth.mode, Some(crate::AuthMode::None));
         assert_eq!(options.max_connections, 8, "the URI overrides the table");
         assert_eq!(options.header_read_timeout, Duration::from_millis(2500));

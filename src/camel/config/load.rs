@@ -70,9 +70,7 @@ fn hoist_in(table: &mut toml::Table, prefix: &str) -> Result<bool, String> {
     };
     let is_provider = |v: &toml::Value| v.as_table().is_some_and(|t| t.contains_key("provider"));
     let nested = match permissions.get("providers") {
-        Some(toml::Value::Table(providers)) if !providers.is_empty() && providers.values().all(is_provider) => {
-            providers.clone()
-        }
+        Some(toml::Value::Table(providers)) if !providers.is_empty() && providers.values().all(is_provider) => providers.clone(),
         _ => return Ok(false),
     };
     permissions.remove("providers");

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camel_auth::{
-    CachingPermissionEvaluator, PermissionCacheOptions, PermissionEvaluator, PermissionEvaluatorRegistry,
-    SecurityPolicyRegistry,
+    CachingPermissionEvaluator, PermissionCacheOptions, PermissionEvaluator, PermissionEvaluatorRegistry, SecurityPolicyRegistry,
 };
 use camel_bean::BeanRegistry;
 use camel_config::CamelConfig;
@@ -295,7 +294,11 @@ impl Plan {
         Ok((path, limits.limits, init, provider.cache.clone()))
     }
 
-    fn policy(name: &str, policy: &WasmSecurityPolicyConfig, defaults: &TomlLimits) -> Result<(String, TomlLimits, Init), CamelWasmError> {
+    fn policy(
+        name: &str,
+        policy: &WasmSecurityPolicyConfig,
+        defaults: &TomlLimits,
+    ) -> Result<(String, TomlLimits, Init), CamelWasmError> {
         let error = entry_error(format!("security policy '{name}'"));
         check_policy_table(&policy.limits, true).map_err(|e| error(e.into()))?;
         let limits = defaults.overlay(&policy.limits).map_err(|e| error(e.into()))?;

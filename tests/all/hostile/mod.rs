@@ -2,13 +2,13 @@
 //! compiled guest, asserting the bound it meets and that another endpoint
 //! keeps serving. One file per area.
 
-mod pool;
-mod returns;
-mod handles;
-mod properties;
-mod spares;
-mod source;
 mod allowlist;
+mod handles;
 mod output;
-mod reload;
+mod pool;
+mod properties;
 mod redis;
+mod reload;
+mod returns;
+mod source;
+mod spares;

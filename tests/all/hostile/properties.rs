@@ -9,7 +9,8 @@ use crate::fixture::{guest, runtime};
 async fn camel_auth_properties_keep_the_hosts_values() {
     let plugin = Plugin::from_uri(runtime(), &format!("wasm:{}", guest("auth-forger"))).unwrap();
     // Authenticated upstream as alice: the guest's forgeries are ignored.
-    let sent = Exchange::new("x").with_property("camel.auth.subject", "alice").with_property("camel.auth.roles", json!(["reader"]));
+    let sent =
+        Exchange::new("x").with_property("camel.auth.subject", "alice").with_property("camel.auth.roles", json!(["reader"]));
     let out = plugin.process(sent).await.unwrap();
     assert_eq!(out.header("x-seen-subject"), Some(&json!("alice")), "get-property reads the host's value");
     assert_eq!(out.properties["camel.auth.subject"], json!("alice"));

@@ -94,8 +94,12 @@ async fn foreign_values_of_the_wrong_type_or_not_utf8_are_typed_errors() {
 
         let key = format!("camel-wasm:{{atomic-counter.wasm#{namespace}}}:count");
         assert!(redis.command(&setup.replace("{key}", &key)).starts_with(':'), "{setup}");
-        let err = plugin(&rt, "atomic-counter", &format!("state-namespace={namespace}")).process(Exchange::new("t")).await.unwrap_err();
-        assert!(processor_message(&err).contains(&format!("increment: the value under 'count' is a {namespace}, not an integer")), "{err}");
+        let err =
+            plugin(&rt, "atomic-counter", &format!("state-namespace={namespace}")).process(Exchange::new("t")).await.unwrap_err();
+        assert!(
+            processor_message(&err).contains(&format!("increment: the value under 'count' is a {namespace}, not an integer")),
+            "{err}"
+        );
     }
 
     // Bytes that are not UTF-8 (the inline protocol's "\xff" escapes) never reach the guest as text.
@@ -142,7 +146,10 @@ async fn loads_of_a_big_value_do_not_hold_up_another_endpoints_state() {
         refused.push(load.await.unwrap().unwrap_err());
     }
     let sent = net_output(&redis) - before;
-    assert!(slowest < Duration::from_millis(250), "the other endpoint's slowest of {done} increments took {slowest:?} of its 1 s deadline");
+    assert!(
+        slowest < Duration::from_millis(250),
+        "the other endpoint's slowest of {done} increments took {slowest:?} of its 1 s deadline"
+    );
     assert!(sent < SMALL, "Redis sent {sent} bytes for four refused loads");
     for err in &refused {
         assert!(processor_message(err).contains("exceeds the 65536-byte bound (state-max-value-bytes)"), "{err}");
