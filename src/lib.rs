@@ -20,6 +20,26 @@
 //! assert_eq!(out.input.body.as_text(), Some("HELLO"));
 //! # Ok(()) }
 //! ```
+//!
+//! ## Layers
+//!
+//! The modules form one-way layers: a module imports only modules of its own
+//! layer or lower ones, and no two modules import each other. `tests/layers.rs`
+//! reads this table and every `crate::` / `super::` path in `src/`, and names
+//! the file, the line and the rule an import breaks.
+//!
+//! | layer | name | modules | what it holds |
+//! |---|---|---|---|
+//! | 1 | model | `text`, `error`, `knobs`, `bindings`, `exchange`, `health`, `metrics` | errors, the knob table, the generated host bindings, exchanges and their wire form |
+//! | 2 | capabilities | `host`, `state` | the host imports (calls and the allowlist, properties) and `host-store` state, each over its own context |
+//! | 3 | configuration | `limits` | `Limits`, `EndpointUri`, stream bounds: each capability's config built from the knobs |
+//! | 4 | store | `store` | a store's data, captured output, the background thread, trap classification |
+//! | 5 | streams | `stream` | stream bodies into and out of a guest |
+//! | 6 | edge | `source` | the source world's HTTP edge and its `source-host` imports |
+//! | 7 | engine | `runtime` | the builder, compile, pre and disk caches, epochs, reload, the pool ledger |
+//! | 8 | pool | `pool` | the `World` trait, the call path, instantiation, idle instances and spares |
+//! | 9 | worlds | `worlds` | plugin (with its tower service), bean, policy, source, inspect |
+//! | 10 | adapters | `camel`, `bin` | rust-camel and the CLI, through the public API only |
 
 #[cfg(feature = "rust-camel")]
 pub mod camel;
