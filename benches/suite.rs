@@ -266,7 +266,7 @@ fn main() {
     // `-- --bench no-versus`: skip the rust-camel build (about 20 minutes the first time).
     if std::env::args().any(|a| a == "no-versus") {
         r.text(String::new());
-        r.text("Against rust-camel 0.64: not run this time (`no-versus`); see the README for the last comparison.".into());
+        r.text("Against rust-camel 0.64: not run this time (`no-versus`); see docs/performance.md for the last one.".into());
     } else {
         versus_rust_camel(&mut r);
     }
@@ -290,7 +290,7 @@ fn main() {
     });
 
     r.text(String::new());
-    r.text("Where missed targets' time goes (perf profiles): see README, section Performance.".into());
+    r.text("Where missed targets' time goes (perf profiles): see docs/performance.md.".into());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results.md");
     let mut out = String::from("# Benchmark results (`just bench`)\n\n");
     for line in &r.lines {

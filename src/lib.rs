@@ -79,3 +79,7 @@ pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

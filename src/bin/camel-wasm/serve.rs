@@ -56,7 +56,7 @@ pub struct ServeArgs {
     /// Let anyone who reaches the listener in, without authentication (auth=none), on any address.
     #[arg(long)]
     public: bool,
-    /// A source parameter K=V (auth=jwt, auth-jwks=URL, max-connections=N, ...: see the README); repeatable.
+    /// A source parameter K=V (auth=jwt, auth-jwks=URL, max-connections=N, ...: see docs/rust-api.md, "Sources"); repeatable.
     #[arg(long = "source", value_name = "K=V")]
     source: Vec<String>,
     #[command(flatten)]
