@@ -9,7 +9,6 @@
 /// WIT below, generated from `types.wit` and `source.wit` without comments (a
 /// unit test regenerates it from the SDK's `wit/` and fails on any byte that
 /// differs); they reuse the SDK's `types` and `source-host` bindings.
-/// [`Source`]: crate::Source
 #[macro_export]
 macro_rules! export_source {
     ($source:ty) => {

@@ -27,7 +27,7 @@ impl From<SubmitOutcome> for Submitted {
 ///
 /// Returns once the route took the exchange, before a stream body has been
 /// read: keep `run` going until it has (the SDK's `run` adapter waits for the
-/// stream bodies made with [`Body::stream_from`] before returning; a request
+/// stream bodies made with [`Body::stream_from`](crate::Body::stream_from) before returning; a request
 /// body passed on unread is the host's own stream and needs nothing).
 pub async fn submit(exchange: Exchange) -> Result<Submitted, Error> {
     Ok(wit::submit_exchange(exchange.into()).await?.into())

@@ -27,10 +27,10 @@ pub(super) trait Port {
 ///   running concurrently in this task (interleaved at their `.await`s).
 /// - Every accepted request is submitted exactly once. A handler error
 ///   submits `req.reject(500, error text)` instead, and the loop goes on.
-/// - Stops accepting when [`is_cancelled`] is true, when an accept returns
+/// - Stops accepting when [`is_cancelled`](super::is_cancelled) is true, when an accept returns
 ///   `None` or when a submit returns [`Submitted::Stopped`]; lets the
 ///   requests in flight finish; then waits for every stream body made with
-///   [`Body::stream_from`] to be drained ([`crate::drained`]) and returns `Ok`.
+///   [`Body::stream_from`](crate::Body::stream_from) to be drained ([`crate::drained`]) and returns `Ok`.
 /// - An accept error also stops it, and is returned: the requests in flight
 ///   finish. A submit error ends only its own request (the host refused it,
 ///   for instance because it had answered it already with a 504); it is

@@ -32,10 +32,10 @@ pub trait Source {
     }
 
     /// Runs the source on the granted listener until it stops: accept
-    /// requests and submit exchanges (usually with [`serve`]); return `Ok(())`
-    /// when [`Listener::accept`] returns `None` or [`submit`] returns
-    /// [`Submitted::Stopped`]. After it returns, the adapter waits for every
-    /// stream body made with [`Body::stream_from`] to be drained
+    /// requests and submit exchanges (usually with [`serve`](super::serve)); return `Ok(())`
+    /// when [`Listener::accept`] returns `None` or [`submit`](super::submit) returns
+    /// [`Submitted::Stopped`](super::Submitted::Stopped). After it returns, the adapter waits for every
+    /// stream body made with [`Body::stream_from`](crate::Body::stream_from) to be drained
     /// ([`crate::drained`]) before `run` returns to the host.
     async fn run(listener: Listener<'_>) -> Result<(), Error>;
 }
