@@ -28,6 +28,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The published SDK builds from its own `wit/`: it must be the contract the host implements.
+/// (`export_source!`'s inline WIT is generated from that copy; an SDK unit test checks it.)
 #[test]
 fn sdk_wit_is_a_copy_of_wit() {
     let host = files(&repo().join("wit"));

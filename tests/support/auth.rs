@@ -1,6 +1,6 @@
 //! Authenticated exchanges for the rust-camel tests: a principal, and an
 //! exchange carrying it the way an authenticating transport leaves it.
-//! Included by `tests/camel.rs` and `tests/camel_toml.rs`.
+//! Included by `tests/camel/main.rs` and `tests/camel_toml.rs`.
 
 use std::sync::Arc;
 

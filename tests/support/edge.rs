@@ -1,6 +1,6 @@
 //! What the source edge's tests need, made at test time: an RSA key, tokens
 //! signed with it, its JWKS served on loopback, and a certificate for TLS.
-//! Included by `tests/all/main.rs` and `tests/camel.rs`.
+//! Included by `tests/all/main.rs` and `tests/camel/main.rs`.
 
 #![allow(dead_code)]
 

@@ -1,0 +1,71 @@
+//! The rust-camel integration in a real camel-core `CamelContext`, with
+//! camel-builder and YAML DSL routes, crates.io `direct:` and `mock:`
+//! components, and the guests in `guests/dist`.
+#![cfg(feature = "rust-camel")]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use camel_api::{Exchange, Message};
+use camel_bean::BeanRegistry;
+use camel_component_direct::DirectComponent;
+use camel_component_mock::MockComponent;
+use camel_core::CamelContext;
+use camel_wasm::camel::{CamelWasmError, WasmBean, WasmComponent};
+use camel_wasm::{Limits, Runtime};
+
+#[path = "../support/auth.rs"]
+mod auth;
+#[path = "../support/edge.rs"]
+mod edge;
+#[path = "../support/redis.rs"]
+mod redis_server;
+
+mod beans_policies;
+mod calls;
+mod routes;
+mod sources;
+mod state;
+mod streams;
+
+fn dist() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/dist")
+}
+
+fn runtime() -> Runtime {
+    Runtime::builder().base_dir(dist()).build().expect("runtime")
+}
+
+/// A CamelContext with direct:, mock:, wasm: and the `text` WASM bean.
+struct Harness {
+    ctx: CamelContext,
+    mock: MockComponent,
+    wasm: WasmComponent,
+}
+
+async fn harness() -> Harness {
+    let runtime = runtime();
+    let beans = Arc::new(Mutex::new(BeanRegistry::new()));
+    let text = WasmBean::load(&runtime, "text-utils.wasm", Limits::default(), vec![]).await.expect("bean loads");
+    beans.lock().unwrap().register("text", text).expect("bean registers");
+    let mut ctx = CamelContext::builder().beans(beans).build().await.expect("context");
+    ctx.register_component(DirectComponent::new());
+    let mock = MockComponent::new();
+    ctx.register_component(mock.clone());
+    let wasm = WasmComponent::register(&mut ctx, runtime);
+    Harness { ctx, mock, wasm }
+}
+
+impl Harness {
+    async fn send(&self, uri: &str, exchange: Exchange) -> Result<Exchange, CamelWasmError> {
+        self.wasm.camel_endpoints().expect("bridged to the context").send(uri, exchange).await
+    }
+
+    async fn received(&self, mock: &str) -> Vec<Exchange> {
+        self.mock.get_endpoint(mock).expect("mock endpoint exists").get_received_exchanges().await
+    }
+}
+
+fn text_exchange(body: &str) -> Exchange {
+    Exchange::new_in_out(Message::new(body))
+}
