@@ -234,3 +234,17 @@ pub enum WasmError {
         message: String,
     },
 }
+
+impl WasmError {
+    /// The guest's `wasm-error` as the typed error of `plugin`.
+    pub(crate) fn from_guest(plugin: &str, error: crate::bindings::WasmError) -> Self {
+        use crate::bindings::WasmError as Wire;
+        let error = match error {
+            Wire::ProcessorError(m) => GuestError::Processor(m),
+            Wire::TypeConversion(m) => GuestError::TypeConversion(m),
+            Wire::Io(m) => GuestError::Io(m),
+            Wire::Timeout => GuestError::Timeout,
+        };
+        WasmError::Guest { plugin: plugin.to_string(), error }
+    }
+}

@@ -13,6 +13,16 @@ use serde_json::Value;
 
 pub use stream::{ByteStream, StreamBody, StreamError};
 
+/// Property prefixes only the host sets (the authenticated identity): a
+/// guest's `set-property` of one is ignored, and in an exchange it returns or
+/// submits they keep the host's values.
+pub const HOST_OWNED_PREFIXES: &[&str] = &["camel.auth."];
+
+/// Whether property `key` is the host's alone (see [`HOST_OWNED_PREFIXES`]).
+pub fn is_host_owned(key: &str) -> bool {
+    HOST_OWNED_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+}
+
 /// A message exchange flowing through a route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {

@@ -43,6 +43,7 @@
 
 #[cfg(feature = "rust-camel")]
 pub mod camel;
+mod bindings;
 mod error;
 mod exchange;
 mod health;
@@ -59,11 +60,10 @@ mod text;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
-pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
+pub use exchange::{HOST_OWNED_PREFIXES, is_host_owned, Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
 pub use health::HealthStatus;
 pub use host::{
-    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, HOST_OWNED_PREFIXES, PropertyBounds,
-    PropertyError, is_host_owned,
+    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError,
 };
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{Body, Exchange, Message, Pattern};
-use crate::host::{WasmBody, WasmExchange, WasmMessage, WasmPattern};
+use crate::bindings::{WasmBody, WasmExchange, WasmMessage, WasmPattern};
 
 /// Why a guest's exchange could not be taken back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +135,7 @@ pub(crate) fn from_wire(wire: WasmExchange, sent: &Exchange, set: Vec<(String, S
         None => None,
     };
     // Host-owned properties (the identity) keep the values sent, whatever the guest returns.
-    let guests = |(key, _): &(String, String)| !crate::host::is_host_owned(key);
+    let guests = |(key, _): &(String, String)| !crate::exchange::is_host_owned(key);
     let mut properties = sent.properties.clone();
     restore_into(&mut properties, &sent.properties, wire.properties.into_iter().filter(guests));
     restore_into(&mut properties, &sent.properties, set.into_iter().filter(guests));

@@ -8,7 +8,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 use wasmtime::component::Accessor;
 
-use super::generated::host::HostWithStore;
+use crate::bindings::host::HostWithStore;
 use super::{HostImports, WasmError};
 
 tokio::task_local! {

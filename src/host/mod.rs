@@ -1,6 +1,6 @@
 //! The `camel:plugin/host` interface, implemented once for every world.
 //!
-//! The interface (and the shared `types` it uses) is generated here, privately;
+//! The interface (and the shared `types` it uses) is generated in [`crate::bindings`];
 //! each world's bindings reuse it through bindgen's `with:`. State lives in an
 //! owned [`HostCtx`] per store, reached through the [`HostView`] trait, and
 //! [`add_to_linker`] wires every function in one call.
@@ -16,42 +16,14 @@ pub use allowlist::CallAllowlist;
 pub use call::{CallError, CallKind, CallRequest, Endpoints, GuestCallGuard};
 pub(crate) use call::{guest_scope, in_guest_call};
 pub(crate) use properties::PropertyScope;
-pub use properties::{HOST_OWNED_PREFIXES, PropertyBounds, PropertyError, is_host_owned};
+pub use properties::{PropertyBounds, PropertyError};
 
 use wasmtime::component::{HasData, Linker};
 
 use crate::state::{SharedState, StateError};
 
-/// Bindings generated from `wit/` for the shared interfaces only.
-pub(crate) mod generated {
-    wasmtime::component::bindgen!({
-        path: "wit",
-        world: "host-imports",
-        inline: "
-            package camel:host-imports;
-            world host-imports {
-                import camel:plugin/host@1.0.0;
-                import camel:plugin/source-host@1.0.0;
-                import camel:state/counters@1.0.0;
-            }
-        ",
-        // A set-property over the endpoint's bounds stops the guest at once.
-        // host-store / host-load stay synchronous to the guest; the host side
-        // is async (a Redis round trip suspends the guest, not the thread).
-        imports: {
-            "camel:plugin/host.set-property": trappable,
-            "camel:plugin/host.host-store": async,
-            "camel:plugin/host.host-load": async,
-            "camel:state/counters.increment": async,
-        },
-        with: { "camel:plugin/source-host.http-listener": crate::source::ListenerHandle },
-    });
-
-    pub use camel::plugin::{host, source_host, types};
-    pub use camel::state::counters;
-}
-
-pub(crate) use generated::types::{StreamBodyHandle, WasmBody, WasmError, WasmExchange, WasmMessage, WasmPattern};
+use crate::bindings as generated;
+use crate::bindings::WasmError;
 
 /// Host-side state of one store: what the host imports read and write.
 pub struct HostCtx {

@@ -5,17 +5,8 @@
 //! bound traps the guest at once, and the call fails with
 //! [`WasmError::LimitExceeded`](crate::WasmError::LimitExceeded) naming it.
 
+use crate::exchange::is_host_owned;
 use std::collections::HashMap;
-
-/// Property prefixes only the host sets (the authenticated identity): a
-/// guest's `set-property` of one is ignored, and in an exchange it returns or
-/// submits they keep the host's values.
-pub const HOST_OWNED_PREFIXES: &[&str] = &["camel.auth."];
-
-/// Whether property `key` is the host's alone (see [`HOST_OWNED_PREFIXES`]).
-pub fn is_host_owned(key: &str) -> bool {
-    HOST_OWNED_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
-}
 
 /// Bounds on what a guest may set with `set-property` in one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@ mod generated {
         world: "source",
         exports: { default: async },
         with: {
-            "camel:plugin/types": crate::host::generated::types,
-            "camel:plugin/source-host": crate::host::generated::source_host,
+            "camel:plugin/types": crate::bindings::types,
+            "camel:plugin/source-host": crate::bindings::source_host,
         },
     });
 }

@@ -9,8 +9,8 @@ use super::ListenerHandle;
 use super::auth::{principal_properties, with_principal};
 use super::shared::{DIRECT_REPLY_HEADER, Pending, REQUEST_ID_HEADER, Reply, Shared};
 use crate::exchange::{Body, Exchange, Pattern, wire};
-use crate::host::generated::source_host::{self, HttpRequest, SubmitOutcome};
-use crate::host::{WasmError, WasmExchange};
+use crate::bindings::source_host::{self, HttpRequest, SubmitOutcome};
+use crate::bindings::{WasmError, WasmExchange};
 use crate::runtime::store::StoreState;
 use crate::stream::{from_guest, to_guest};
 
@@ -147,7 +147,7 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
             returned.put_into(&mut exchange);
         }
         // Identity is the host's: a guest cannot claim one, the edge's principal is attached.
-        exchange.properties.retain(|name, _| !crate::host::is_host_owned(name));
+        exchange.properties.retain(|name, _| !crate::exchange::is_host_owned(name));
         let principal = pending.as_mut().and_then(|p| p.principal.take());
         if let Some(principal) = &principal {
             exchange.properties.extend(principal_properties(principal));

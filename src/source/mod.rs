@@ -43,9 +43,7 @@ use crate::limits::Limits;
 use crate::runtime::Runtime;
 use crate::stream::StreamBounds;
 use shared::Shared;
-
-/// The host's side of the guest's `http-listener` handle: a marker, the listener itself is the host's.
-pub struct ListenerHandle;
+pub(crate) use crate::bindings::ListenerHandle;
 
 /// Requests queued for the guest before the HTTP edge waits (back-pressure).
 const QUEUED_REQUESTS: usize = 64;

@@ -22,7 +22,7 @@ use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::{CHANNEL_CHUNKS, MAX_CHUNK, Returned, Slot, StreamBounds, message_mut};
 use crate::exchange::{StreamBody, StreamError};
-use crate::host::{WasmBody, WasmError, WasmExchange};
+use crate::bindings::{WasmBody, WasmError, WasmExchange};
 use crate::runtime::store::StoreState;
 
 /// One item of a drained stream.
@@ -194,7 +194,7 @@ impl Ends {
         }
         match terminal {
             Ok(Ok(())) => DrainEnd::Clean,
-            Ok(Err(error)) => DrainEnd::Failed(StreamError::Plugin(crate::worlds::guest_error(&self.plugin, error))),
+            Ok(Err(error)) => DrainEnd::Failed(StreamError::Plugin(crate::error::WasmError::from_guest(&self.plugin, error))),
             Err(_) => DrainEnd::Failed(StreamError::Plugin(crate::error::WasmError::InvalidOutput {
                 plugin: self.plugin.to_string(),
                 reason: "the guest dropped its stream's terminal future without resolving it".into(),

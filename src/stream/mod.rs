@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exchange::{Body, Exchange, StreamBody};
-use crate::host::WasmExchange;
+use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 
 /// Most bytes moved in one chunk from a guest to the host.
@@ -110,7 +110,7 @@ impl Returned {
 }
 
 /// The message of `exchange` in `slot`.
-pub(crate) fn message_mut(exchange: &mut WasmExchange, slot: Slot) -> Option<&mut crate::host::WasmMessage> {
+pub(crate) fn message_mut(exchange: &mut WasmExchange, slot: Slot) -> Option<&mut crate::bindings::WasmMessage> {
     match slot {
         Slot::Input => Some(&mut exchange.input),
         Slot::Output => exchange.output.as_mut(),

@@ -18,7 +18,7 @@ use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::{StreamBounds, Streams, message_mut};
 use crate::exchange::{ByteStream, StreamBody, StreamError};
-use crate::host::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
+use crate::bindings::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
 use crate::runtime::store::StoreState;
 
 /// The terminal outcome handed to the guest's `terminal` future.

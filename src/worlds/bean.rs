@@ -8,7 +8,7 @@ use wasmtime::component::{Component, InstancePre};
 use super::{exchange_back, outgoing};
 use crate::error::{LoadError, WasmError};
 use crate::exchange::Exchange;
-use crate::host::{self, WasmExchange};
+use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::reload::{BoxFuture, Commit, Reloadable};
@@ -21,8 +21,8 @@ mod bindings {
         world: "bean",
         exports: { default: async },
         with: {
-            "camel:plugin/types": crate::host::generated::types,
-            "camel:plugin/host": crate::host::generated::host,
+            "camel:plugin/types": crate::bindings::types,
+            "camel:plugin/host": crate::bindings::host,
         },
     });
 }
@@ -41,7 +41,7 @@ impl World for BeanWorld {
     type Pre = Pre;
     type Bindings = bindings::Bean;
     type Input = (Arc<str>, WasmExchange);
-    type Output = Result<WasmExchange, host::WasmError>;
+    type Output = Result<WasmExchange, crate::bindings::WasmError>;
 
     fn method((method, _): &(Arc<str>, WasmExchange)) -> Option<Arc<str>> {
         Some(method.clone())

@@ -1,28 +1,17 @@
 //! One module per world: its private `bindgen!` and a typed handle.
 //!
 //! Each world's bindings reuse the shared `types` and `host` interfaces
-//! generated in [`crate::host`], so only the world's exports are generated here.
+//! generated in [`crate::bindings`], so only the world's exports are generated here.
 
 pub(crate) mod bean;
 pub(crate) mod plugin;
 pub(crate) mod policy;
 
-use crate::error::{GuestError, WasmError};
+use crate::error::WasmError;
 use crate::exchange::{Exchange, wire};
-use crate::host::{self, WasmExchange};
+use crate::bindings::{self, WasmExchange};
 use crate::pool::CallOutput;
 use crate::stream::Streams;
-
-/// The guest's `wasm-error` as the typed error of `plugin`.
-pub(crate) fn guest_error(plugin: &str, error: host::WasmError) -> WasmError {
-    let error = match error {
-        host::WasmError::ProcessorError(m) => GuestError::Processor(m),
-        host::WasmError::TypeConversion(m) => GuestError::TypeConversion(m),
-        host::WasmError::Io(m) => GuestError::Io(m),
-        host::WasmError::Timeout => GuestError::Timeout,
-    };
-    WasmError::Guest { plugin: plugin.to_string(), error }
-}
 
 /// `exchange` on its way to a guest: kept as sent, its wire form, and its stream bodies apart.
 pub(crate) fn outgoing(mut exchange: Exchange) -> (Exchange, WasmExchange, Streams) {
@@ -35,10 +24,10 @@ pub(crate) fn outgoing(mut exchange: Exchange) -> (Exchange, WasmExchange, Strea
 /// error typed, and a returned stream body put where the guest put it.
 pub(crate) fn exchange_back(
     plugin: &str,
-    out: CallOutput<Result<WasmExchange, host::WasmError>>,
+    out: CallOutput<Result<WasmExchange, bindings::WasmError>>,
     sent: &Exchange,
 ) -> Result<Exchange, WasmError> {
-    let returned = out.output.map_err(|e| guest_error(plugin, e))?;
+    let returned = out.output.map_err(|e| WasmError::from_guest(plugin, e))?;
     let mut back = wire::from_wire(returned, sent, out.set)
         .map_err(|e| WasmError::InvalidOutput { plugin: plugin.to_string(), reason: e.to_string() })?;
     if let Some(stream) = out.returned {

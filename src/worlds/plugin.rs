@@ -8,7 +8,7 @@ use wasmtime::component::{Component, InstancePre};
 use super::{exchange_back, outgoing};
 use crate::error::{LoadError, WasmError};
 use crate::exchange::Exchange;
-use crate::host::{self, WasmExchange};
+use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::store::StoreState;
@@ -20,8 +20,8 @@ mod bindings {
         world: "plugin",
         exports: { default: async },
         with: {
-            "camel:plugin/types": crate::host::generated::types,
-            "camel:plugin/host": crate::host::generated::host,
+            "camel:plugin/types": crate::bindings::types,
+            "camel:plugin/host": crate::bindings::host,
         },
     });
 }
@@ -40,7 +40,7 @@ impl World for PluginWorld {
     type Pre = Pre;
     type Bindings = bindings::Plugin;
     type Input = WasmExchange;
-    type Output = Result<WasmExchange, host::WasmError>;
+    type Output = Result<WasmExchange, crate::bindings::WasmError>;
 
     fn sent_exchange(input: &mut WasmExchange) -> Option<&mut WasmExchange> {
         Some(input)

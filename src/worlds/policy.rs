@@ -8,10 +8,9 @@ use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
-use super::guest_error;
 use crate::error::{LoadError, WasmError};
 use crate::exchange::{Exchange, wire};
-use crate::host::{self, WasmExchange};
+use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::store::StoreState;
@@ -24,8 +23,8 @@ mod bindings {
         world: "authorization-policy",
         exports: { default: async },
         with: {
-            "camel:plugin/types": crate::host::generated::types,
-            "camel:plugin/host": crate::host::generated::host,
+            "camel:plugin/types": crate::bindings::types,
+            "camel:plugin/host": crate::bindings::host,
         },
     });
 }
@@ -46,7 +45,7 @@ impl World for PolicyWorld {
     type Pre = Pre;
     type Bindings = bindings::AuthorizationPolicy;
     type Input = WasmExchange;
-    type Output = Result<Option<String>, host::WasmError>;
+    type Output = Result<Option<String>, crate::bindings::WasmError>;
 
     fn guest_failed(output: &Self::Output) -> bool {
         output.is_err()
@@ -209,7 +208,7 @@ impl Policy {
         let properties = sent.properties.clone();
         // A policy decides on headers and properties: a stream body reaches it empty, unread.
         let out = self.pool.call(sent, properties, None, Streams::default()).await?;
-        match out.output.map_err(|e| guest_error(self.name(), e))? {
+        match out.output.map_err(|e| WasmError::from_guest(self.name(), e))? {
             None => Ok(Decision::Granted),
             Some(reason) => Ok(Decision::Denied { reason }),
         }
