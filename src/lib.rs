@@ -55,6 +55,7 @@ mod runtime;
 mod service;
 mod source;
 mod state;
+mod store;
 mod stream;
 mod text;
 mod worlds;

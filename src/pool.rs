@@ -7,7 +7,7 @@
 //! ran out of memory or panicked is thrown away, off the caller's path.
 //! With `isolation=per-call` every instance serves one call; the idle queue
 //! then holds spares (made and `init`ed, never called) that a low-priority
-//! background thread refills (see [`crate::runtime::background`]).
+//! background thread refills (see [`crate::store::background`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -17,19 +17,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, InstancePre};
-use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
+use wasmtime::{PoolConcurrencyLimitError, Store};
 
-use crate::error::{LoadError, TrapReason, WasmError};
+use crate::error::{LoadError, WasmError};
 use crate::exchange::StreamError;
 use crate::health::{Health, HealthStatus};
 use crate::bindings::WasmExchange;
 use crate::host::{CallAllowlist, HostCtx, guest_scope, in_guest_call};
 use crate::limits::{Isolation, Limits};
 use crate::metrics::{EndpointMetrics, ErrorKind};
-use crate::runtime::background::{self, Refill};
-use crate::runtime::output::{self, panic_message};
-use crate::runtime::slots::{EndpointShare, Exhausted};
-use crate::runtime::store::{GuestLimiter, MAX_LIVE_HANDLES, REUSE_HANDLE_SLACK, StoreState, new_store};
+use crate::store::background::{self, Refill};
+use crate::store::slots::EndpointShare;
+use crate::store::trap;
+use crate::store::{GuestLimiter, REUSE_HANDLE_SLACK, StoreState, new_store};
 use crate::runtime::{Compiled, Runtime};
 use crate::state::SharedState;
 use crate::stream::from_guest::{self, DrainEnd, GuestStream};
@@ -383,7 +383,7 @@ impl<W: World> Pool<W> {
         state.arm(deadline);
         state.host.begin_call(properties);
         if let Err(err) = self.attach_streams(&mut instance.store, &mut input, streams) {
-            let err = self.classify(err, instance.store.data());
+            let err = trap::classify(&self.plugin, &self.limits, err, instance.store.data());
             discard(instance);
             return Err(err);
         }
@@ -468,7 +468,7 @@ impl<W: World> Pool<W> {
                     let error = if instance.store.data().timed_out {
                         StreamError::Idle { plugin: self.plugin.to_string(), timeout: bounds.idle_timeout }
                     } else {
-                        StreamError::Plugin(self.classify(err, instance.store.data()))
+                        StreamError::Plugin(trap::classify(&self.plugin, &self.limits, err, instance.store.data()))
                     };
                     discard(instance);
                     Some(error)
@@ -664,69 +664,13 @@ impl<W: World> Pool<W> {
         }
     }
 
-    /// The typed result of guest work run under the deadline: a trap is
-    /// classified from the store's state, an elapsed deadline is a timeout.
+    /// The typed result of guest work run under the deadline (see [`trap::settle`]).
     fn settle<T>(
         &self,
         outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
         state: &StoreState,
     ) -> Result<T, WasmError> {
-        let settled = match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.classify(err, state)),
-            Err(_elapsed) => Err(self.timeout()),
-        };
-        // After classifying, which reads a panic message from stderr.
-        output::forward(&self.plugin, &state.stdout, &state.stderr);
-        settled
-    }
-
-    fn timeout(&self) -> WasmError {
-        WasmError::Timeout { plugin: self.plugin.to_string(), timeout: self.limits.timeout }
-    }
-
-    /// Turns a wasmtime error into the typed error it stands for.
-    fn classify(&self, err: wasmtime::Error, state: &StoreState) -> WasmError {
-        let plugin = self.plugin.to_string();
-        let trap = err.downcast_ref::<Trap>().copied();
-        if let Some(full) = err.downcast_ref::<Exhausted>() {
-            return WasmError::NoInstanceSlot { plugin, reason: full.0.clone() };
-        }
-        if err.is::<PoolConcurrencyLimitError>() {
-            return WasmError::NoInstanceSlot { plugin, reason: format!("{err:#}") };
-        }
-        let said = |what: &str| err.chain().any(|e| e.to_string().contains(what));
-        if said("fuel allocated for hostcalls") {
-            let max = self.limits.max_memory;
-            let reason = format!("it handed the host more than {max} bytes in one host call or return");
-            return WasmError::LimitExceeded { plugin, knob: "max-memory", max, reason };
-        }
-        if said("store handle limit exceeded") || said("resource table has no free keys") {
-            let reason = format!("more than {MAX_LIVE_HANDLES} live handles (WASI resources) at once");
-            return WasmError::Trap { plugin, reason: TrapReason::Other(reason) };
-        }
-        if state.timed_out || trap == Some(Trap::Interrupt) {
-            return self.timeout();
-        }
-        if let Some(exceeded) = &state.host.properties.exceeded {
-            return WasmError::LimitExceeded { plugin, knob: exceeded.knob(), max: exceeded.max(), reason: exceeded.to_string() };
-        }
-        if state.memory.refused {
-            return WasmError::OutOfMemory { plugin, max_memory_bytes: self.limits.max_memory };
-        }
-        let reason = match trap {
-            Some(Trap::UnreachableCodeReached) => {
-                if let Some(message) = panic_message(&state.stderr.text()) {
-                    return WasmError::GuestPanic { plugin, message };
-                }
-                TrapReason::Unreachable
-            }
-            Some(Trap::StackOverflow) => TrapReason::StackOverflow,
-            Some(Trap::MemoryOutOfBounds | Trap::TableOutOfBounds | Trap::HeapMisaligned) => TrapReason::OutOfBounds,
-            Some(other) => TrapReason::Other(other.to_string()),
-            None => return WasmError::Runtime { plugin, message: format!("{err:#}") },
-        };
-        WasmError::Trap { plugin, reason }
+        trap::settle(&self.plugin, &self.limits, outcome, state)
     }
 }
 
@@ -850,11 +794,6 @@ pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Drops an instance off the caller's path (on the background thread).
 fn discard<W: World>(instance: Instance<W>) {
     drop_off_path(instance);
-}
-
-/// Drops a store off the caller's path (on the background thread).
-pub(crate) fn discard_store(store: Store<StoreState>) {
-    drop_off_path(store);
 }
 
 fn drop_off_path<T: Send + 'static>(value: T) {

@@ -1,13 +1,9 @@
 //! The runtime: one engine, one linker, compiled components shared by every endpoint.
 
-pub(crate) mod background;
 mod disk_cache;
 mod epoch;
 mod load;
-pub(crate) mod output;
 pub(crate) mod reload;
-pub(crate) mod slots;
-pub(crate) mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -24,8 +20,9 @@ use crate::limits::{EndpointUri, Limits};
 use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use crate::state::{SharedState, StateBackend, StateStores};
 use disk_cache::{Bounds, Cached, DiskCache};
-use slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
-use store::StoreState;
+use crate::store::StoreState;
+use crate::store::background;
+use crate::store::slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
 
 pub use load::ComponentInfo;
 pub use reload::{ReloadOutcome, ReloadStats, ReloadWatcher};

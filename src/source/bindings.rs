@@ -16,4 +16,4 @@ pub(crate) use generated::Source as Bindings;
 pub(crate) use generated::camel::plugin::source_host::{CapabilityRequest, ConcurrencyModel, SourcePlan};
 
 /// The pre-instantiated `source` world.
-pub(crate) type Pre = generated::SourcePre<crate::runtime::store::StoreState>;
+pub(crate) type Pre = generated::SourcePre<crate::store::StoreState>;

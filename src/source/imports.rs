@@ -11,19 +11,12 @@ use super::shared::{DIRECT_REPLY_HEADER, Pending, REQUEST_ID_HEADER, Reply, Shar
 use crate::exchange::{Body, Exchange, Pattern, wire};
 use crate::bindings::source_host::{self, HttpRequest, SubmitOutcome};
 use crate::bindings::{WasmError, WasmExchange};
-use crate::runtime::store::StoreState;
+use crate::store::{SourceCtx, SourceLink, StoreState};
 use crate::stream::{from_guest, to_guest};
 
-/// A store's source context: the running source it serves, if any.
-#[derive(Default)]
-pub(crate) struct SourceCtx {
-    pub(crate) shared: Option<Arc<Shared>>,
-}
-
-impl SourceCtx {
-    /// Whether a stopping guest ran past its grace and must be interrupted.
-    pub(crate) fn interrupted(&self) -> bool {
-        self.shared.as_ref().is_some_and(|s| s.interrupt.load(Ordering::Acquire))
+impl SourceLink for Shared {
+    fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Acquire)
     }
 }
 
@@ -41,7 +34,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result
 
 impl source_host::Host for SourceCtx {
     fn is_cancelled(&mut self) -> bool {
-        self.shared.as_ref().is_none_or(|s| s.cancel.is_cancelled())
+        self.get::<Shared>().is_none_or(|s| s.cancel.is_cancelled())
     }
 }
 
@@ -53,7 +46,7 @@ impl source_host::HostHttpListener for SourceCtx {
 
 fn shared(accessor: &Accessor<StoreState, SourceImports>) -> Result<Arc<Shared>, WasmError> {
     accessor
-        .with(|mut access| access.get().shared.clone())
+        .with(|mut access| access.get().get::<Shared>())
         .ok_or_else(|| WasmError::ProcessorError("this instance runs no source".into()))
 }
 

@@ -33,7 +33,7 @@ pub use auth::KernelAuth;
 #[cfg(feature = "auth")]
 pub(crate) use auth::current_principal;
 pub(crate) use bindings::Pre;
-pub(crate) use imports::{SourceCtx, add_to_linker};
+pub(crate) use imports::add_to_linker;
 pub use options::{AuthMode, AuthOptions, ParameterKind, SOURCE_PARAMETERS, SourceOptions, SourceParameter, TokenSource};
 pub use shared::{BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, SubmitService};
 
@@ -124,7 +124,7 @@ pub struct Source {
     runtime: Runtime,
     pre: Pre,
     /// The source's reserved instance in the pooling allocator (none without pooling).
-    share: Option<Arc<crate::runtime::slots::EndpointShare>>,
+    share: Option<Arc<crate::store::slots::EndpointShare>>,
     plugin: Arc<str>,
     /// Keeps the component in the runtime's compiled set while this source exists.
     _compiled: Arc<crate::runtime::Compiled>,

@@ -12,8 +12,8 @@ use super::shared::{Reply, Shared};
 use super::{ListenerHandle, Source, SourceError};
 use crate::host::HostCtx;
 use crate::runtime::Runtime;
-use crate::runtime::output::panic_message;
-use crate::runtime::store::{GuestLimiter, StoreState, new_store};
+use crate::store::output::panic_message;
+use crate::store::{GuestLimiter, StoreState, new_store};
 use crate::state::SharedState;
 
 /// The first restart waits this long; each next one twice as long.
@@ -63,7 +63,7 @@ impl Guest {
             limits.property_bounds(),
         );
         let mut state = StoreState::new(host, GuestLimiter::new(limits));
-        state.source.shared = Some(self.shared.clone());
+        state.source.serve(self.shared.clone());
         let runtime = &self.source.runtime;
         let parts = Runtime::footprint(self.source.pre.instance_pre().component(), limits);
         // A restart waits for nothing: the old instance's room is given back first.
@@ -118,7 +118,7 @@ impl Guest {
             Ok(Ok(Err(error))) => Err(format!("run returned an error: {error:?}")),
             Ok(Err(e)) | Err(e) => Err(describe(&e, store.data())),
         };
-        crate::pool::discard_store(store);
+        crate::store::discard(store);
         outcome
     }
 }

@@ -23,7 +23,7 @@ use wasmtime::{AsContextMut, Store, StoreContextMut};
 use super::{CHANNEL_CHUNKS, MAX_CHUNK, Returned, Slot, StreamBounds, message_mut};
 use crate::exchange::{StreamBody, StreamError};
 use crate::bindings::{WasmBody, WasmError, WasmExchange};
-use crate::runtime::store::StoreState;
+use crate::store::StoreState;
 
 /// One item of a drained stream.
 type Item = Result<Bytes, StreamError>;

@@ -19,7 +19,7 @@ use wasmtime::{AsContextMut, Store, StoreContextMut};
 use super::{StreamBounds, Streams, message_mut};
 use crate::exchange::{ByteStream, StreamBody, StreamError};
 use crate::bindings::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
-use crate::runtime::store::StoreState;
+use crate::store::StoreState;
 
 /// The terminal outcome handed to the guest's `terminal` future.
 type Terminal = Result<(), WasmError>;

@@ -12,7 +12,7 @@ use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::reload::{BoxFuture, Commit, Reloadable};
-use crate::runtime::store::StoreState;
+use crate::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
 
 mod bindings {

@@ -11,7 +11,7 @@ use crate::exchange::Exchange;
 use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
-use crate::runtime::store::StoreState;
+use crate::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
 
 mod bindings {

@@ -13,7 +13,7 @@ use crate::exchange::{Exchange, wire};
 use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
-use crate::runtime::store::StoreState;
+use crate::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
 use crate::stream::Streams;
 
