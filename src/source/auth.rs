@@ -16,46 +16,13 @@ use camel_auth::{AuthenticatedPrincipal, ProviderEntry, ProviderRegistry};
 use super::SourceError;
 #[cfg(feature = "auth")]
 use super::options::TokenSource;
+#[cfg(feature = "auth")]
+pub use super::options::KernelAuth;
 use super::options::{AuthMode, AuthOptions};
 
 /// The provider name under which the `auth*` parameters' authenticator is registered.
 #[cfg(feature = "auth")]
 const EDGE_PROVIDER: &str = "camel-wasm-edge";
-
-/// A route's authentication: its compiled plan and the providers that can mint its principal.
-#[cfg(feature = "auth")]
-#[derive(Clone)]
-pub struct KernelAuth {
-    /// The plan: access mode, provider, credential sources, audience binding.
-    pub plan: RouteSecurityPlan,
-    /// The providers the plan's `provider_ref` is resolved in.
-    pub providers: Arc<ProviderRegistry>,
-}
-
-#[cfg(feature = "auth")]
-impl KernelAuth {
-    /// A route authentication from its plan and providers.
-    pub fn new(plan: RouteSecurityPlan, providers: Arc<ProviderRegistry>) -> Self {
-        Self { plan, providers }
-    }
-}
-
-#[cfg(feature = "auth")]
-impl std::fmt::Debug for KernelAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KernelAuth")
-            .field("provider", &self.plan.provider_ref)
-            .field("credential_sources", &self.plan.credential_sources)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "auth")]
-impl PartialEq for KernelAuth {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.providers, &other.providers) && self.plan.provider_ref == other.plan.provider_ref
-    }
-}
 
 /// The principal an authenticated request carries onto its exchange.
 #[cfg(feature = "auth")]

@@ -140,7 +140,7 @@ pub struct AuthOptions {
     pub client_secret_env: Option<String>,
     /// A route's own authentication (its plan and providers), set by the rust-camel consumer.
     #[cfg(feature = "auth")]
-    pub kernel: Option<super::auth::KernelAuth>,
+    pub kernel: Option<KernelAuth>,
 }
 
 /// Where a source listens, who may call it, and how each connection and request is bounded.
@@ -394,5 +394,40 @@ mod tests {
         ] {
             assert!(SourceOptions::parse_uri(&format!("wasm:h.wasm?{bad}"), Limits::default()).is_err(), "{bad}");
         }
+    }
+}
+
+/// A route's authentication (see [`super::auth`]): its compiled plan and the providers that can mint its principal.
+#[cfg(feature = "auth")]
+#[derive(Clone)]
+pub struct KernelAuth {
+    /// The plan: access mode, provider, credential sources, audience binding.
+    pub plan: camel_api::security_policy::RouteSecurityPlan,
+    /// The providers the plan's `provider_ref` is resolved in.
+    pub providers: std::sync::Arc<camel_auth::ProviderRegistry>,
+}
+
+#[cfg(feature = "auth")]
+impl KernelAuth {
+    /// A route authentication from its plan and providers.
+    pub fn new(plan: camel_api::security_policy::RouteSecurityPlan, providers: std::sync::Arc<camel_auth::ProviderRegistry>) -> Self {
+        Self { plan, providers }
+    }
+}
+
+#[cfg(feature = "auth")]
+impl std::fmt::Debug for KernelAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelAuth")
+            .field("provider", &self.plan.provider_ref)
+            .field("credential_sources", &self.plan.credential_sources)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "auth")]
+impl PartialEq for KernelAuth {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.providers, &other.providers) && self.plan.provider_ref == other.plan.provider_ref
     }
 }

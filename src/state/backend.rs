@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::redis::RedisConnection;
+use super::redis::{RedisConnection, redact};
 use super::{MemoryStore, RedisStore, SharedState, StateScope};
 use crate::Limits;
 
@@ -27,20 +27,6 @@ impl StateBackend {
             StateBackend::Memory => "memory".into(),
             StateBackend::Redis(url) => redact(url),
         }
-    }
-}
-
-/// `url` with the password of its user info replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split_once(':').map_or(&rest[..at], |(user, _)| user);
-            let hidden = if rest[..at].contains(':') { format!("{user}:***") } else { user.to_string() };
-            format!("{scheme}://{hidden}{}", &rest[at..])
-        }
-        None => url.to_string(),
     }
 }
 

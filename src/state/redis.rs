@@ -13,7 +13,6 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
 use tokio::sync::OnceCell;
 
-use super::backend::redact;
 use super::{StateError, StateScope, StateStore, remaining};
 
 /// How long connecting may take before a call sees `wasm-error::io`.
@@ -127,6 +126,20 @@ static LEN: LazyLock<Script> = LazyLock::new(|| {
 
 /// Connections a runtime opens to one Redis URL, at most.
 const LANES: usize = 16;
+
+/// `url` with the password of its user info replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split_once(':').map_or(&rest[..at], |(user, _)| user);
+            let hidden = if rest[..at].contains(':') { format!("{user}:***") } else { user.to_string() };
+            format!("{scheme}://{hidden}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
 
 /// One Redis server, shared by every endpoint of a runtime that uses its URL.
 /// Endpoints take its lanes in turn, each lane a connection made on first use and
