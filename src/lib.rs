@@ -72,13 +72,14 @@ pub use service::PluginService;
 #[cfg(feature = "auth")]
 pub use source::KernelAuth;
 pub use source::{
-    AuthMode, AuthOptions, BoxError, DIRECT_REPLY_HEADER, ParameterKind, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER, RunningSource,
-    SOURCE_PARAMETERS, Source, SourceError, SourceOptions, SourceParameter, SubmitService, TokenSource,
+    AuthMode, AuthOptions, BoxError, DIRECT_REPLY_HEADER, ParameterKind, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER,
+    SOURCE_PARAMETERS, SourceError, SourceOptions, SourceParameter, SubmitService, TokenSource,
 };
 pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds, StateError, StateStore};
 pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
+pub use worlds::source::{RunningSource, Source};
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};
 
 #[cfg(doctest)]

@@ -294,7 +294,7 @@ pub(crate) struct Compiled {
     pub(crate) plugin: OnceLock<Result<crate::worlds::plugin::Pre, LoadError>>,
     pub(crate) bean: OnceLock<Result<crate::worlds::bean::Pre, LoadError>>,
     pub(crate) policy: OnceLock<Result<crate::worlds::policy::Pre, LoadError>>,
-    pub(crate) source: OnceLock<Result<crate::source::Pre, LoadError>>,
+    pub(crate) source: OnceLock<Result<crate::worlds::source::Pre, LoadError>>,
 }
 
 impl std::fmt::Debug for Runtime {

@@ -6,6 +6,7 @@
 pub(crate) mod bean;
 pub(crate) mod plugin;
 pub(crate) mod policy;
+pub(crate) mod source;
 
 use crate::error::WasmError;
 use crate::exchange::{Exchange, wire};

@@ -8,8 +8,10 @@ use wasmtime::Store;
 use wasmtime::component::Resource;
 
 use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan};
-use super::shared::{Reply, Shared};
-use super::{ListenerHandle, Source, SourceError};
+use super::Source;
+use crate::bindings::ListenerHandle;
+use crate::source::SourceError;
+use crate::source::shared::{Reply, Shared};
 use crate::host::HostCtx;
 use crate::runtime::Runtime;
 use crate::store::output::panic_message;
