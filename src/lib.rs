@@ -41,9 +41,9 @@
 //! | 9 | worlds | `worlds` | plugin (with its tower service), bean, policy, source, inspect |
 //! | 10 | adapters | `camel`, `bin` | rust-camel and the CLI, through the public API only |
 
+mod bindings;
 #[cfg(feature = "rust-camel")]
 pub mod camel;
-mod bindings;
 mod error;
 mod exchange;
 mod health;
@@ -61,11 +61,9 @@ mod text;
 mod worlds;
 
 pub use error::{GuestError, LoadError, TrapReason, WasmError};
-pub use exchange::{HOST_OWNED_PREFIXES, is_host_owned, Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
+pub use exchange::{Body, ByteStream, Exchange, HOST_OWNED_PREFIXES, Message, Pattern, StreamBody, StreamError, is_host_owned};
 pub use health::HealthStatus;
-pub use host::{
-    CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError,
-};
+pub use host::{CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError};
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 pub use service::PluginService;
@@ -79,8 +77,8 @@ pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds,
 pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::plugin::Plugin;
-pub use worlds::source::{RunningSource, Source};
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};
+pub use worlds::source::{RunningSource, Source};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

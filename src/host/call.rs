@@ -8,8 +8,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 use wasmtime::component::Accessor;
 
-use crate::bindings::host::HostWithStore;
 use super::{HostImports, WasmError};
+use crate::bindings::host::HostWithStore;
 
 tokio::task_local! {
     /// Set while a guest call runs on this task: a nested WASM call is refused.

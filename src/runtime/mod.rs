@@ -19,10 +19,10 @@ use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
 use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use crate::state::{SharedState, StateBackend, StateStores};
-use disk_cache::{Bounds, Cached, DiskCache};
 use crate::store::StoreState;
 use crate::store::background;
 use crate::store::slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
+use disk_cache::{Bounds, Cached, DiskCache};
 
 pub use load::ComponentInfo;
 pub use reload::{ReloadOutcome, ReloadStats, ReloadWatcher};

@@ -15,9 +15,9 @@ use camel_auth::{AuthenticatedPrincipal, ProviderEntry, ProviderRegistry};
 
 use super::SourceError;
 #[cfg(feature = "auth")]
-use super::options::TokenSource;
-#[cfg(feature = "auth")]
 pub use super::options::KernelAuth;
+#[cfg(feature = "auth")]
+use super::options::TokenSource;
 use super::options::{AuthMode, AuthOptions};
 
 /// The provider name under which the `auth*` parameters' authenticator is registered.

@@ -8,9 +8,9 @@ use wasmtime::component::{Accessor, HasData, Linker, Resource};
 use super::ListenerHandle;
 use super::auth::{principal_properties, with_principal};
 use super::shared::{DIRECT_REPLY_HEADER, Pending, REQUEST_ID_HEADER, Reply, Shared};
-use crate::exchange::{Body, Exchange, Pattern, wire};
 use crate::bindings::source_host::{self, HttpRequest, SubmitOutcome};
 use crate::bindings::{WasmError, WasmExchange};
+use crate::exchange::{Body, Exchange, Pattern, wire};
 use crate::store::{SourceCtx, SourceLink, StoreState};
 use crate::stream::{from_guest, to_guest};
 

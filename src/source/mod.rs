@@ -13,7 +13,6 @@ pub(crate) mod tls;
 
 use std::time::Duration;
 
-
 pub use self::http::RESPONSE_CODE_HEADER;
 #[cfg(feature = "auth")]
 pub use auth::KernelAuth;
@@ -23,8 +22,8 @@ pub(crate) use imports::add_to_linker;
 pub use options::{AuthMode, AuthOptions, ParameterKind, SOURCE_PARAMETERS, SourceOptions, SourceParameter, TokenSource};
 pub use shared::{BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, SubmitService};
 
-use crate::error::WasmError;
 pub(crate) use crate::bindings::ListenerHandle;
+use crate::error::WasmError;
 
 /// Why a source could not start, or stopped badly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

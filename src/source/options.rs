@@ -410,7 +410,10 @@ pub struct KernelAuth {
 #[cfg(feature = "auth")]
 impl KernelAuth {
     /// A route authentication from its plan and providers.
-    pub fn new(plan: camel_api::security_policy::RouteSecurityPlan, providers: std::sync::Arc<camel_auth::ProviderRegistry>) -> Self {
+    pub fn new(
+        plan: camel_api::security_policy::RouteSecurityPlan,
+        providers: std::sync::Arc<camel_auth::ProviderRegistry>,
+    ) -> Self {
         Self { plan, providers }
     }
 }

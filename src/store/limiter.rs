@@ -89,4 +89,3 @@ impl ResourceLimiter for GuestLimiter {
         self.max_instances
     }
 }
-

@@ -15,10 +15,10 @@ pub(crate) mod trap;
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::host::{HostCtx, HostView};
 pub(crate) use limiter::GuestLimiter;
 use output::CapturedOutput;
 use slots::SlotGuard;
-use crate::host::{HostCtx, HostView};
 
 /// How many bytes of each guest output stream are kept.
 const CAPTURE_BYTES: usize = 16 * 1024;
@@ -165,11 +165,11 @@ impl SourceCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
     use crate::host::{CallAllowlist, Endpoints};
+    use crate::limits::Limits;
     use crate::runtime::Runtime;
-    use limiter::TABLE_ELEMENT_BYTES;
     use crate::state::MemoryStore;
+    use limiter::TABLE_ELEMENT_BYTES;
     use std::sync::Arc;
     use wasmtime::component::{Component, Linker};
 

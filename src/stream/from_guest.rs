@@ -21,8 +21,8 @@ use wasmtime::component::{FutureConsumer, FutureReader, Source, StreamConsumer, 
 use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::{CHANNEL_CHUNKS, MAX_CHUNK, Returned, Slot, StreamBounds, message_mut};
-use crate::exchange::{StreamBody, StreamError};
 use crate::bindings::{WasmBody, WasmError, WasmExchange};
+use crate::exchange::{StreamBody, StreamError};
 use crate::store::StoreState;
 
 /// One item of a drained stream.

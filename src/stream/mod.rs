@@ -16,8 +16,8 @@ pub(crate) mod to_guest;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::exchange::{Body, Exchange, StreamBody};
 use crate::bindings::WasmExchange;
+use crate::exchange::{Body, Exchange, StreamBody};
 use crate::limits::Limits;
 
 /// Most bytes moved in one chunk from a guest to the host.

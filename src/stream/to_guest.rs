@@ -17,8 +17,8 @@ use wasmtime::component::{Destination, FutureReader, StreamProducer, StreamReade
 use wasmtime::{AsContextMut, Store, StoreContextMut};
 
 use super::{StreamBounds, Streams, message_mut};
-use crate::exchange::{ByteStream, StreamBody, StreamError};
 use crate::bindings::{StreamBodyHandle, WasmBody, WasmError, WasmExchange};
+use crate::exchange::{ByteStream, StreamBody, StreamError};
 use crate::store::StoreState;
 
 /// The terminal outcome handed to the guest's `terminal` future.

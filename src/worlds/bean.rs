@@ -6,14 +6,14 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::{exchange_back, outgoing};
+use crate::bindings::WasmExchange;
 use crate::error::{LoadError, WasmError};
 use crate::exchange::Exchange;
-use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::reload::{BoxFuture, Commit, Reloadable};
-use crate::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
+use crate::store::StoreState;
 
 mod bindings {
     wasmtime::component::bindgen!({

@@ -8,9 +8,9 @@ pub(crate) mod plugin;
 pub(crate) mod policy;
 pub(crate) mod source;
 
+use crate::bindings::{self, WasmExchange};
 use crate::error::WasmError;
 use crate::exchange::{Exchange, wire};
-use crate::bindings::{self, WasmExchange};
 use crate::pool::CallOutput;
 use crate::stream::Streams;
 

@@ -8,13 +8,13 @@ use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
+use crate::bindings::WasmExchange;
 use crate::error::{LoadError, WasmError};
 use crate::exchange::{Exchange, wire};
-use crate::bindings::WasmExchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
-use crate::store::StoreState;
 use crate::runtime::{Compiled, Runtime};
+use crate::store::StoreState;
 use crate::stream::Streams;
 
 mod bindings {

@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 use wasmtime::component::Resource;
 
-use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan};
 use super::Source;
+use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan};
 use crate::bindings::ListenerHandle;
-use crate::source::SourceError;
-use crate::source::shared::{Reply, Shared};
 use crate::host::HostCtx;
 use crate::runtime::Runtime;
+use crate::source::SourceError;
+use crate::source::shared::{Reply, Shared};
+use crate::state::SharedState;
 use crate::store::output::panic_message;
 use crate::store::{GuestLimiter, StoreState, new_store};
-use crate::state::SharedState;
 
 /// The first restart waits this long; each next one twice as long.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);

@@ -1,0 +1,164 @@
+//! Idle instances: checkout and give back, spares for `isolation=per-call`, eviction for the runtime.
+
+use crate::error::WasmError;
+use crate::host::guest_scope;
+use crate::limits::Isolation;
+use crate::store::background::{self, Refill};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::{IdleInstances, Instance, Pool, World};
+
+/// Fresh instances an `isolation=per-call` endpoint keeps ready (made off the callers' path).
+const SPARES: usize = 2;
+
+/// Longest a spare's instantiation and `init` may take on the background thread
+/// (within the call `timeout`), so that one slow endpoint delays others' spares at most this.
+const SPARE_DEADLINE: Duration = Duration::from_secs(1);
+
+/// How long an endpoint whose spare ran past [`SPARE_DEADLINE`] makes no spares (its callers instantiate their own).
+const SPARE_BACKOFF: Duration = Duration::from_secs(30);
+
+impl<W: World> Pool<W> {
+    /// The newest idle instance of the current version; stale ones met on the way are dropped.
+    pub(super) fn checkout(&self) -> Option<Instance<W>> {
+        let mut idle = self.idle.lock().unwrap();
+        let generation = self.generation();
+        while let Some(instance) = idle.pop_back() {
+            // A per-call endpoint's idle instances are spares no exchange has used.
+            let fresh_enough = self.limits.isolation == Isolation::Reuse || instance.calls == 0;
+            if instance.generation == generation && fresh_enough {
+                self.metrics.idle.set(idle.len() as f64);
+                return Some(instance);
+            }
+            discard(instance);
+        }
+        None
+    }
+
+    /// Keeps an instance for the next call, unless it is spent or of a version swapped out.
+    pub(super) fn give_back(&self, mut instance: Instance<W>) {
+        let reuse = self.limits.isolation == Isolation::Reuse && instance.calls < self.limits.recycle_after;
+        if reuse {
+            // Under the idle lock, which `swap` holds too: a stale instance never goes back.
+            let mut idle = self.idle.lock().unwrap();
+            if instance.generation == self.generation() {
+                instance.idle_since = Instant::now();
+                idle.push_back(instance);
+                self.metrics.idle.set(idle.len() as f64);
+                return;
+            }
+        }
+        discard(instance);
+    }
+}
+
+/// Spare instances of `isolation=per-call` endpoints.
+impl<W: World> Pool<W> {
+    /// Fresh instances this endpoint keeps ready.
+    pub(super) fn spares_wanted(&self) -> usize {
+        SPARES.min(self.limits.max_concurrent)
+    }
+
+    /// Queues a refill of the spares on the background thread, unless one is queued
+    /// already or there is no multi-threaded tokio runtime to run guest code on.
+    pub(super) fn want_spares(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        // On a current-thread runtime only its own thread drives timers and I/O.
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread || self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if !background::request_refill(Arc::downgrade(self) as Weak<dyn Refill>, handle) {
+            self.refilling.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether another spare should be made now: fewer than wanted, and a call
+    /// slot free (callers at `max-concurrent` would not use it before one ends).
+    pub(super) fn needs_spare(&self) -> bool {
+        let paused = self.spares_paused_until.lock().unwrap().is_some_and(|until| Instant::now() < until);
+        !paused && self.permits.available_permits() > 0 && self.idle.lock().unwrap().len() < self.spares_wanted()
+    }
+
+    /// Keeps a new spare, unless the version changed while it was made.
+    pub(super) fn keep_spare(&self, instance: Instance<W>) -> bool {
+        let mut idle = self.idle.lock().unwrap();
+        if instance.generation != self.generation() || idle.len() >= self.spares_wanted() {
+            drop(idle);
+            discard(instance);
+            return false;
+        }
+        idle.push_back(instance);
+        self.metrics.idle.set(idle.len() as f64);
+        true
+    }
+}
+
+impl<W: World> Refill for Pool<W> {
+    fn refill_one(&self, handle: &tokio::runtime::Handle) -> bool {
+        // Cleared first: a call that takes a spare meanwhile queues another refill.
+        self.refilling.store(false, Ordering::Release);
+        if !self.needs_spare() {
+            return false;
+        }
+        let now = Instant::now();
+        let deadline = self.limits.deadline_from(now).min(now + SPARE_DEADLINE);
+        // A failing `init` fails the next call instead, on the caller's path.
+        let instance = match handle.block_on(guest_scope(self.instantiate(deadline, false))) {
+            Ok(instance) => instance,
+            Err(error) => {
+                if matches!(error, WasmError::Timeout { .. }) {
+                    tracing::warn!(plugin = %self.plugin, "a spare instance took over {SPARE_DEADLINE:?} to start; no spares for {SPARE_BACKOFF:?}");
+                    *self.spares_paused_until.lock().unwrap() = Some(Instant::now() + SPARE_BACKOFF);
+                }
+                return false;
+            }
+        };
+        // Queued again only if no call queued it meanwhile.
+        self.keep_spare(instance) && self.needs_spare() && !self.refilling.swap(true, Ordering::AcqRel)
+    }
+}
+
+impl<W: World> IdleInstances for Pool<W> {
+    fn oldest_idle(&self) -> Option<Instant> {
+        self.idle.lock().unwrap().front().map(|i| i.idle_since)
+    }
+
+    fn evict_oldest(&self) -> bool {
+        let oldest = {
+            let mut idle = self.idle.lock().unwrap();
+            let oldest = idle.pop_front();
+            self.metrics.idle.set(idle.len() as f64);
+            oldest
+        };
+        // Dropped here, not off the path: the caller needs the slot back now.
+        oldest.is_some()
+    }
+
+    fn over_share(&self) -> bool {
+        self.share.as_ref().is_some_and(|s| s.is_over())
+    }
+
+    fn evict_idle_before(&self, cutoff: Instant) {
+        let expired: Vec<Instance<W>> = {
+            let mut idle = self.idle.lock().unwrap();
+            let keep_from = idle.iter().position(|i| i.idle_since >= cutoff).unwrap_or(idle.len());
+            let expired = idle.drain(..keep_from).collect();
+            self.metrics.idle.set(idle.len() as f64);
+            expired
+        };
+        for instance in expired {
+            discard(instance);
+        }
+    }
+}
+
+/// Drops an instance off the caller's path (on the background thread).
+pub(super) fn discard<W: World>(instance: Instance<W>) {
+    drop_off_path(instance);
+}
+
+fn drop_off_path<T: Send + 'static>(value: T) {
+    background::drop_later(value);
+}

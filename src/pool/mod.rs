@@ -1,0 +1,314 @@
+//! Warm instances of one endpoint: checkout, call under limits, recycle.
+//!
+//! Each endpoint keeps a bounded pool of instances of its component. A call
+//! takes a permit (at most `max-concurrent` calls run; more callers wait), takes
+//! an idle instance or makes one (running the guest's `init` first), calls it
+//! under the deadline, and gives it back. An instance that trapped, timed out,
+//! ran out of memory or panicked is thrown away, off the caller's path.
+//! With `isolation=per-call` every instance serves one call; the idle queue
+//! then holds spares (made and `init`ed, never called) that a low-priority
+//! background thread refills (see [`crate::store::background`]).
+
+mod call;
+mod idle;
+mod instantiate;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::Store;
+use wasmtime::component::{Component, InstancePre};
+
+use crate::bindings::WasmExchange;
+use crate::error::{LoadError, WasmError};
+use crate::health::{Health, HealthStatus};
+use crate::host::CallAllowlist;
+use crate::limits::Limits;
+use crate::metrics::EndpointMetrics;
+use crate::runtime::{Compiled, Runtime};
+use crate::state::SharedState;
+use crate::store::StoreState;
+use crate::store::slots::EndpointShare;
+use crate::stream::Returned;
+use idle::discard;
+
+/// What a world contributes to the pool: how to instantiate, init and call it.
+pub(crate) trait World: Send + Sync + 'static {
+    /// The world's name in the WIT.
+    const NAME: &'static str;
+    /// Whether guests of this world may use `camel-call` / `camel-poll` at all.
+    const MAY_CALL: bool = true;
+    /// The pre-instantiated component (`*Pre`).
+    type Pre: Clone + Send + Sync + 'static;
+    /// An instance's typed exports.
+    type Bindings: Send + Sync + 'static;
+    /// What one call takes.
+    type Input: Send;
+    /// What one call gives back.
+    type Output: Send;
+
+    /// Where a compiled file keeps this world's `Pre`.
+    fn slot(compiled: &Compiled) -> &OnceLock<Result<Self::Pre, LoadError>>;
+
+    /// Looks up the world's exports once, for every later instantiation.
+    fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre>;
+
+    /// The component a `Pre` instantiates.
+    fn component(pre: &Self::Pre) -> &Component;
+
+    /// Instantiates the component in `store`.
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<StoreState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Bindings>> + Send;
+
+    /// Runs the guest's `init` with `config`.
+    fn init(
+        bindings: &Self::Bindings,
+        store: &mut Store<StoreState>,
+        config: &[(String, String)],
+    ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
+
+    /// Whether the guest answered with its own error.
+    fn guest_failed(output: &Self::Output) -> bool;
+
+    /// The method a call invokes, for worlds with methods (beans): a shared
+    /// name, so that naming it in the span and the metrics copies nothing.
+    fn method(_input: &Self::Input) -> Option<Arc<str>> {
+        None
+    }
+
+    /// The exchange a call sends, for worlds whose calls may carry stream bodies.
+    fn sent_exchange(_input: &mut Self::Input) -> Option<&mut WasmExchange> {
+        None
+    }
+
+    /// The exchange a call returned, for worlds whose guests may return stream bodies.
+    fn returned_exchange(_output: &mut Self::Output) -> Option<&mut WasmExchange> {
+        None
+    }
+
+    /// Makes one call.
+    fn call(
+        bindings: &Self::Bindings,
+        store: &mut Store<StoreState>,
+        input: Self::Input,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send;
+}
+
+/// One warm instance.
+struct Instance<W: World> {
+    store: Store<StoreState>,
+    bindings: W::Bindings,
+    calls: u64,
+    /// When it was last given back to the pool.
+    idle_since: Instant,
+    /// Entries in the store's concurrent-state table when nothing runs; more
+    /// after a call means guest tasks outlived it.
+    settled_tasks: usize,
+    /// Host resources it held after `init`; far more after a call means it leaks them.
+    settled_handles: usize,
+    /// The version of the component it runs ([`Pool::swap`] bumps it); a stale one is never reused.
+    generation: u64,
+    /// Counts it in `camel_wasm_instances_live` while it exists.
+    _live: LiveInstance,
+}
+
+/// Holds one unit of the endpoint's live-instances gauge.
+struct LiveInstance(::metrics::Gauge);
+
+impl Drop for LiveInstance {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+/// The version of the component an endpoint instantiates now.
+struct Current<P> {
+    pre: P,
+    /// Bumped by each [`Pool::swap`].
+    generation: u64,
+}
+
+/// The instances of one endpoint and what they share.
+pub(crate) struct Pool<W: World> {
+    plugin: Arc<str>,
+    /// Keeps the engine, its epoch ticker and the endpoints alive as long as the pool.
+    runtime: Runtime,
+    /// The version new instances are made of; swapped by a hot reload.
+    pre: Mutex<Current<W::Pre>>,
+    /// `pre`'s generation, readable without its lock on every call.
+    generation: AtomicU64,
+    limits: Limits,
+    allowlist: Arc<CallAllowlist>,
+    config: Vec<(String, String)>,
+    state: SharedState,
+    /// Idle instances, oldest first: calls take the newest, eviction the oldest.
+    /// With `isolation=per-call`, these are spares: made and `init`ed, never called.
+    idle: Mutex<VecDeque<Instance<W>>>,
+    /// Whether a refill of the spares is queued or running (per-call isolation).
+    refilling: std::sync::atomic::AtomicBool,
+    /// Until when no spares are made, after one ran past its deadline.
+    spares_paused_until: Mutex<Option<Instant>>,
+    permits: Arc<Semaphore>,
+    /// Returned streams still draining (each holds its instance and call slot).
+    draining: AtomicUsize,
+    metrics: EndpointMetrics,
+    health: Health,
+    /// The endpoint's share of the pooling allocator (none without pooling).
+    share: Option<Arc<EndpointShare>>,
+}
+
+/// What one call gave back.
+pub(crate) struct CallOutput<O> {
+    /// The world's output.
+    pub(crate) output: O,
+    /// The properties the guest set with `set-property`.
+    pub(crate) set: Vec<(String, String)>,
+    /// The stream body the guest returned, now draining, and where it goes.
+    pub(crate) returned: Option<Returned>,
+}
+
+/// What the runtime sees of a pool: its idle instances, for eviction across endpoints.
+pub(crate) trait IdleInstances: Send + Sync {
+    /// When the oldest idle instance went idle.
+    fn oldest_idle(&self) -> Option<Instant>;
+    /// Drops the oldest idle instance now, freeing its allocator slot; false when none is idle.
+    fn evict_oldest(&self) -> bool;
+    /// Drops (off the caller's path) instances idle since before `cutoff`.
+    fn evict_idle_before(&self, cutoff: Instant);
+    /// Whether the endpoint holds more than its reserved share of the pool.
+    fn over_share(&self) -> bool;
+}
+
+impl<W: World> Pool<W> {
+    /// A pool for `plugin` with no instance yet.
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        runtime: Runtime,
+        pre: W::Pre,
+        limits: Limits,
+        config: Vec<(String, String)>,
+        share: Option<Arc<EndpointShare>>,
+    ) -> Self {
+        let state = runtime.state_for(&plugin, &limits);
+        let permits = Arc::new(Semaphore::new(limits.max_concurrent.clamp(1, Limits::MAX_CONCURRENT)));
+        let allowlist = Arc::new(limits.allow_call.clone());
+        let pre = Mutex::new(Current { pre, generation: 0 });
+        let metrics = EndpointMetrics::new(&plugin, W::NAME);
+        let health = Health::new(limits.unhealthy_after);
+        let draining = AtomicUsize::new(0);
+        let refilling = Default::default();
+        Self {
+            plugin,
+            runtime,
+            pre,
+            limits,
+            allowlist,
+            config,
+            state,
+            idle: Mutex::default(),
+            refilling,
+            permits,
+            draining,
+            metrics,
+            health,
+            generation: AtomicU64::new(0),
+            share,
+            spares_paused_until: Mutex::default(),
+        }
+    }
+
+    /// The plugin's name.
+    pub(crate) fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The endpoint's limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The endpoint's `host-store` state.
+    pub(crate) fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    /// Instances idle in the pool now.
+    pub(crate) fn idle_instances(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+
+    /// The endpoint's health now.
+    pub(crate) fn health(&self) -> HealthStatus {
+        self.health.status()
+    }
+
+    /// Returned stream bodies still draining.
+    pub(crate) fn streams_in_flight(&self) -> usize {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Calls that could start now without waiting.
+    pub(crate) fn available_permits(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Waits for a call slot (back-pressure).
+    pub(crate) async fn acquire(&self) -> OwnedSemaphorePermit {
+        self.permits.clone().acquire_owned().await.expect("the pool semaphore is never closed")
+    }
+
+    /// The error of a call that found no free slot within its timeout.
+    pub(crate) fn busy(&self) -> WasmError {
+        WasmError::Busy {
+            plugin: self.plugin.to_string(),
+            max_concurrent: self.limits.max_concurrent,
+            waited: self.limits.timeout,
+        }
+    }
+
+    /// The semaphore bounding calls in flight (for `poll_ready`-style back-pressure).
+    pub(crate) fn permits(&self) -> Arc<Semaphore> {
+        self.permits.clone()
+    }
+
+    /// The version new instances are made of now.
+    pub(crate) fn current_pre(&self) -> W::Pre {
+        self.pre.lock().unwrap().pre.clone()
+    }
+
+    /// The generation of the current version (0 at load, one more per swap).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Hot reload: new instances are made of `pre` from now on; idle instances
+    /// of the old version are dropped, and busy ones are dropped when given back
+    /// (calls in flight finish on the old version). The `host-store` state is kept.
+    pub(crate) fn swap(&self, pre: W::Pre) {
+        if let Some(share) = &self.share
+            && !share.re_reserve(Runtime::footprint(W::component(&pre), &self.limits))
+        {
+            tracing::warn!(plugin = %self.plugin, "the new version's reserved instance does not fit the pool; the old reservation stays");
+        }
+        let stale: Vec<Instance<W>> = {
+            let mut idle = self.idle.lock().unwrap();
+            let mut current = self.pre.lock().unwrap();
+            current.pre = pre;
+            current.generation += 1;
+            self.generation.store(current.generation, Ordering::Release);
+            idle.drain(..).collect()
+        };
+        for instance in stale {
+            discard(instance);
+        }
+    }
+}
+
+/// How long an instance may sit idle before it is dropped, unless configured.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
