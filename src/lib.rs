@@ -65,7 +65,7 @@ pub use exchange::{Body, ByteStream, Exchange, HOST_OWNED_PREFIXES, Message, Pat
 pub use health::HealthStatus;
 pub use host::{CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError};
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
-pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
+pub use runtime::{CompileStats, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 pub use service::PluginService;
 #[cfg(feature = "auth")]
 pub use source::KernelAuth;
@@ -76,6 +76,7 @@ pub use source::{
 pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds, StateError, StateStore};
 pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
+pub use worlds::inspect::ComponentInfo;
 pub use worlds::plugin::Plugin;
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};
 pub use worlds::source::{RunningSource, Source};

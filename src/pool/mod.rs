@@ -16,8 +16,8 @@ mod instantiate;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Store;
@@ -29,7 +29,8 @@ use crate::health::{Health, HealthStatus};
 use crate::host::CallAllowlist;
 use crate::limits::Limits;
 use crate::metrics::EndpointMetrics;
-use crate::runtime::{Compiled, Runtime};
+use crate::runtime::reload::{BoxFuture, Commit, Reloadable};
+use crate::runtime::{Compiled, IdleInstances, Runtime};
 use crate::state::SharedState;
 use crate::store::StoreState;
 use crate::store::slots::EndpointShare;
@@ -50,9 +51,6 @@ pub(crate) trait World: Send + Sync + 'static {
     type Input: Send;
     /// What one call gives back.
     type Output: Send;
-
-    /// Where a compiled file keeps this world's `Pre`.
-    fn slot(compiled: &Compiled) -> &OnceLock<Result<Self::Pre, LoadError>>;
 
     /// Looks up the world's exports once, for every later instantiation.
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre>;
@@ -173,19 +171,42 @@ pub(crate) struct CallOutput<O> {
     pub(crate) returned: Option<Returned>,
 }
 
-/// What the runtime sees of a pool: its idle instances, for eviction across endpoints.
-pub(crate) trait IdleInstances: Send + Sync {
-    /// When the oldest idle instance went idle.
-    fn oldest_idle(&self) -> Option<Instant>;
-    /// Drops the oldest idle instance now, freeing its allocator slot; false when none is idle.
-    fn evict_oldest(&self) -> bool;
-    /// Drops (off the caller's path) instances idle since before `cutoff`.
-    fn evict_idle_before(&self, cutoff: Instant);
-    /// Whether the endpoint holds more than its reserved share of the pool.
-    fn over_share(&self) -> bool;
+/// The pre-instantiated form of `compiled` for world `W` (made once per file).
+pub(crate) fn pre<W: World>(runtime: &Runtime, compiled: &Compiled) -> Result<W::Pre, LoadError> {
+    runtime.pre_in(compiled, W::NAME, W::pre)
 }
 
 impl<W: World> Pool<W> {
+    /// A pool for an endpoint of world `W` on `path`, known to the runtime for eviction and reload.
+    pub(crate) fn open(
+        runtime: &Runtime,
+        path: &str,
+        limits: Limits,
+        config: Vec<(String, String)>,
+    ) -> Result<Arc<Self>, WasmError> {
+        let compiled = runtime.compile(path, &limits)?;
+        let pre = pre::<W>(runtime, &compiled)?;
+        let max_wasm_size = limits.max_wasm_size;
+        let share = runtime.reserve_share(&compiled.name, &compiled.component, &limits)?;
+        let pool = Arc::new(Self::new(compiled.name.clone(), runtime.clone(), pre, limits, config, share));
+        runtime.track_endpoint(&compiled, max_wasm_size, Arc::downgrade(&pool) as _, Arc::downgrade(&pool) as _);
+        Ok(pool)
+    }
+
+    /// Like [`open`](Self::open), with reading and compiling on a blocking thread.
+    pub(crate) async fn open_async(
+        runtime: &Runtime,
+        path: &str,
+        limits: Limits,
+        config: Vec<(String, String)>,
+    ) -> Result<Arc<Self>, WasmError> {
+        let (runtime, path) = (runtime.clone(), path.to_string());
+        match tokio::task::spawn_blocking(move || Self::open(&runtime, &path, limits, config)).await {
+            Ok(result) => result,
+            Err(join) => Err(WasmError::Runtime { plugin: "<runtime>".into(), message: format!("loading failed: {join}") }),
+        }
+    }
+
     /// A pool for `plugin` with no instance yet.
     pub(crate) fn new(
         plugin: Arc<str>,
@@ -310,5 +331,11 @@ impl<W: World> Pool<W> {
     }
 }
 
-/// How long an instance may sit idle before it is dropped, unless configured.
-pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+impl<W: World> Reloadable for Pool<W> {
+    fn prepare<'a>(&'a self, runtime: &'a Runtime, compiled: &'a Arc<Compiled>) -> BoxFuture<'a, Result<Commit<'a>, WasmError>> {
+        Box::pin(async move {
+            let pre = pre::<W>(runtime, compiled)?;
+            Ok(Box::new(move || self.swap(pre)) as Commit<'a>)
+        })
+    }
+}

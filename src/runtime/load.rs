@@ -2,13 +2,10 @@
 
 use std::path::{Component as PathPart, Path, PathBuf};
 
-use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::{Compiled, Runtime};
 use crate::error::LoadError;
-use crate::worlds::{bean, plugin, policy};
 
 /// A plugin file opened once: its canonical path and its bytes.
 pub(crate) struct Opened {
@@ -93,39 +90,6 @@ pub(crate) fn compile(engine: &Engine, name: &str, bytes: &[u8]) -> Result<Compo
 pub(crate) fn import_error(name: &str, err: wasmtime::Error) -> LoadError {
     let message = format!("{err:#}");
     LoadError::UnsupportedImport { plugin: name.to_string(), import: message }
-}
-
-/// What a component imports and exports, and which worlds it fits.
-#[derive(Debug, Clone, Serialize)]
-pub struct ComponentInfo {
-    /// The plugin's name.
-    pub plugin: String,
-    /// Names of the component's imports.
-    pub imports: Vec<String>,
-    /// Names of the component's exports.
-    pub exports: Vec<String>,
-    /// The worlds it fits: `plugin`, `bean`, `authorization-policy`.
-    pub worlds: Vec<&'static str>,
-    /// Why it does not fit each other world.
-    pub mismatches: Vec<String>,
-}
-
-/// Describes `compiled` by trying it against each world.
-pub(crate) fn describe(runtime: &Runtime, compiled: &Compiled) -> ComponentInfo {
-    let ty = compiled.component.component_type();
-    let engine = runtime.engine();
-    let imports = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
-    let exports = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let mut worlds = Vec::new();
-    let mut mismatches = Vec::new();
-    let mut note = |world: &'static str, fit: Result<(), LoadError>| match fit {
-        Ok(()) => worlds.push(world),
-        Err(e) => mismatches.push(e.to_string()),
-    };
-    note(plugin::PluginWorld::NAME_STR, runtime.pre::<plugin::PluginWorld>(compiled).map(drop));
-    note(bean::BeanWorld::NAME_STR, runtime.pre::<bean::BeanWorld>(compiled).map(drop));
-    note(policy::PolicyWorld::NAME_STR, runtime.pre::<policy::PolicyWorld>(compiled).map(drop));
-    ComponentInfo { plugin: compiled.name.to_string(), imports, exports, worlds, mismatches }
 }
 
 #[cfg(test)]

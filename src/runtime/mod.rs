@@ -5,10 +5,11 @@ mod epoch;
 mod load;
 pub(crate) mod reload;
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -17,14 +18,12 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::error::{LoadError, WasmError};
 use crate::host::{self, Endpoints};
 use crate::limits::{EndpointUri, Limits};
-use crate::pool::{DEFAULT_IDLE_TIMEOUT, IdleInstances, Pool, World};
 use crate::state::{SharedState, StateBackend, StateStores};
 use crate::store::StoreState;
 use crate::store::background;
 use crate::store::slots::{EndpointShare, Exhausted, Parts, SlotGuard, Slots};
 use disk_cache::{Bounds, Cached, DiskCache};
 
-pub use load::ComponentInfo;
 pub use reload::{ReloadOutcome, ReloadStats, ReloadWatcher};
 
 /// Builds a [`Runtime`].
@@ -256,6 +255,21 @@ struct Inner {
     _ticker: epoch::Ticker,
 }
 
+/// How long an instance may sit idle before it is dropped, unless configured.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the runtime sees of an endpoint's pool: its idle instances, for eviction across endpoints.
+pub(crate) trait IdleInstances: Send + Sync {
+    /// When the oldest idle instance went idle.
+    fn oldest_idle(&self) -> Option<Instant>;
+    /// Drops the oldest idle instance now, freeing its allocator slot; false when none is idle.
+    fn evict_oldest(&self) -> bool;
+    /// Drops (off the caller's path) instances idle since before `cutoff`.
+    fn evict_idle_before(&self, cutoff: Instant);
+    /// Whether the endpoint holds more than its reserved share of the pool.
+    fn over_share(&self) -> bool;
+}
+
 /// How components reached memory since the runtime started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompileStats {
@@ -291,10 +305,8 @@ pub(crate) struct Compiled {
     /// The hash of the bytes it was compiled from.
     pub(crate) hash: blake3::Hash,
     pub(crate) component: Component,
-    pub(crate) plugin: OnceLock<Result<crate::worlds::plugin::Pre, LoadError>>,
-    pub(crate) bean: OnceLock<Result<crate::worlds::bean::Pre, LoadError>>,
-    pub(crate) policy: OnceLock<Result<crate::worlds::policy::Pre, LoadError>>,
-    pub(crate) source: OnceLock<Result<crate::worlds::source::Pre, LoadError>>,
+    /// Its pre-instantiated form per world (by world name), each made once.
+    pres: Mutex<Vec<(&'static str, Box<dyn Any + Send + Sync>)>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -409,16 +421,7 @@ impl Runtime {
         }
         let name: Arc<str> = Arc::from(path);
         let component = self.compile_or_reuse(&name, &bytes, &key.1, admit)?;
-        let compiled = Arc::new(Compiled {
-            name,
-            resolved: key.0,
-            hash,
-            component,
-            plugin: OnceLock::new(),
-            bean: OnceLock::new(),
-            policy: OnceLock::new(),
-            source: OnceLock::new(),
-        });
+        let compiled = Arc::new(Compiled { name, resolved: key.0, hash, component, pres: Mutex::default() });
         Ok(match admit {
             Admit::Now => self.enter(&compiled),
             Admit::OnCommit => compiled,
@@ -507,52 +510,48 @@ impl Runtime {
         Ok(component)
     }
 
-    /// The pre-instantiated form of `compiled` for world `W`: imports are
-    /// type-checked and exports looked up once per file, not per call.
-    pub(crate) fn pre<W: World>(&self, compiled: &Compiled) -> Result<W::Pre, LoadError> {
-        self.pre_in(compiled, W::slot(compiled), W::NAME, W::pre)
-    }
-
-    /// The pre-instantiated form of `compiled` kept in `slot`, made once by `make` for world `world`.
-    pub(crate) fn pre_in<P: Clone>(
+    /// The pre-instantiated form of `compiled` for `world`, made once by `make`:
+    /// imports are type-checked and exports looked up once per file, not per call.
+    pub(crate) fn pre_in<P: Clone + Send + Sync + 'static>(
         &self,
         compiled: &Compiled,
-        slot: &OnceLock<Result<P, LoadError>>,
         world: &'static str,
         make: impl FnOnce(InstancePre<StoreState>) -> wasmtime::Result<P>,
     ) -> Result<P, LoadError> {
-        slot.get_or_init(|| {
-            let instance_pre =
-                self.inner.linker.instantiate_pre(&compiled.component).map_err(|e| load::import_error(&compiled.name, e))?;
-            make(instance_pre).map_err(|e| LoadError::WorldMismatch {
-                plugin: compiled.name.to_string(),
-                world,
-                reason: format!("{e:#}"),
-            })
-        })
-        .clone()
+        let mut pres = compiled.pres.lock().unwrap();
+        if let Some((_, made)) = pres.iter().find(|(name, _)| *name == world)
+            && let Some(made) = made.downcast_ref::<Result<P, LoadError>>()
+        {
+            return made.clone();
+        }
+        let made =
+            self.inner.linker.instantiate_pre(&compiled.component).map_err(|e| load::import_error(&compiled.name, e)).and_then(
+                |instance_pre| {
+                    make(instance_pre).map_err(|e| LoadError::WorldMismatch {
+                        plugin: compiled.name.to_string(),
+                        world,
+                        reason: format!("{e:#}"),
+                    })
+                },
+            );
+        pres.push((world, Box::new(made.clone())));
+        made
     }
 
-    /// A pool for an endpoint of world `W` on `path`, known to the runtime for eviction.
-    pub(crate) fn pool<W: World>(
+    /// Makes the endpoint on `compiled` known for eviction (`idle`) and hot reload (`reload`).
+    pub(crate) fn track_endpoint(
         &self,
-        path: &str,
-        limits: Limits,
-        config: Vec<(String, String)>,
-    ) -> Result<Arc<Pool<W>>, WasmError> {
-        let compiled = self.compile(path, &limits)?;
-        let pre = self.pre::<W>(&compiled)?;
-        let max_wasm_size = limits.max_wasm_size;
-        let share = self.reserve_share(&compiled.name, &compiled.component, &limits)?;
-        let pool = Arc::new(Pool::new(compiled.name.clone(), self.clone(), pre, limits, config, share));
-        let weak: Weak<dyn IdleInstances> = Arc::downgrade(&pool) as Weak<dyn IdleInstances>;
+        compiled: &Arc<Compiled>,
+        max_wasm_size: u64,
+        idle: Weak<dyn IdleInstances>,
+        reload: Weak<dyn reload::Reloadable>,
+    ) {
         {
             let mut pools = self.inner.pools.lock().unwrap();
             pools.retain(|p| p.strong_count() > 0);
-            pools.push(weak);
+            pools.push(idle);
         }
-        self.inner.reload.track(&compiled, max_wasm_size, Arc::downgrade(&pool) as Weak<dyn reload::Reloadable>);
-        Ok(pool)
+        self.inner.reload.track(compiled, max_wasm_size, reload);
     }
 
     /// What one instance of `component` takes of the pool under `limits`.
@@ -617,20 +616,6 @@ impl Runtime {
         }
     }
 
-    /// Like [`pool`](Self::pool), with reading and compiling on a blocking thread.
-    pub(crate) async fn pool_async<W: World>(
-        &self,
-        path: &str,
-        limits: Limits,
-        config: Vec<(String, String)>,
-    ) -> Result<Arc<Pool<W>>, WasmError> {
-        let (runtime, path) = (self.clone(), path.to_string());
-        match tokio::task::spawn_blocking(move || runtime.pool::<W>(&path, limits, config)).await {
-            Ok(result) => result,
-            Err(join) => Err(WasmError::Runtime { plugin: "<runtime>".into(), message: format!("loading failed: {join}") }),
-        }
-    }
-
     /// The live pools.
     fn pools(&self) -> Vec<Arc<dyn IdleInstances>> {
         self.inner.pools.lock().unwrap().iter().filter_map(Weak::upgrade).collect()
@@ -667,18 +652,9 @@ impl Runtime {
         uri.parse::<EndpointUri>().map_err(|e| WasmError::Load(LoadError::Config(e)))
     }
 
-    /// Describes the component at `path`: its imports, exports and the worlds it fits.
-    ///
-    /// Only the file size is checked, against the default `max-wasm-size`.
-    pub fn inspect(&self, path: &str) -> Result<ComponentInfo, WasmError> {
-        self.inspect_with(path, &Limits::default())
-    }
-
-    /// Like [`inspect`](Self::inspect), with `limits`' `max-wasm-size`.
-    pub fn inspect_with(&self, path: &str, limits: &Limits) -> Result<ComponentInfo, WasmError> {
-        let limits = Limits { max_memory: limits.max_memory.min(self.inner.memory_ceiling), ..limits.clone() };
-        let compiled = self.compile(path, &limits)?;
-        Ok(load::describe(self, &compiled))
+    /// The largest `max-memory` any endpoint may ask for.
+    pub(crate) fn memory_ceiling(&self) -> u64 {
+        self.inner.memory_ceiling
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -688,7 +664,7 @@ impl Runtime {
 
 /// Runs `work` (Cranelift, file reads) so it does not hold up an async worker
 /// thread: through `block_in_place` on a multi-threaded tokio runtime, inline
-/// elsewhere. Async loads use [`Runtime::pool_async`] (a blocking thread) instead.
+/// elsewhere. Async loads run on a blocking thread instead.
 fn off_async_workers<R>(work: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),

@@ -3,7 +3,7 @@
 //! [`Runtime::reload`] reads and compiles the file on a blocking thread, checks
 //! the new version against every endpoint loaded from that file (its world; a
 //! bean's methods), and only when all accept it swaps it in everywhere
-//! ([`Pool::swap`]): calls in flight finish on the old version, new calls get
+//! (the pool's `swap`): calls in flight finish on the old version, new calls get
 //! the new one, and each endpoint keeps its `host-store` state. A file that
 //! fails a check changes nothing: the old version keeps serving.
 //! [`Runtime::watch`] reloads on file changes, once the file has been quiet a while.
@@ -20,7 +20,6 @@ use notify::Watcher as _;
 
 use super::{Admit, Compiled, Inner, Runtime, load};
 use crate::error::WasmError;
-use crate::pool::{Pool, World};
 
 /// How long a watched file must stay unchanged before it is reloaded.
 pub(crate) const DEFAULT_QUIET: Duration = Duration::from_millis(200);
@@ -36,15 +35,6 @@ pub(crate) trait Reloadable: Send + Sync {
     /// Checks `compiled` for this endpoint and returns how to switch to it;
     /// an error leaves the endpoint as it was.
     fn prepare<'a>(&'a self, runtime: &'a Runtime, compiled: &'a Arc<Compiled>) -> BoxFuture<'a, Result<Commit<'a>, WasmError>>;
-}
-
-impl<W: World> Reloadable for Pool<W> {
-    fn prepare<'a>(&'a self, runtime: &'a Runtime, compiled: &'a Arc<Compiled>) -> BoxFuture<'a, Result<Commit<'a>, WasmError>> {
-        Box::pin(async move {
-            let pre = runtime.pre::<W>(compiled)?;
-            Ok(Box::new(move || self.swap(pre)) as Commit<'a>)
-        })
-    }
 }
 
 /// What [`Runtime::reload`] did.
@@ -249,7 +239,7 @@ impl Runtime {
     }
 
     /// Lets `endpoint` stand for `pool` in later reloads (a bean wraps its pool to re-read methods).
-    pub(crate) fn track_reload_instead<W: World>(&self, pool: &Arc<Pool<W>>, endpoint: Weak<dyn Reloadable>) {
+    pub(crate) fn track_reload_instead<T>(&self, pool: &Arc<T>, endpoint: Weak<dyn Reloadable>) {
         self.inner.reload.track_instead(Arc::as_ptr(pool).cast(), endpoint);
     }
 

@@ -1,13 +1,13 @@
 //! The `bean` world: a component with named methods.
 
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::{exchange_back, outgoing};
 use crate::bindings::WasmExchange;
-use crate::error::{LoadError, WasmError};
+use crate::error::WasmError;
 use crate::exchange::Exchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
@@ -32,12 +32,10 @@ pub(crate) type Pre = bindings::BeanPre<StoreState>;
 /// The `bean` world as the pool sees it.
 pub(crate) struct BeanWorld;
 
-impl BeanWorld {
-    pub(crate) const NAME_STR: &'static str = "bean";
-}
+impl BeanWorld {}
 
 impl World for BeanWorld {
-    const NAME: &'static str = Self::NAME_STR;
+    const NAME: &'static str = "bean";
     type Pre = Pre;
     type Bindings = bindings::Bean;
     type Input = (Arc<str>, WasmExchange);
@@ -57,10 +55,6 @@ impl World for BeanWorld {
 
     fn guest_failed(output: &Self::Output) -> bool {
         output.is_err()
-    }
-
-    fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
-        &compiled.bean
     }
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
@@ -122,7 +116,7 @@ impl From<Vec<String>> for MethodList {
 impl Reloadable for Methods {
     fn prepare<'a>(&'a self, runtime: &'a Runtime, compiled: &'a Arc<Compiled>) -> BoxFuture<'a, Result<Commit<'a>, WasmError>> {
         Box::pin(async move {
-            let pre = runtime.pre::<BeanWorld>(compiled)?;
+            let pre = crate::pool::pre::<BeanWorld>(runtime, compiled)?;
             let methods =
                 self.pool.with_fresh_instance_of(&pre, async |bindings, store| bindings.call_methods(store).await).await?;
             Ok(Box::new(move || {
@@ -144,7 +138,7 @@ impl Bean {
     ///
     /// Loading asks the guest for its `methods()` once (and a hot reload again).
     pub async fn load(runtime: &Runtime, path: &str, limits: Limits, config: Vec<(String, String)>) -> Result<Self, WasmError> {
-        let pool = runtime.pool_async::<BeanWorld>(path, limits, config).await?;
+        let pool = Pool::<BeanWorld>::open_async(runtime, path, limits, config).await?;
         let methods = pool.with_fresh_instance(async |bindings, store| bindings.call_methods(store).await).await?;
         let methods = Arc::new(Methods { pool: pool.clone(), list: RwLock::new(MethodList::from(methods)) });
         runtime.track_reload_instead(&pool, Arc::downgrade(&methods) as Weak<dyn Reloadable>);

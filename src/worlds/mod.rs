@@ -4,6 +4,7 @@
 //! generated in [`crate::bindings`], so only the world's exports are generated here.
 
 pub(crate) mod bean;
+pub(crate) mod inspect;
 pub(crate) mod plugin;
 pub(crate) mod policy;
 pub(crate) mod source;

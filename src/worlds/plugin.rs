@@ -1,17 +1,17 @@
 //! The `plugin` world: a message processor.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::{exchange_back, outgoing};
 use crate::bindings::WasmExchange;
-use crate::error::{LoadError, WasmError};
+use crate::error::WasmError;
 use crate::exchange::Exchange;
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
-use crate::runtime::{Compiled, Runtime};
+use crate::runtime::Runtime;
 use crate::store::StoreState;
 
 mod bindings {
@@ -31,12 +31,10 @@ pub(crate) type Pre = bindings::PluginPre<StoreState>;
 /// The `plugin` world as the pool sees it.
 pub(crate) struct PluginWorld;
 
-impl PluginWorld {
-    pub(crate) const NAME_STR: &'static str = "plugin";
-}
+impl PluginWorld {}
 
 impl World for PluginWorld {
-    const NAME: &'static str = Self::NAME_STR;
+    const NAME: &'static str = "plugin";
     type Pre = Pre;
     type Bindings = bindings::Plugin;
     type Input = WasmExchange;
@@ -52,10 +50,6 @@ impl World for PluginWorld {
 
     fn guest_failed(output: &Self::Output) -> bool {
         output.is_err()
-    }
-
-    fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
-        &compiled.plugin
     }
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
@@ -105,7 +99,7 @@ impl Plugin {
     /// The file is compiled once per runtime; each endpoint has its own
     /// instances and its own `host-store` state.
     pub fn load(runtime: &Runtime, path: &str, limits: Limits) -> Result<Self, WasmError> {
-        let pool = runtime.pool::<PluginWorld>(path, limits, Vec::new())?;
+        let pool = Pool::<PluginWorld>::open(runtime, path, limits, Vec::new())?;
         Ok(Self { pool })
     }
 

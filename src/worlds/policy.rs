@@ -1,7 +1,7 @@
 //! The `authorization-policy` world: grant or deny an exchange or a permission request.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,11 +9,11 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::WasmExchange;
-use crate::error::{LoadError, WasmError};
+use crate::error::WasmError;
 use crate::exchange::{Exchange, wire};
 use crate::limits::Limits;
 use crate::pool::{Pool, World};
-use crate::runtime::{Compiled, Runtime};
+use crate::runtime::Runtime;
 use crate::store::StoreState;
 use crate::stream::Streams;
 
@@ -34,12 +34,10 @@ pub(crate) type Pre = bindings::AuthorizationPolicyPre<StoreState>;
 /// The `authorization-policy` world as the pool sees it.
 pub(crate) struct PolicyWorld;
 
-impl PolicyWorld {
-    pub(crate) const NAME_STR: &'static str = "authorization-policy";
-}
+impl PolicyWorld {}
 
 impl World for PolicyWorld {
-    const NAME: &'static str = Self::NAME_STR;
+    const NAME: &'static str = "authorization-policy";
     /// Authorization policies may never call, whatever `allow-call` says.
     const MAY_CALL: bool = false;
     type Pre = Pre;
@@ -49,10 +47,6 @@ impl World for PolicyWorld {
 
     fn guest_failed(output: &Self::Output) -> bool {
         output.is_err()
-    }
-
-    fn slot(compiled: &Compiled) -> &OnceLock<Result<Pre, LoadError>> {
-        &compiled.policy
     }
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
@@ -183,7 +177,7 @@ impl Policy {
     /// Loads the policy at `path`; each instance runs `init(config)` once and
     /// then serves evaluations, so what `init` keeps is there when it evaluates.
     pub fn load(runtime: &Runtime, path: &str, limits: Limits, config: Vec<(String, String)>) -> Result<Self, WasmError> {
-        let pool = runtime.pool::<PolicyWorld>(path, limits, config)?;
+        let pool = Pool::<PolicyWorld>::open(runtime, path, limits, config)?;
         Ok(Self { pool })
     }
 

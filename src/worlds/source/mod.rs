@@ -28,6 +28,14 @@ use crate::source::shared::Shared;
 use crate::source::{BoxError, SourceError, SourceOptions, SubmitService, auth, http, tls};
 use crate::stream::StreamBounds;
 
+/// The world's name in the WIT.
+pub(crate) const WORLD: &str = "source";
+
+/// The pre-instantiated `source` world of `compiled` (made once per file).
+pub(crate) fn pre(runtime: &Runtime, compiled: &crate::runtime::Compiled) -> Result<Pre, crate::error::LoadError> {
+    runtime.pre_in(compiled, WORLD, bindings::Pre::new)
+}
+
 /// Requests queued for the guest before the HTTP edge waits (back-pressure).
 const QUEUED_REQUESTS: usize = 64;
 
@@ -55,7 +63,7 @@ impl Source {
     /// Loads the source at `path`, checking it fits the `source` world.
     pub fn load(runtime: &Runtime, path: &str, limits: Limits, options: SourceOptions) -> Result<Self, WasmError> {
         let compiled = runtime.compile(path, &limits)?;
-        let pre = runtime.pre_in(&compiled, &compiled.source, "source", bindings::Pre::new)?;
+        let pre = pre(runtime, &compiled)?;
         let share = runtime.reserve_share(&compiled.name, &compiled.component, &limits)?;
         Ok(Self { runtime: runtime.clone(), pre, share, plugin: compiled.name.clone(), _compiled: compiled, limits, options })
     }
