@@ -52,7 +52,6 @@ mod limits;
 mod metrics;
 mod pool;
 mod runtime;
-mod service;
 mod source;
 mod state;
 mod store;
@@ -66,7 +65,6 @@ pub use health::HealthStatus;
 pub use host::{CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError};
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
-pub use service::PluginService;
 #[cfg(feature = "auth")]
 pub use source::KernelAuth;
 pub use source::{
@@ -78,6 +76,7 @@ pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::inspect::ComponentInfo;
 pub use worlds::plugin::Plugin;
+pub use worlds::plugin::service::PluginService;
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};
 pub use worlds::source::{RunningSource, Source};
 

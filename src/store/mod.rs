@@ -7,7 +7,7 @@ use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub(crate) mod background;
-mod limiter;
+pub(crate) mod limiter;
 pub(crate) mod output;
 pub(crate) mod slots;
 pub(crate) mod trap;
@@ -159,78 +159,5 @@ impl SourceCtx {
     /// Whether a stopping guest ran past its grace and must be interrupted.
     pub(crate) fn interrupted(&self) -> bool {
         self.link.as_ref().is_some_and(|link| link.interrupted())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::host::{CallAllowlist, Endpoints};
-    use crate::limits::Limits;
-    use crate::runtime::Runtime;
-    use crate::state::MemoryStore;
-    use limiter::TABLE_ELEMENT_BYTES;
-    use std::sync::Arc;
-    use wasmtime::component::{Component, Linker};
-
-    /// A component of `instances` core instances, each with its own 1 MiB memory and a 100-element table.
-    fn many_memories(instances: usize) -> Vec<u8> {
-        let mut wat = String::from("(component (core module $m (memory 16) (table 100 funcref))");
-        for i in 0..instances {
-            wat.push_str(&format!(" (core instance $i{i} (instantiate $m))"));
-        }
-        wat.push(')');
-        wat::parse_str(&wat).unwrap()
-    }
-
-    async fn instantiate(pooling: bool, instances: usize, limits: &Limits) -> (wasmtime::Result<()>, GuestLimiter) {
-        let runtime = Runtime::builder().pooling(pooling).memory_ceiling(64 << 20).build().unwrap();
-        assert_eq!(runtime.uses_pooling(), pooling);
-        let engine = runtime.engine();
-        let component = Component::new(engine, many_memories(instances)).unwrap();
-        let host = HostCtx::new(
-            Endpoints::new(),
-            Arc::new(CallAllowlist::none()),
-            true,
-            Arc::new(MemoryStore::new("t.wasm", Default::default(), None)),
-            Default::default(),
-        );
-        let mut store = new_store(engine, StoreState::new(host, GuestLimiter::new(limits)));
-        store.data_mut().arm(Instant::now() + std::time::Duration::from_secs(10));
-        let linker = Linker::<StoreState>::new(engine);
-        let outcome = linker.instantiate_async(&mut store, &component).await.map(drop);
-        let state = store.into_data();
-        (outcome, state.memory)
-    }
-
-    #[tokio::test]
-    async fn max_memory_covers_every_memory_and_table_of_the_guest() {
-        for pooling in [false, true] {
-            let limits = Limits { max_memory: 4 << 20, ..Limits::default() };
-            // Each 1 MiB memory is under the limit; eight of them are not.
-            let (outcome, limiter) = instantiate(pooling, 8, &limits).await;
-            assert!(outcome.is_err(), "pooling={pooling}: eight 1 MiB memories exceed 4 MiB");
-            assert!(limiter.refused, "pooling={pooling}: reported as out of memory");
-            let (outcome, limiter) = instantiate(pooling, 3, &limits).await;
-            outcome.unwrap();
-            assert!(!limiter.refused);
-            assert_eq!(limiter.used_bytes(), 3 * ((1 << 20) + 100 * TABLE_ELEMENT_BYTES), "pooling={pooling}");
-        }
-    }
-
-    #[tokio::test]
-    async fn instance_table_and_element_counts_are_bounded() {
-        for pooling in [false, true] {
-            let few = Limits { max_instances: 4, ..Limits::default() };
-            let (outcome, _) = instantiate(pooling, 6, &few).await;
-            let err = outcome.unwrap_err();
-            assert!(format!("{err:#}").contains("instance"), "pooling={pooling}: {err:#}");
-            let tables = Limits { max_tables: 2, ..Limits::default() };
-            assert!(instantiate(pooling, 3, &tables).await.0.is_err(), "pooling={pooling}");
-            let elements = Limits { max_table_elements: 250, ..Limits::default() };
-            let (outcome, limiter) = instantiate(pooling, 3, &elements).await;
-            assert!(outcome.is_err() && limiter.refused, "pooling={pooling}");
-            instantiate(pooling, 2, &elements).await.0.unwrap();
-        }
     }
 }

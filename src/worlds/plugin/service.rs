@@ -8,7 +8,9 @@ use std::task::{Context, Poll, ready};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::PollSemaphore;
 
-use crate::{Exchange, Plugin, WasmError};
+use super::Plugin;
+use crate::error::WasmError;
+use crate::exchange::Exchange;
 
 /// A tower service that runs exchanges through a [`Plugin`].
 ///

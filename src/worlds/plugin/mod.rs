@@ -1,5 +1,7 @@
 //! The `plugin` world: a message processor.
 
+pub(crate) mod service;
+
 use std::sync::Arc;
 
 use wasmtime::Store;
@@ -13,6 +15,7 @@ use crate::limits::Limits;
 use crate::pool::{Pool, World};
 use crate::runtime::Runtime;
 use crate::store::StoreState;
+use service::PluginService;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -140,8 +143,8 @@ impl Plugin {
     }
 
     /// A tower service over this endpoint: `poll_ready` waits for a call slot.
-    pub fn service(&self) -> crate::PluginService {
-        crate::PluginService::new(self.clone(), self.pool.permits())
+    pub fn service(&self) -> PluginService {
+        PluginService::new(self.clone(), self.pool.permits())
     }
 
     /// Runs `exchange` in the call slot `permit` holds, or waits for one.
