@@ -66,7 +66,7 @@ pub use host::{CallAllowlist, CallError, CallKind, CallRequest, Endpoints, Guest
 pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 #[cfg(feature = "auth")]
-pub use source::KernelAuth;
+pub use source::{KernelAuth, edge_principal};
 pub use source::{
     AuthMode, AuthOptions, BoxError, DIRECT_REPLY_HEADER, ParameterKind, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER,
     SOURCE_PARAMETERS, SourceError, SourceOptions, SourceParameter, SubmitService, TokenSource,

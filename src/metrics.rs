@@ -44,7 +44,6 @@ pub(crate) enum ErrorKind {
 
 impl ErrorKind {
     /// The label value.
-    #[cfg(feature = "rust-camel")]
     pub(crate) fn label(self) -> &'static str {
         KINDS[self as usize]
     }
@@ -168,5 +167,13 @@ impl EndpointMetrics {
     /// The counter of stream bytes into (`true`) or out of a guest.
     pub(crate) fn stream_counter(&self, into_guest: bool) -> Counter {
         if into_guest { self.stream_in.clone() } else { self.stream_out.clone() }
+    }
+}
+
+impl WasmError {
+    /// The `kind` label this error is counted under in `camel_wasm_errors_total`
+    /// (`timeout`, `out_of_memory`, `trap`, ...).
+    pub fn kind(&self) -> &'static str {
+        ErrorKind::of(self).label()
     }
 }

@@ -25,7 +25,7 @@ impl Collector {
         let route = route_id.unwrap_or("");
         self.0.record_histogram("camel_wasm_call_duration_seconds", took.as_secs_f64(), &[("plugin", plugin), ("route", route)]);
         if let Some(error) = error {
-            self.0.increment_errors(route, &format!("wasm_{}", crate::metrics::ErrorKind::of(error).label()));
+            self.0.increment_errors(route, &format!("wasm_{}", error.kind()));
         }
     }
 }

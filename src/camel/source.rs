@@ -286,7 +286,7 @@ impl RouteSubmit {
         let mut camel = CamelExchange::new(CamelMessage::new(CamelBody::Empty));
         self.mapping.apply(&mut camel, exchange);
         // The principal the edge minted, as the typed carrier the route's policies and dispatch check read.
-        if let Some(principal) = crate::source::current_principal() {
+        if let Some(principal) = crate::edge_principal() {
             camel_auth::install_carrier(&mut camel, &principal);
         }
         if !correlation_id.is_empty() {

@@ -251,7 +251,7 @@ tokio::task_local! {
     static EDGE_PRINCIPAL: Option<EdgePrincipal>;
 }
 
-/// Runs `route` with `principal` as the one [`current_principal`] gives.
+/// Runs `route` with `principal` as the one [`edge_principal`] gives.
 pub(crate) async fn with_principal<F: std::future::Future>(principal: Option<EdgePrincipal>, route: F) -> F::Output {
     #[cfg(feature = "auth")]
     return EDGE_PRINCIPAL.scope(principal, route).await;
@@ -262,8 +262,9 @@ pub(crate) async fn with_principal<F: std::future::Future>(principal: Option<Edg
     }
 }
 
-/// The principal the edge minted for the exchange a submit service is handling now.
+/// The principal a source's edge authenticated for the exchange the submit
+/// service is handling now (none outside a submit, or when `auth=none`).
 #[cfg(feature = "auth")]
-pub(crate) fn current_principal() -> Option<EdgePrincipal> {
+pub fn edge_principal() -> Option<AuthenticatedPrincipal> {
     EDGE_PRINCIPAL.try_with(Clone::clone).ok().flatten()
 }

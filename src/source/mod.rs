@@ -17,7 +17,7 @@ pub use self::http::RESPONSE_CODE_HEADER;
 #[cfg(feature = "auth")]
 pub use auth::KernelAuth;
 #[cfg(feature = "auth")]
-pub(crate) use auth::current_principal;
+pub use auth::edge_principal;
 pub(crate) use imports::add_to_linker;
 pub use options::{AuthMode, AuthOptions, ParameterKind, SOURCE_PARAMETERS, SourceOptions, SourceParameter, TokenSource};
 pub use shared::{BoxError, DIRECT_REPLY_HEADER, REQUEST_ID_HEADER, SubmitService};
