@@ -27,6 +27,7 @@ mod error;
 mod exchange;
 mod health;
 mod host;
+pub mod knobs;
 mod limits;
 mod metrics;
 mod pool;
@@ -38,14 +39,14 @@ mod stream;
 mod text;
 mod worlds;
 
-pub use error::{GuestError, LoadError, TrapReason, WasmError};
+pub use error::{ConfigError, GuestError, LoadError, TrapReason, WasmError};
 pub use exchange::{Body, ByteStream, Exchange, Message, Pattern, StreamBody, StreamError};
 pub use health::HealthStatus;
 pub use host::{
     CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, HOST_OWNED_PREFIXES, PropertyBounds,
     PropertyError, is_host_owned,
 };
-pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
+pub use limits::{EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ComponentInfo, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 pub use service::PluginService;
 #[cfg(feature = "auth")]

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::knobs;
+
 /// Property prefixes only the host sets (the authenticated identity): a
 /// guest's `set-property` of one is ignored, and in an exchange it returns or
 /// submits they keep the host's values.
@@ -27,8 +29,12 @@ pub struct PropertyBounds {
 }
 
 impl Default for PropertyBounds {
+    /// The `max-properties` and `max-property-bytes` defaults of the knob table.
     fn default() -> Self {
-        crate::Limits::default().property_bounds()
+        Self {
+            max_count: const { knobs::default_number("max-properties") } as usize,
+            max_bytes: const { knobs::default_number("max-property-bytes") } as usize,
+        }
     }
 }
 
