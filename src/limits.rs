@@ -443,6 +443,26 @@ mod tests {
         assert!(zero.validate().unwrap_err().to_string().contains("max-memory"));
     }
 
+    #[test]
+    fn every_knob_parses_in_a_uri_and_defaults_as_the_table_says() {
+        let defaults = Limits::default();
+        for knob in KNOBS {
+            for name in std::iter::once(&knob.name).chain(knob.aliases) {
+                let uri: EndpointUri = format!("wasm:p.wasm?{name}={}", knob.example()).parse().unwrap();
+                assert_ne!(uri.limits, defaults, "{name} sets nothing");
+                assert_eq!(uri.limits.get(knob.name).as_deref(), Some(knob.example()), "{name}");
+                assert_eq!(uri.given, [knob.name]);
+            }
+            let default = defaults.get(knob.name);
+            match knob.default {
+                DefaultValue::Number(n) => assert_eq!(default, Some(n.to_string()), "{}", knob.name),
+                DefaultValue::Word(word) => assert_eq!(default.as_deref(), Some(word), "{}", knob.name),
+                DefaultValue::Unset(_) => assert!(default.unwrap_or_default().is_empty(), "{}", knob.name),
+            }
+        }
+        assert_eq!(Limits::PARAMETERS, knobs::NAMES);
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
