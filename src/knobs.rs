@@ -358,7 +358,7 @@ pub const fn default_number(name: &str) -> u64 {
 /// A positive number of seconds; beyond [`MAX_SECONDS`] saturates.
 pub fn parse_seconds(value: &str) -> Result<Duration, &'static str> {
     let secs: f64 = value.trim().parse().map_err(|_| "expected seconds, such as 5 or 0.5")?;
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         return Err("must be greater than zero");
     }
     // Beyond what a Duration holds, or beyond MAX_SECONDS: saturate.
@@ -467,7 +467,7 @@ impl Knob {
 fn binary_size(n: u64) -> Option<String> {
     [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         .into_iter()
-        .find(|(unit, _)| n >= *unit && n % unit == 0)
+        .find(|(unit, _)| n >= *unit && n.is_multiple_of(*unit))
         .map(|(unit, name)| format!("{} {name}", n / unit))
 }
 

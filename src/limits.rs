@@ -153,14 +153,15 @@ impl Field<'_> {
     /// Sets the field to `knob`'s default.
     fn reset(self, knob: &Knob) -> Result<(), String> {
         match (knob.default, self) {
-            (DefaultValue::Number(n), field) => field.set(knob, &n.to_string()),
-            (DefaultValue::Word(word), field) => field.set(knob, word),
-            (DefaultValue::Unset(_), Field::OptionalSeconds(d)) => Ok(*d = None),
-            (DefaultValue::Unset(_), Field::AllowCall(list)) => Ok(*list = CallAllowlist::default()),
-            (DefaultValue::Unset(_), Field::State(state)) => Ok(*state = None),
-            (DefaultValue::Unset(_), Field::Namespace(ns)) => Ok(*ns = None),
-            (DefaultValue::Unset(_), _) => Err(format!("{} cannot be unset", knob.name)),
+            (DefaultValue::Number(n), field) => return field.set(knob, &n.to_string()),
+            (DefaultValue::Word(word), field) => return field.set(knob, word),
+            (DefaultValue::Unset(_), Field::OptionalSeconds(d)) => *d = None,
+            (DefaultValue::Unset(_), Field::AllowCall(list)) => *list = CallAllowlist::default(),
+            (DefaultValue::Unset(_), Field::State(state)) => *state = None,
+            (DefaultValue::Unset(_), Field::Namespace(ns)) => *ns = None,
+            (DefaultValue::Unset(_), _) => return Err(format!("{} cannot be unset", knob.name)),
         }
+        Ok(())
     }
 
     /// The value in its text form; `None` when unset.
