@@ -3,7 +3,42 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::limits::ConfigError;
+/// A bad configuration value, naming the parameter and the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The parameter is not one this host knows.
+    #[error("unknown parameter '{name}' (known: {})", crate::knobs::NAMES.join(", "))]
+    UnknownParameter {
+        /// The parameter as given.
+        name: String,
+    },
+    /// The value does not parse or is out of range.
+    #[error("invalid value '{value}' for parameter '{name}': {reason}")]
+    InvalidValue {
+        /// The parameter.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The same knob was given twice, possibly under its rust-camel name.
+    #[error("parameter '{name}' is given twice (as '{first}' and as '{name}')")]
+    DuplicateParameter {
+        /// The second spelling given.
+        name: String,
+        /// The first spelling given.
+        first: String,
+    },
+    /// The URI is not of the form `wasm:path?k=v&...`.
+    #[error("invalid wasm endpoint uri '{uri}': {reason}")]
+    InvalidUri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -48,6 +48,7 @@ mod error;
 mod exchange;
 mod health;
 mod host;
+pub mod knobs;
 mod limits;
 mod metrics;
 mod pool;
@@ -59,18 +60,18 @@ mod stream;
 mod text;
 mod worlds;
 
-pub use error::{GuestError, LoadError, TrapReason, WasmError};
+pub use error::{ConfigError, GuestError, LoadError, TrapReason, WasmError};
 pub use exchange::{Body, ByteStream, Exchange, HOST_OWNED_PREFIXES, Message, Pattern, StreamBody, StreamError, is_host_owned};
 pub use health::HealthStatus;
 pub use host::{CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError};
-pub use limits::{ConfigError, EndpointUri, Isolation, Limits};
+pub use limits::{EndpointUri, Isolation, Limits};
 pub use runtime::{CompileStats, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
-#[cfg(feature = "auth")]
-pub use source::{KernelAuth, edge_principal};
 pub use source::{
     AuthMode, AuthOptions, BoxError, DIRECT_REPLY_HEADER, ParameterKind, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER,
     SOURCE_PARAMETERS, SourceError, SourceOptions, SourceParameter, SubmitService, TokenSource,
 };
+#[cfg(feature = "auth")]
+pub use source::{KernelAuth, edge_principal};
 pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds, StateError, StateStore};
 pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;

@@ -1,7 +1,7 @@
 //! Per-plugin limits and the `wasm:` endpoint URI that carries them.
 //!
-//! [`Limits::default`] is the one place that defines the defaults. The same
-//! knobs are read from a URI query (`wasm:plugins/x.wasm?timeout=5`), from CLI
+//! Every knob, with its default and bounds, is written once in
+//! [`knobs::KNOBS`]; [`Limits`] is its typed form. The same knobs are read from a URI query (`wasm:plugins/x.wasm?timeout=5`), from CLI
 //! flags, and from a serde table (for example a `[limits]` block in TOML).
 //! Unlike rust-camel, an unknown parameter, a zero or an unparsable value is
 //! an error that names the parameter and the value.
@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::error::ConfigError;
 use crate::host::{CallAllowlist, PropertyBounds};
+use crate::knobs::{self, DefaultValue, KNOBS, Knob};
 use crate::state::{StateBackend, StateBounds};
 
 /// How instances are reused between calls.
@@ -81,29 +83,113 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// Every knob at its default in [`knobs::KNOBS`].
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(30),
-            max_memory: 50 * 1024 * 1024,
-            max_concurrent: 16,
-            max_wasm_size: 64 * 1024 * 1024,
+        let mut limits = Self {
+            timeout: Duration::ZERO,
+            max_memory: 0,
+            max_concurrent: 0,
+            max_wasm_size: 0,
             isolation: Isolation::Reuse,
-            recycle_after: 10_000,
-            state_max_entries: 1024,
-            state_max_key_bytes: 256,
-            state_max_value_bytes: 64 * 1024,
+            recycle_after: 0,
+            state_max_entries: 0,
+            state_max_key_bytes: 0,
+            state_max_value_bytes: 0,
             allow_call: CallAllowlist::default(),
-            max_properties: 256,
-            max_property_bytes: 1024 * 1024,
-            max_instances: 32,
-            max_tables: 32,
-            max_table_elements: 20_000,
-            max_stream_bytes: 1024 * 1024 * 1024,
-            stream_idle_timeout: Duration::from_secs(30),
-            unhealthy_after: 5,
+            max_properties: 0,
+            max_property_bytes: 0,
+            max_instances: 0,
+            max_tables: 0,
+            max_table_elements: 0,
+            max_stream_bytes: 0,
+            stream_idle_timeout: Duration::ZERO,
+            unhealthy_after: 0,
             state: None,
             state_namespace: None,
             state_ttl: None,
+        };
+        for knob in KNOBS {
+            let field = limits.field(knob.name).expect("every knob has a field");
+            field.reset(knob).expect("every default in KNOBS is valid");
+        }
+        limits
+    }
+}
+
+/// One knob's field of [`Limits`], by type.
+enum Field<'a> {
+    Seconds(&'a mut Duration),
+    OptionalSeconds(&'a mut Option<Duration>),
+    U64(&'a mut u64),
+    Usize(&'a mut usize),
+    U32(&'a mut u32),
+    Isolation(&'a mut Isolation),
+    AllowCall(&'a mut CallAllowlist),
+    State(&'a mut Option<StateBackend>),
+    Namespace(&'a mut Option<String>),
+}
+
+impl Field<'_> {
+    /// Sets the field from `value`, checked against `knob`'s bounds; the error is the reason.
+    fn set(self, knob: &Knob, value: &str) -> Result<(), String> {
+        let too_large = |_| "too large".to_string();
+        match self {
+            Field::Seconds(d) => *d = knobs::parse_seconds(value)?,
+            Field::OptionalSeconds(d) => *d = Some(knobs::parse_seconds(value)?),
+            Field::U64(n) => *n = knob.parse_number(value)?,
+            Field::Usize(n) => *n = usize::try_from(knob.parse_number(value)?).map_err(too_large)?,
+            Field::U32(n) => *n = u32::try_from(knob.parse_number(value)?).map_err(too_large)?,
+            Field::Isolation(i) => *i = [Isolation::Reuse, Isolation::PerCall][knob.parse_choice(value)?],
+            Field::AllowCall(list) => *list = value.parse()?,
+            Field::State(state) => *state = Some(value.parse()?),
+            Field::Namespace(ns) => {
+                knobs::check_namespace(value)?;
+                *ns = Some(value.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the field to `knob`'s default.
+    fn reset(self, knob: &Knob) -> Result<(), String> {
+        match (knob.default, self) {
+            (DefaultValue::Number(n), field) => return field.set(knob, &n.to_string()),
+            (DefaultValue::Word(word), field) => return field.set(knob, word),
+            (DefaultValue::Unset(_), Field::OptionalSeconds(d)) => *d = None,
+            (DefaultValue::Unset(_), Field::AllowCall(list)) => *list = CallAllowlist::default(),
+            (DefaultValue::Unset(_), Field::State(state)) => *state = None,
+            (DefaultValue::Unset(_), Field::Namespace(ns)) => *ns = None,
+            (DefaultValue::Unset(_), _) => return Err(format!("{} cannot be unset", knob.name)),
+        }
+        Ok(())
+    }
+
+    /// The value in its text form; `None` when unset.
+    fn text(&self) -> Option<String> {
+        match self {
+            Field::Seconds(d) => Some(d.as_secs_f64().to_string()),
+            Field::OptionalSeconds(d) => d.map(|d| d.as_secs_f64().to_string()),
+            Field::U64(n) => Some(n.to_string()),
+            Field::Usize(n) => Some(n.to_string()),
+            Field::U32(n) => Some(n.to_string()),
+            Field::Isolation(Isolation::Reuse) => Some("reuse".into()),
+            Field::Isolation(Isolation::PerCall) => Some("per-call".into()),
+            Field::AllowCall(list) => Some(list.to_string()),
+            Field::State(state) => state.as_ref().map(|s| s.to_string()),
+            Field::Namespace(ns) => (**ns).clone(),
+        }
+    }
+
+    /// Checks a value a serde table set: `Some(reason)` when it is out of `knob`'s bounds.
+    fn check(&self, knob: &Knob) -> Option<String> {
+        let number = |n: u64| knob.check_number(n).err();
+        match self {
+            Field::Seconds(d) if d.is_zero() => Some("must be greater than zero".into()),
+            Field::U64(n) => number(**n),
+            Field::Usize(n) => number(**n as u64),
+            Field::U32(n) => number(u64::from(**n)),
+            Field::Namespace(Some(ns)) => knobs::check_namespace(ns).err().map(str::to_string),
+            _ => None,
         }
     }
 }
@@ -131,214 +217,85 @@ fn de_opt_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::E
     }
 }
 
-/// A `state-namespace`: 1 to 128 bytes, no braces (they delimit the Redis hash tag) and no control characters.
-fn namespace(value: &str) -> Result<String, &'static str> {
-    if value.is_empty() || value.len() > 128 {
-        return Err("must be 1 to 128 bytes");
-    }
-    if value.chars().any(|c| c == '{' || c == '}' || c.is_control()) {
-        return Err("must not contain braces or control characters");
-    }
-    Ok(value.to_string())
-}
-
 /// A positive number of seconds; beyond [`Limits::MAX_TIMEOUT`] saturates.
 pub(crate) fn seconds(value: &str) -> Result<Duration, &'static str> {
-    let secs: f64 = value.trim().parse().map_err(|_| "expected seconds, such as 5 or 0.5")?;
-    if !(secs > 0.0) {
-        return Err("must be greater than zero");
-    }
-    // Beyond what a Duration holds, or beyond MAX_TIMEOUT: saturate.
-    let duration = Duration::try_from_secs_f64(secs).unwrap_or(Limits::MAX_TIMEOUT).min(Limits::MAX_TIMEOUT);
-    if duration.is_zero() {
-        return Err("must be at least one nanosecond");
-    }
-    Ok(duration)
-}
-
-/// A bad configuration value, naming the parameter and the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// The parameter is not one this host knows.
-    #[error("unknown parameter '{name}' (known: {})", Limits::PARAMETERS.join(", "))]
-    UnknownParameter {
-        /// The parameter as given.
-        name: String,
-    },
-    /// The value does not parse or is out of range.
-    #[error("invalid value '{value}' for parameter '{name}': {reason}")]
-    InvalidValue {
-        /// The parameter.
-        name: String,
-        /// The value as given.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The same knob was given twice, possibly under its rust-camel name.
-    #[error("parameter '{name}' is given twice (as '{first}' and as '{name}')")]
-    DuplicateParameter {
-        /// The second spelling given.
-        name: String,
-        /// The first spelling given.
-        first: String,
-    },
-    /// The URI is not of the form `wasm:path?k=v&...`.
-    #[error("invalid wasm endpoint uri '{uri}': {reason}")]
-    InvalidUri {
-        /// The URI as given.
-        uri: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    knobs::parse_seconds(value)
 }
 
 impl Limits {
     /// The longest timeout: larger values saturate to it (about a hundred years).
-    pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    pub const MAX_TIMEOUT: Duration = knobs::MAX_SECONDS;
     /// The most calls in flight one endpoint can allow (tokio's semaphore bound).
     pub const MAX_CONCURRENT: usize = tokio::sync::Semaphore::MAX_PERMITS;
 
-    /// Every parameter name accepted by [`Limits::set`].
-    pub const PARAMETERS: &'static [&'static str] = &[
-        "timeout",
-        "max-memory",
-        "max-concurrent",
-        "max-wasm-size",
-        "isolation",
-        "recycle-after",
-        "state-max-entries",
-        "state-max-key-bytes",
-        "state-max-value-bytes",
-        "allow-call",
-        "max-properties",
-        "max-property-bytes",
-        "max-instances",
-        "max-tables",
-        "max-table-elements",
-        "max-stream-bytes",
-        "stream-idle-timeout",
-        "unhealthy-after",
-        "state",
-        "state-namespace",
-        "state-ttl",
-    ];
+    /// Every parameter name accepted by [`Limits::set`], from [`knobs::KNOBS`].
+    pub const PARAMETERS: &'static [&'static str] = &knobs::NAMES;
 
     /// rust-camel 0.64's names for knobs this host spells differently: `(theirs, ours)`.
-    pub const ALIASES: &'static [(&'static str, &'static str)] = &[
-        ("max-concurrent-calls", "max-concurrent"),
-        ("max-kv-entries", "state-max-entries"),
-        ("max-key-bytes", "state-max-key-bytes"),
-        ("max-value-bytes", "state-max-value-bytes"),
-    ];
+    pub const ALIASES: &'static [(&'static str, &'static str)] = &knobs::ALIASES;
 
     /// This host's name for parameter `name` (itself, or the knob a rust-camel alias names).
     pub fn canonical_name(name: &str) -> &str {
-        Self::ALIASES.iter().find(|(theirs, _)| *theirs == name).map_or(name, |(_, ours)| ours)
+        knobs::find(name).map_or(name, |knob| knob.name)
+    }
+
+    /// The field of knob `name` (this host's name).
+    fn field(&mut self, name: &str) -> Option<Field<'_>> {
+        Some(match name {
+            "timeout" => Field::Seconds(&mut self.timeout),
+            "max-memory" => Field::U64(&mut self.max_memory),
+            "max-concurrent" => Field::Usize(&mut self.max_concurrent),
+            "max-wasm-size" => Field::U64(&mut self.max_wasm_size),
+            "isolation" => Field::Isolation(&mut self.isolation),
+            "recycle-after" => Field::U64(&mut self.recycle_after),
+            "state-max-entries" => Field::Usize(&mut self.state_max_entries),
+            "state-max-key-bytes" => Field::Usize(&mut self.state_max_key_bytes),
+            "state-max-value-bytes" => Field::Usize(&mut self.state_max_value_bytes),
+            "allow-call" => Field::AllowCall(&mut self.allow_call),
+            "max-properties" => Field::Usize(&mut self.max_properties),
+            "max-property-bytes" => Field::Usize(&mut self.max_property_bytes),
+            "max-instances" => Field::U32(&mut self.max_instances),
+            "max-tables" => Field::U32(&mut self.max_tables),
+            "max-table-elements" => Field::U64(&mut self.max_table_elements),
+            "max-stream-bytes" => Field::U64(&mut self.max_stream_bytes),
+            "stream-idle-timeout" => Field::Seconds(&mut self.stream_idle_timeout),
+            "unhealthy-after" => Field::U32(&mut self.unhealthy_after),
+            "state" => Field::State(&mut self.state),
+            "state-namespace" => Field::Namespace(&mut self.state_namespace),
+            "state-ttl" => Field::OptionalSeconds(&mut self.state_ttl),
+            _ => return None,
+        })
     }
 
     /// Sets the knob `name` (or its rust-camel alias) from its text form, as in a URI query or a CLI flag.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let invalid = |reason: &str| ConfigError::InvalidValue {
+        let unknown = || ConfigError::UnknownParameter { name: name.to_string() };
+        let knob = knobs::find(name).ok_or_else(unknown)?;
+        let field = self.field(knob.name).ok_or_else(unknown)?;
+        field.set(knob, value).map_err(|reason| ConfigError::InvalidValue {
             name: name.to_string(),
             value: value.to_string(),
-            reason: reason.to_string(),
-        };
-        let positive = |v: &str| -> Result<u64, ConfigError> {
-            match v.trim().parse::<u64>() {
-                Ok(0) => Err(invalid("must be greater than zero")),
-                Ok(n) => Ok(n),
-                Err(_) => Err(invalid("expected a positive whole number")),
-            }
-        };
-        let to_usize = |n: u64| usize::try_from(n).map_err(|_| invalid("too large"));
-        let to_u32 = |n: u64| u32::try_from(n).map_err(|_| invalid("too large (at most 4294967295)"));
-        match Self::canonical_name(name) {
-            "timeout" => self.timeout = seconds(value).map_err(|reason| invalid(reason))?,
-            "stream-idle-timeout" => self.stream_idle_timeout = seconds(value).map_err(|reason| invalid(reason))?,
-            "max-memory" => self.max_memory = positive(value)?,
-            "max-concurrent" => {
-                let n = to_usize(positive(value)?)?;
-                Self::check_max_concurrent(n, name, value)?;
-                self.max_concurrent = n;
-            }
-            "allow-call" => self.allow_call = value.parse().map_err(|e: String| invalid(&e))?,
-            "max-properties" => self.max_properties = to_usize(positive(value)?)?,
-            "max-property-bytes" => self.max_property_bytes = to_usize(positive(value)?)?,
-            "max-instances" => self.max_instances = to_u32(positive(value)?)?,
-            "max-tables" => self.max_tables = to_u32(positive(value)?)?,
-            "max-table-elements" => self.max_table_elements = positive(value)?,
-            "max-stream-bytes" => self.max_stream_bytes = positive(value)?,
-            "unhealthy-after" => self.unhealthy_after = to_u32(positive(value)?)?,
-            "max-wasm-size" => self.max_wasm_size = positive(value)?,
-            "recycle-after" => self.recycle_after = positive(value)?,
-            "state-max-entries" => self.state_max_entries = to_usize(positive(value)?)?,
-            "state-max-key-bytes" => self.state_max_key_bytes = to_usize(positive(value)?)?,
-            "state-max-value-bytes" => self.state_max_value_bytes = to_usize(positive(value)?)?,
-            "state" => self.state = Some(value.parse().map_err(|e: String| invalid(&e))?),
-            "state-namespace" => self.state_namespace = Some(namespace(value).map_err(|reason| invalid(reason))?),
-            "state-ttl" => self.state_ttl = Some(seconds(value).map_err(|reason| invalid(reason))?),
-            "isolation" => {
-                self.isolation = match value {
-                    "reuse" => Isolation::Reuse,
-                    "per-call" => Isolation::PerCall,
-                    _ => return Err(invalid("expected 'reuse' or 'per-call'")),
-                }
-            }
-            _ => return Err(ConfigError::UnknownParameter { name: name.to_string() }),
-        }
-        Ok(())
-    }
-
-    /// Checks values that a serde table could set to zero.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let zero = |name: &str| ConfigError::InvalidValue {
-            name: name.to_string(),
-            value: "0".into(),
-            reason: "must be greater than zero".into(),
-        };
-        Self::check_max_concurrent(self.max_concurrent, "max-concurrent", &self.max_concurrent.to_string())?;
-        let checks: [(&str, bool); 16] = [
-            ("unhealthy-after", self.unhealthy_after == 0),
-            ("timeout", self.timeout.is_zero()),
-            ("stream-idle-timeout", self.stream_idle_timeout.is_zero()),
-            ("max-memory", self.max_memory == 0),
-            ("max-concurrent", self.max_concurrent == 0),
-            ("max-wasm-size", self.max_wasm_size == 0),
-            ("recycle-after", self.recycle_after == 0),
-            ("state-max-entries", self.state_max_entries == 0),
-            ("state-max-key-bytes", self.state_max_key_bytes == 0),
-            ("state-max-value-bytes", self.state_max_value_bytes == 0),
-            ("max-properties", self.max_properties == 0),
-            ("max-property-bytes", self.max_property_bytes == 0),
-            ("max-instances", self.max_instances == 0),
-            ("max-tables", self.max_tables == 0),
-            ("max-table-elements", self.max_table_elements == 0),
-            ("max-stream-bytes", self.max_stream_bytes == 0),
-        ];
-        if let Some((name, _)) = checks.iter().find(|(_, is_zero)| *is_zero) {
-            return Err(zero(name));
-        }
-        if let Some(ns) = &self.state_namespace {
-            namespace(ns).map_err(|reason| ConfigError::InvalidValue {
-                name: "state-namespace".into(),
-                value: ns.clone(),
-                reason: reason.into(),
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Refuses a `max-concurrent` tokio's semaphore cannot hold (`name` and `value` as given).
-    fn check_max_concurrent(n: usize, name: &str, value: &str) -> Result<(), ConfigError> {
-        if n <= Self::MAX_CONCURRENT {
-            return Ok(());
-        }
-        Err(ConfigError::InvalidValue {
-            name: name.into(),
-            value: value.to_string(),
-            reason: format!("too large (at most {})", Self::MAX_CONCURRENT),
+            reason,
         })
+    }
+
+    /// Knob `name`'s value in its text form, as [`set`](Self::set) takes it; `None` when unset or unknown.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let knob = knobs::find(name)?;
+        self.clone().field(knob.name)?.text()
+    }
+
+    /// Checks values that a serde table could set out of bounds (zero, for one).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut copy = self.clone();
+        for knob in KNOBS {
+            let field = copy.field(knob.name).expect("every knob has a field");
+            if let Some(reason) = field.check(knob) {
+                let value = field.text().unwrap_or_default();
+                return Err(ConfigError::InvalidValue { name: knob.name.to_string(), value, reason });
+            }
+        }
+        Ok(())
     }
 
     /// The `set-property` bounds these limits set.
@@ -485,6 +442,26 @@ mod tests {
         assert!(serde_json::from_str::<Limits>(r#"{"bogus": 1}"#).is_err());
         let zero: Limits = serde_json::from_str(r#"{"max-memory": 0}"#).unwrap();
         assert!(zero.validate().unwrap_err().to_string().contains("max-memory"));
+    }
+
+    #[test]
+    fn every_knob_parses_in_a_uri_and_defaults_as_the_table_says() {
+        let defaults = Limits::default();
+        for knob in KNOBS {
+            for name in std::iter::once(&knob.name).chain(knob.aliases) {
+                let uri: EndpointUri = format!("wasm:p.wasm?{name}={}", knob.example()).parse().unwrap();
+                assert_ne!(uri.limits, defaults, "{name} sets nothing");
+                assert_eq!(uri.limits.get(knob.name).as_deref(), Some(knob.example()), "{name}");
+                assert_eq!(uri.given, [knob.name]);
+            }
+            let default = defaults.get(knob.name);
+            match knob.default {
+                DefaultValue::Number(n) => assert_eq!(default, Some(n.to_string()), "{}", knob.name),
+                DefaultValue::Word(word) => assert_eq!(default.as_deref(), Some(word), "{}", knob.name),
+                DefaultValue::Unset(_) => assert!(default.unwrap_or_default().is_empty(), "{}", knob.name),
+            }
+        }
+        assert_eq!(Limits::PARAMETERS, knobs::NAMES);
     }
 
     mod properties {

@@ -13,6 +13,7 @@ use super::endpoint::WasmEndpoint;
 use super::health::{LoadState, WasmHealthCheck};
 use super::mapping::ExchangeMapping;
 use super::source::WasmSourceEndpoint;
+use crate::knobs::{self, Kind};
 use crate::{
     EndpointUri, Limits, LoadError, ParameterKind, Plugin, Runtime, SOURCE_PARAMETERS, Source, SourceOptions, WasmError,
 };
@@ -189,43 +190,24 @@ fn uri_options(defaults: &Limits) -> Vec<UriOption> {
     options
 }
 
+/// One option per knob of [`knobs::KNOBS`], with `defaults`' value as its default.
 fn limit_options(defaults: &Limits) -> Vec<UriOption> {
-    let int = |name: &str, desc: &str, default: String| UriOption::new(name, desc, OptionKind::Int).with_default(&default);
-    vec![
-        UriOption::new("timeout", "wall-clock deadline of a call, in seconds", OptionKind::Float)
-            .with_default(&defaults.timeout.as_secs_f64().to_string()),
-        int("max-memory", "largest linear memory, in bytes", defaults.max_memory.to_string()),
-        int("max-concurrent", "calls in flight; more callers wait", defaults.max_concurrent.to_string()),
-        int("max-wasm-size", "largest .wasm file accepted, in bytes", defaults.max_wasm_size.to_string()),
-        UriOption::new("isolation", "instance reuse", OptionKind::Enum(vec!["reuse".into(), "per-call".into()]))
-            .with_default("reuse"),
-        int("recycle-after", "calls after which a warm instance is replaced", defaults.recycle_after.to_string()),
-        int("state-max-entries", "most host-store keys", defaults.state_max_entries.to_string()),
-        int("state-max-key-bytes", "longest host-store key, in bytes", defaults.state_max_key_bytes.to_string()),
-        int("state-max-value-bytes", "longest host-store value, in bytes", defaults.state_max_value_bytes.to_string()),
-        UriOption::new(
-            "allow-call",
-            "endpoints camel-call/camel-poll may reach: schemes or scheme:path prefixes",
-            OptionKind::String,
-        )
-        .with_default(""),
-        int("max-properties", "most properties a guest may set in one call", defaults.max_properties.to_string()),
-        int("max-property-bytes", "most bytes of properties set in one call", defaults.max_property_bytes.to_string()),
-        int("max-instances", "most core instances in one guest", defaults.max_instances.to_string()),
-        int("max-tables", "most tables in one guest", defaults.max_tables.to_string()),
-        int("max-table-elements", "most table elements in one guest", defaults.max_table_elements.to_string()),
-        int("max-stream-bytes", "most bytes one stream body may carry, either way", defaults.max_stream_bytes.to_string()),
-        UriOption::new("stream-idle-timeout", "seconds a stream may make no progress", OptionKind::Float)
-            .with_default(&defaults.stream_idle_timeout.as_secs_f64().to_string()),
-        UriOption::new("state", "where host-store state lives: memory or redis://host:port/db", OptionKind::String)
-            .with_default("memory"),
-        UriOption::new(
-            "state-namespace",
-            "names this endpoint's state apart from (or shared with) others on the plugin",
-            OptionKind::String,
-        ),
-        UriOption::new("state-ttl", "seconds a stored host-store key lives", OptionKind::Float),
-    ]
+    knobs::KNOBS
+        .iter()
+        .map(|knob| {
+            let kind = match knob.kind {
+                Kind::Seconds => OptionKind::Float,
+                Kind::Bytes { .. } | Kind::Count { .. } => OptionKind::Int,
+                Kind::Choice(words) => OptionKind::Enum(words.iter().map(|w| w.to_string()).collect()),
+                Kind::Text { .. } => OptionKind::String,
+            };
+            let option = knob.aliases.iter().fold(UriOption::new(knob.name, knob.doc, kind), |o, a| o.with_alias(a));
+            match defaults.get(knob.name) {
+                Some(default) => option.with_default(&default),
+                None => option,
+            }
+        })
+        .collect()
 }
 
 impl Component for WasmComponent {
@@ -297,4 +279,23 @@ impl Component for WasmComponent {
 fn names_source_parameter(uri: &str) -> bool {
     let query = uri.split_once('?').map_or("", |(_, query)| query);
     query.split('&').any(|pair| SourceOptions::is_parameter(pair.split_once('=').map_or(pair, |(name, _)| name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_knob_is_a_uri_option_with_its_default() {
+        let defaults = Limits { max_concurrent: 3, ..Limits::default() };
+        let options = uri_options(&defaults);
+        for knob in knobs::KNOBS {
+            let option = options.iter().find(|o| o.name == knob.name).unwrap_or_else(|| panic!("no uri option {}", knob.name));
+            assert_eq!(option.default_value, defaults.get(knob.name), "{}", knob.name);
+            assert_eq!(option.aliases, knob.aliases, "{}", knob.name);
+        }
+        let concurrent = options.iter().find(|o| o.name == "max-concurrent").unwrap();
+        assert_eq!(concurrent.default_value.as_deref(), Some("3"));
+        assert!(options.iter().any(|o| o.name == "unhealthy-after"));
+    }
 }

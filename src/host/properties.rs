@@ -8,6 +8,8 @@
 use crate::exchange::is_host_owned;
 use std::collections::HashMap;
 
+use crate::knobs;
+
 /// Bounds on what a guest may set with `set-property` in one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PropertyBounds {
@@ -18,8 +20,12 @@ pub struct PropertyBounds {
 }
 
 impl Default for PropertyBounds {
+    /// The `max-properties` and `max-property-bytes` defaults of the knob table.
     fn default() -> Self {
-        crate::Limits::default().property_bounds()
+        Self {
+            max_count: const { knobs::default_number("max-properties") } as usize,
+            max_bytes: const { knobs::default_number("max-property-bytes") } as usize,
+        }
     }
 }
 

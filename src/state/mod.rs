@@ -12,6 +12,8 @@ mod redis;
 
 use std::time::{Duration, Instant};
 
+use crate::knobs;
+
 pub use backend::StateBackend;
 pub(crate) use backend::StateStores;
 pub use memory::MemoryStore;
@@ -29,8 +31,13 @@ pub struct StateBounds {
 }
 
 impl Default for StateBounds {
+    /// The `state-max-*` defaults of the knob table.
     fn default() -> Self {
-        crate::Limits::default().state_bounds()
+        Self {
+            max_entries: const { knobs::default_number("state-max-entries") } as usize,
+            max_key_bytes: const { knobs::default_number("state-max-key-bytes") } as usize,
+            max_value_bytes: const { knobs::default_number("state-max-value-bytes") } as usize,
+        }
     }
 }
 

@@ -230,3 +230,21 @@ async fn wasm_calls_reach_the_contexts_metrics_collector() {
     assert_eq!(durations, 2, "{seen:?}");
     assert!(seen.contains(&"error m wasm_panic".to_string()), "{seen:?}");
 }
+
+/// The knob table (issue 23): `unhealthy-after` in a rust-camel route URI.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unhealthy_after_in_a_route_uri_sets_when_the_endpoint_reports_unhealthy() {
+    let mut h = harness().await;
+    let route = RouteBuilder::from("direct:sick").route_id("sick").to("wasm:panicker.wasm?unhealthy-after=2").build().unwrap();
+    h.ctx.add_route_definition(route).await.unwrap();
+    h.ctx.start().await.unwrap();
+    let check = h.wasm.health_check("panicker.wasm").expect("the endpoint's check");
+    assert!(h.send("direct:sick", text_exchange("a")).await.is_err(), "the guest panics");
+    assert_eq!(check.result().status, HealthStatus::Healthy, "one failure is under unhealthy-after=2");
+    assert!(h.send("direct:sick", text_exchange("b")).await.is_err());
+    let result = check.result();
+    assert_eq!(result.status, HealthStatus::Unhealthy, "two failures in a row reach unhealthy-after=2");
+    assert!(result.message.unwrap_or_default().starts_with("2 calls in a row failed"));
+    h.ctx.stop().await.unwrap();
+}

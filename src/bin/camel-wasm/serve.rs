@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use clap::Args;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -23,45 +22,8 @@ use camel_wasm::{
     escape_control_json,
 };
 
-use crate::{LimitArgs, key_value};
-
-#[derive(Args)]
-pub struct ServeArgs {
-    /// The source component file, or a `wasm:path?bind=…&path=…&knobs` URI (path relative to the current directory).
-    file: String,
-    /// The address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port); required unless the URI gives `bind=`.
-    #[arg(long, value_name = "ADDR")]
-    bind: Option<String>,
-    /// The only request path served (starts with '/'); default: the guest's, or every path.
-    #[arg(long, value_name = "P")]
-    path: Option<String>,
-    /// Configuration K=V for the guest's `configure` (after bind and path); repeatable.
-    #[arg(long = "config", value_name = "K=V")]
-    config: Vec<String>,
-    /// Allow a non-loopback --bind address.
-    #[arg(long)]
-    allow_public_bind: bool,
-    /// Largest request body, in bytes; larger gets 413 [default: --max-stream-bytes].
-    #[arg(long, value_name = "N")]
-    max_body_bytes: Option<String>,
-    /// Seconds a request may wait for its response before it gets 504 [default: 30].
-    #[arg(long, value_name = "SECS")]
-    request_timeout: Option<String>,
-    /// PEM file of the certificate chain: serve HTTPS (with --tls-key).
-    #[arg(long, value_name = "PEM")]
-    tls_cert: Option<String>,
-    /// PEM file of the certificate's private key.
-    #[arg(long, value_name = "PEM")]
-    tls_key: Option<String>,
-    /// Let anyone who reaches the listener in, without authentication (auth=none), on any address.
-    #[arg(long)]
-    public: bool,
-    /// A source parameter K=V (auth=jwt, auth-jwks=URL, max-connections=N, ...: see docs/rust-api.md, "Sources"); repeatable.
-    #[arg(long = "source", value_name = "K=V")]
-    source: Vec<String>,
-    #[command(flatten)]
-    limits: LimitArgs,
-}
+use crate::args::{ServeArgs, key_value};
+use crate::open::{self, runtime_in};
 
 /// Longest wait, after the source stopped, for exchanges still being printed.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -129,9 +91,9 @@ fn open(args: &ServeArgs) -> Result<(Runtime, String, Limits, SourceOptions), St
             .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
             .filter(|k| SourceOptions::is_parameter(k))
             .collect();
-        (crate::runtime_in(std::path::Path::new("."))?, uri.path, limits, options, given)
+        (runtime_in(std::path::Path::new("."))?, uri.path, limits, options, given)
     } else {
-        let (runtime, name) = crate::open(&args.file)?;
+        let (runtime, name) = open::open(&args.file)?;
         (runtime, name, args.limits.to_limits()?, SourceOptions::default(), Vec::new())
     };
     let mut flags = vec![

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use camel_wasm::Exchange;
 
-use crate::TargetArgs;
+use crate::args::TargetArgs;
 
 /// Longest run accepted, so a typo cannot start a run of years.
 const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;

@@ -2,11 +2,14 @@
 
 use camel_config::WasmLimitsConfig;
 
+use crate::knobs::{self, Knob, TomlKey};
 use crate::{ConfigError, Limits};
 
 /// What a Camel.toml `limits` table configures: the guest's [`Limits`].
 ///
 /// Every field of camel-config's `WasmLimitsConfig` lands somewhere:
+///
+/// Which field sets which knob is the knob table's ([`knobs::TomlKey::Limits`]):
 ///
 /// | `WasmLimitsConfig` | here |
 /// |---|---|
@@ -45,20 +48,26 @@ impl TomlLimits {
             max_key_bytes,
             max_value_bytes,
         } = table;
+        let fields = [
+            ("timeout-secs", text(timeout_secs)),
+            ("max-memory", text(max_memory)),
+            ("max-concurrent-calls", text(max_concurrent_calls)),
+            ("max-wasm-size", text(max_wasm_size)),
+            ("allow-call-schemes", text(allow_call_schemes)),
+            ("max-stream-bytes", text(max_stream_bytes)),
+            ("max-instances", text(max_instances)),
+            ("max-tables", text(max_tables)),
+            ("max-table-elements", text(max_table_elements)),
+            ("max-kv-entries", text(max_kv_entries)),
+            ("max-key-bytes", text(max_key_bytes)),
+            ("max-value-bytes", text(max_value_bytes)),
+        ];
         let mut out = self.clone();
-        let limits = &mut out.limits;
-        set(limits, "timeout-secs", "timeout", timeout_secs)?;
-        set(limits, "max-memory", "max-memory", max_memory)?;
-        set(limits, "max-concurrent-calls", "max-concurrent", max_concurrent_calls)?;
-        set(limits, "max-wasm-size", "max-wasm-size", max_wasm_size)?;
-        set(limits, "allow-call-schemes", "allow-call", allow_call_schemes)?;
-        set(limits, "max-instances", "max-instances", max_instances)?;
-        set(limits, "max-tables", "max-tables", max_tables)?;
-        set(limits, "max-table-elements", "max-table-elements", max_table_elements)?;
-        set(limits, "max-kv-entries", "state-max-entries", max_kv_entries)?;
-        set(limits, "max-key-bytes", "state-max-key-bytes", max_key_bytes)?;
-        set(limits, "max-value-bytes", "state-max-value-bytes", max_value_bytes)?;
-        set(limits, "max-stream-bytes", "max-stream-bytes", max_stream_bytes)?;
+        for (field, value) in fields {
+            // The knob table says which knob each field sets.
+            let knob = knob_of(field).ok_or_else(|| ConfigError::UnknownParameter { name: field.into() })?;
+            set(&mut out.limits, field, knob.name, value)?;
+        }
         Ok(out)
     }
 }
@@ -81,10 +90,20 @@ impl TryFrom<&WasmLimitsConfig> for Limits {
     }
 }
 
+/// The knob a `WasmLimitsConfig` field (kebab-case) sets, from [`knobs::KNOBS`].
+fn knob_of(field: &str) -> Option<&'static Knob> {
+    knobs::KNOBS.iter().find(|knob| matches!(knob.toml, TomlKey::Limits(key) if key == field))
+}
+
+/// A field's value in the text form [`Limits::set`] takes.
+fn text<T: ToString>(value: &Option<T>) -> Option<String> {
+    value.as_ref().map(T::to_string)
+}
+
 /// Sets knob `knob` from the field `field`, when set; an error names `field`.
-fn set<T: ToString>(limits: &mut Limits, field: &str, knob: &str, value: &Option<T>) -> Result<(), ConfigError> {
+fn set(limits: &mut Limits, field: &str, knob: &str, value: Option<String>) -> Result<(), ConfigError> {
     let Some(value) = value else { return Ok(()) };
-    limits.set(knob, &value.to_string()).map_err(|err| match err {
+    limits.set(knob, &value).map_err(|err| match err {
         ConfigError::InvalidValue { value, reason, .. } => ConfigError::InvalidValue { name: field.into(), value, reason },
         other => other,
     })
@@ -177,5 +196,68 @@ mod tests {
         let stream = WasmLimitsConfig { max_stream_bytes: Some(10), ..Default::default() };
         assert!(check_policy_table(&stream, true).is_ok());
         assert!(check_policy_table(&stream, false).unwrap_err().to_string().contains("'max-stream-bytes'"));
+    }
+
+    /// A knob's example value as JSON: a number for a numeric knob, else a string.
+    fn json_example(knob: &Knob) -> serde_json::Value {
+        let example = knob.example();
+        example.parse::<u64>().map_or_else(|_| example.into(), Into::into)
+    }
+
+    /// What the URI `wasm:x.wasm?{knob}={example}` sets.
+    fn by_uri(knob: &Knob) -> Limits {
+        format!("wasm:x.wasm?{}={}", knob.name, knob.example()).parse::<crate::EndpointUri>().unwrap().limits
+    }
+
+    #[test]
+    fn every_knob_camel_toml_names_lands_as_its_uri_parameter_does() {
+        use super::super::bundle::WasmBundleConfig;
+        for knob in knobs::KNOBS {
+            let json = serde_json::json!({ "key": json_example(knob) });
+            let mut table = serde_json::Map::new();
+            match knob.toml {
+                TomlKey::Limits(key) => {
+                    table.insert(key.into(), json["key"].clone());
+                    let config: WasmLimitsConfig = serde_json::from_value(table.into()).unwrap();
+                    let out = TomlLimits::try_from(&config).unwrap_or_else(|e| panic!("{}: {e}", knob.name));
+                    assert_eq!(out.limits, by_uri(knob), "limits.{key} does not set {}", knob.name);
+                }
+                TomlKey::Component => {
+                    table.insert(knob.name.into(), json["key"].clone());
+                    let config: WasmBundleConfig = serde_json::from_value(table.into()).unwrap();
+                    let out = config.defaults().unwrap_or_else(|e| panic!("{}: {e}", knob.name));
+                    assert_eq!(out.limits, by_uri(knob), "[components.wasm] {} does not set it", knob.name);
+                }
+                TomlKey::None => {
+                    table.insert(knob.name.into(), json["key"].clone());
+                    let value = serde_json::Value::from(table);
+                    assert!(serde_json::from_value::<WasmLimitsConfig>(value.clone()).is_err(), "{}", knob.name);
+                    let bundle = serde_json::from_value::<WasmBundleConfig>(value);
+                    assert!(bundle.is_err(), "Camel.toml takes {}: say so in the knob table", knob.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_limits_field_has_its_knob() {
+        let full = WasmLimitsConfig {
+            timeout_secs: Some(1),
+            max_memory: Some(1),
+            max_concurrent_calls: Some(1),
+            max_wasm_size: Some(1),
+            allow_call_schemes: Some("log".into()),
+            max_stream_bytes: Some(1),
+            max_instances: Some(1),
+            max_tables: Some(1),
+            max_table_elements: Some(1),
+            max_kv_entries: Some(1),
+            max_key_bytes: Some(1),
+            max_value_bytes: Some(1),
+        };
+        let serde_json::Value::Object(fields) = serde_json::to_value(&full).unwrap() else { panic!("a table") };
+        for field in fields.keys() {
+            assert!(knob_of(field).is_some(), "no knob has TomlKey::Limits({field:?})");
+        }
     }
 }
