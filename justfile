@@ -18,6 +18,7 @@ guests:
 # Build the guests, then run the guest SDK's unit tests and every host test (rust-camel included).
 # The Redis state tests start their own redis-server (installed with apt when missing).
 test: guests
+    cargo fmt --check
     bash scripts/ensure-redis.sh
     bash guests/test-sdk.sh
     cargo test --release --all-targets {{features}}
