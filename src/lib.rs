@@ -79,7 +79,7 @@ pub use worlds::inspect::ComponentInfo;
 pub use worlds::plugin::Plugin;
 pub use worlds::plugin::service::PluginService;
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};
-pub use worlds::source::{RunningSource, Source};
+pub use worlds::source::{ListenerPlan, RunningSource, Source};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -5,8 +5,14 @@
 //! run unchanged). Coming back, a value whose wire text the guest left as it
 //! was is restored from the exchange that was sent, type included; a changed
 //! one is parsed as JSON, or kept as a string when it is not JSON.
+//!
+//! Each value is encoded once: [`to_wire`] moves the exchange into its wire
+//! form and keeps, in [`Sent`], only what restoring reads: the typed values and
+//! the wire text of those that are not strings. Text, bytes and XML bodies move
+//! to the guest uncopied (restoring never reads them).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -37,56 +43,109 @@ pub(crate) fn decode_value(wire: String) -> Value {
     serde_json::from_str(&wire).unwrap_or(Value::String(wire))
 }
 
-/// Whether `value` travels as exactly `wire`.
-fn encodes_to(value: &Value, wire: &str) -> bool {
-    match value {
-        Value::String(s) => s == wire,
-        other => other.to_string() == wire,
+/// Typed values as sent, with the wire text of each one that is not a string.
+#[derive(Debug, Default)]
+pub(crate) struct SentValues {
+    values: BTreeMap<String, Value>,
+    texts: HashMap<String, String>,
+}
+
+impl SentValues {
+    /// Encodes `values` once: the wire pairs for the guest, and what restoring needs.
+    fn encode(values: BTreeMap<String, Value>) -> (Vec<(String, String)>, Self) {
+        let mut wire = Vec::with_capacity(values.len());
+        let mut texts = HashMap::new();
+        for (key, value) in &values {
+            let text = encode_value(value);
+            if !value.is_string() {
+                texts.insert(key.clone(), text.clone());
+            }
+            wire.push((key.clone(), text));
+        }
+        (wire, Self { values, texts })
+    }
+
+    /// The wire text `key` was sent as.
+    pub(crate) fn wire_text(&self, key: &str) -> Option<String> {
+        match self.values.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            _ => self.texts.get(key).cloned(),
+        }
+    }
+
+    /// Whether `key` was sent as exactly `wire`.
+    fn sent_as(&self, key: &str, wire: &str) -> bool {
+        match self.values.get(key) {
+            Some(Value::String(s)) => s == wire,
+            Some(_) => self.texts.get(key).is_some_and(|t| t == wire),
+            None => false,
+        }
+    }
+
+    /// The value for `key`'s `wire` text: the sent one, moved out, when the guest left it unchanged.
+    fn take(&mut self, key: &str, wire: String) -> Value {
+        if self.sent_as(key, &wire) {
+            if let Some(value) = self.values.remove(key) {
+                return value;
+            }
+        }
+        decode_value(wire)
+    }
+
+    /// Like [`take`](Self::take), leaving the sent value in place.
+    fn restore(&self, key: &str, wire: String) -> Value {
+        match self.values.get(key) {
+            Some(value) if self.sent_as(key, &wire) => value.clone(),
+            _ => decode_value(wire),
+        }
     }
 }
 
-/// The value for `wire`: the original one when the guest left it unchanged.
-fn restore(original: Option<&Value>, wire: String) -> Value {
-    match original {
-        Some(value) if encodes_to(value, &wire) => value.clone(),
-        _ => decode_value(wire),
-    }
+/// A message's headers and JSON body as sent.
+#[derive(Debug, Default)]
+struct SentMessage {
+    headers: SentValues,
+    /// A JSON body and the text it was sent as.
+    json: Option<(Value, String)>,
 }
 
-fn encode_map(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
-    map.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect()
+/// The exchange's properties as sent, shared with `get-property` during the call.
+pub(crate) type SentProperties = Arc<SentValues>;
+
+/// What the host keeps of an exchange while a guest holds its wire form.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    input: SentMessage,
+    output: Option<SentMessage>,
+    /// Shared with the call's `get-property`; whole again once the call has ended.
+    pub(crate) properties: SentProperties,
+    correlation_id: String,
+    route_id: Option<String>,
+    message_id: Option<String>,
 }
 
-fn restore_into(
-    map: &mut BTreeMap<String, Value>,
-    original: &BTreeMap<String, Value>,
-    wire: impl IntoIterator<Item = (String, String)>,
-) {
-    for (key, text) in wire {
-        let value = restore(original.get(&key), text);
-        map.insert(key, value);
-    }
-}
-
-fn body_to_wire(body: &Body) -> WasmBody {
+fn body_to_wire(body: Body) -> (WasmBody, Option<(Value, String)>) {
     match body {
-        Body::Empty => WasmBody::Empty,
-        Body::Text(s) => WasmBody::Text(s.clone()),
-        Body::Bytes(b) => WasmBody::Bytes(b.clone()),
-        Body::Json(v) => WasmBody::Json(v.to_string()),
-        Body::Xml(s) => WasmBody::Xml(s.clone()),
+        Body::Empty => (WasmBody::Empty, None),
+        Body::Text(s) => (WasmBody::Text(s), None),
+        Body::Bytes(b) => (WasmBody::Bytes(b), None),
+        Body::Json(v) => {
+            let text = v.to_string();
+            (WasmBody::Json(text.clone()), Some((v, text)))
+        }
+        Body::Xml(s) => (WasmBody::Xml(s), None),
         // Its stream travels apart (`stream::Streams`); a world without streams sees it empty.
-        Body::Stream(_) => WasmBody::Empty,
+        Body::Stream(_) => (WasmBody::Empty, None),
     }
 }
 
-fn body_from_wire(wire: WasmBody, original: Option<&Body>) -> Result<Body, WireError> {
+fn body_from_wire(wire: WasmBody, json: Option<(Value, String)>) -> Result<Body, WireError> {
     Ok(match wire {
         WasmBody::Empty => Body::Empty,
         WasmBody::Text(s) => Body::Text(s),
         WasmBody::Bytes(b) => Body::Bytes(b),
-        WasmBody::Json(s) => match original {
-            Some(Body::Json(v)) if v.to_string() == s => Body::Json(v.clone()),
+        WasmBody::Json(s) => match json {
+            Some((value, text)) if text == s => Body::Json(value),
             _ => Body::Json(serde_json::from_str(&s).map_err(|e| WireError::InvalidJson(e.to_string()))?),
         },
         WasmBody::Xml(s) => Body::Xml(s),
@@ -94,24 +153,44 @@ fn body_from_wire(wire: WasmBody, original: Option<&Body>) -> Result<Body, WireE
     })
 }
 
-fn message_to_wire(message: &Message) -> WasmMessage {
-    WasmMessage { headers: encode_map(&message.headers), body: body_to_wire(&message.body) }
+fn message_to_wire(message: Message) -> (WasmMessage, SentMessage) {
+    let (headers, sent_headers) = SentValues::encode(message.headers);
+    let (body, json) = body_to_wire(message.body);
+    (WasmMessage { headers, body }, SentMessage { headers: sent_headers, json })
 }
 
-fn message_from_wire(wire: WasmMessage, original: Option<&Message>) -> Result<Message, WireError> {
-    let empty = BTreeMap::new();
-    let mut headers = BTreeMap::new();
-    restore_into(&mut headers, original.map_or(&empty, |m| &m.headers), wire.headers);
-    let body = body_from_wire(wire.body, original.map(|m| &m.body))?;
-    Ok(Message { headers, body })
+/// The guest's message, restored against `sent`, whose values it moves out.
+fn message_from_wire(wire: WasmMessage, mut sent: SentMessage) -> Result<Message, WireError> {
+    let headers = wire.headers.into_iter().map(|(key, text)| {
+        let value = sent.headers.take(&key, text);
+        (key, value)
+    });
+    let headers = headers.collect();
+    Ok(Message { headers, body: body_from_wire(wire.body, sent.json.take())? })
 }
 
-/// The `wasm-exchange` a guest receives for `exchange`.
-pub(crate) fn to_wire(exchange: &Exchange) -> WasmExchange {
-    WasmExchange {
-        input: message_to_wire(&exchange.input),
-        output: exchange.output.as_ref().map(message_to_wire),
-        properties: encode_map(&exchange.properties),
+/// The guest's message, restored against `sent`, which it leaves in place.
+fn message_from_wire_shared(wire: WasmMessage, sent: &SentMessage) -> Result<Message, WireError> {
+    let headers = wire.headers.into_iter().map(|(key, text)| {
+        let value = sent.headers.restore(&key, text);
+        (key, value)
+    });
+    let headers = headers.collect();
+    Ok(Message { headers, body: body_from_wire(wire.body, sent.json.clone())? })
+}
+
+/// The `wasm-exchange` a guest receives for `exchange`, and what taking its answer back needs.
+pub(crate) fn to_wire(exchange: Exchange) -> (WasmExchange, Sent) {
+    let (input, sent_input) = message_to_wire(exchange.input);
+    let (output, sent_output) = match exchange.output.map(message_to_wire) {
+        Some((wire, sent)) => (Some(wire), Some(sent)),
+        None => (None, None),
+    };
+    let (properties, sent_properties) = SentValues::encode(exchange.properties);
+    let wire = WasmExchange {
+        input,
+        output,
+        properties,
         pattern: match exchange.pattern {
             Pattern::InOnly => WasmPattern::InOnly,
             Pattern::InOut => WasmPattern::InOut,
@@ -119,26 +198,47 @@ pub(crate) fn to_wire(exchange: &Exchange) -> WasmExchange {
         correlation_id: exchange.correlation_id.clone(),
         route_id: exchange.route_id.clone(),
         message_id: exchange.message_id.clone(),
-    }
+    };
+    let sent = Sent {
+        input: sent_input,
+        output: sent_output,
+        properties: Arc::new(sent_properties),
+        correlation_id: exchange.correlation_id,
+        route_id: exchange.route_id,
+        message_id: exchange.message_id,
+    };
+    (wire, sent)
 }
 
-/// The exchange a guest handed back, given the one that was `sent`.
+/// The exchange a guest handed back, given what was kept of the one `sent`.
 ///
 /// Headers and bodies are the guest's. Properties are merged: those `sent`,
 /// overlaid by those the guest returned, overlaid by those it set with
 /// `set-property` (`set`); host-owned ones (`camel.auth.*`) stay as sent.
 /// Correlation, route and message ids pass through unchanged from `sent`.
-pub(crate) fn from_wire(wire: WasmExchange, sent: &Exchange, set: Vec<(String, String)>) -> Result<Exchange, WireError> {
-    let input = message_from_wire(wire.input, Some(&sent.input))?;
-    let output = match wire.output {
-        Some(out) => Some(message_from_wire(out, sent.output.as_ref().or(Some(&sent.input)))?),
-        None => None,
+pub(crate) fn from_wire(wire: WasmExchange, sent: Sent, set: Vec<(String, String)>) -> Result<Exchange, WireError> {
+    // A new output with no output sent is restored against the input: before the input takes its values.
+    let (output, input) = match (wire.output, sent.output) {
+        (Some(out), Some(sent_out)) => (Some(message_from_wire(out, sent_out)?), sent.input),
+        (Some(out), None) => (Some(message_from_wire_shared(out, &sent.input)?), sent.input),
+        (None, _) => (None, sent.input),
     };
+    let input = message_from_wire(wire.input, input)?;
+    // The call has ended, so `get-property` let go of the sent properties: no copy is made.
+    let sent_properties = Arc::try_unwrap(sent.properties)
+        .unwrap_or_else(|shared| SentValues { values: shared.values.clone(), texts: shared.texts.clone() });
     // Host-owned properties (the identity) keep the values sent, whatever the guest returns.
     let guests = |(key, _): &(String, String)| !crate::exchange::is_host_owned(key);
-    let mut properties = sent.properties.clone();
-    restore_into(&mut properties, &sent.properties, wire.properties.into_iter().filter(guests));
-    restore_into(&mut properties, &sent.properties, set.into_iter().filter(guests));
+    // The last text given for each key wins (what the guest set, over what it returned).
+    let mut last: HashMap<String, String> = HashMap::with_capacity(wire.properties.len() + set.len());
+    last.extend(wire.properties.into_iter().filter(guests).chain(set.into_iter().filter(guests)));
+    let changed: Vec<(String, Value)> = last
+        .into_iter()
+        .filter(|(key, text)| !sent_properties.sent_as(key, text))
+        .map(|(key, text)| (key, decode_value(text)))
+        .collect();
+    let mut properties = sent_properties.values;
+    properties.extend(changed);
     Ok(Exchange {
         input,
         output,
@@ -147,10 +247,18 @@ pub(crate) fn from_wire(wire: WasmExchange, sent: &Exchange, set: Vec<(String, S
             WasmPattern::InOnly => Pattern::InOnly,
             WasmPattern::InOut => Pattern::InOut,
         },
-        correlation_id: sent.correlation_id.clone(),
-        route_id: sent.route_id.clone(),
-        message_id: sent.message_id.clone(),
+        correlation_id: sent.correlation_id,
+        route_id: sent.route_id,
+        message_id: sent.message_id,
     })
+}
+
+/// An exchange a guest made itself (a source's submit): every value decoded, its ids its own.
+pub(crate) fn from_guest(mut wire: WasmExchange) -> Result<Exchange, WireError> {
+    let ids = (std::mem::take(&mut wire.correlation_id), wire.route_id.take(), wire.message_id.take());
+    let mut exchange = from_wire(wire, Sent::default(), Vec::new())?;
+    (exchange.correlation_id, exchange.route_id, exchange.message_id) = ids;
+    Ok(exchange)
 }
 
 #[cfg(test)]
@@ -172,9 +280,52 @@ mod tests {
         ex
     }
 
+    /// `sent` through the wire and back, the guest's part played by `guest`.
+    fn round_trip(sent: &Exchange, guest: impl FnOnce(&mut WasmExchange), set: Vec<(String, String)>) -> Exchange {
+        let (mut wire, kept) = to_wire(sent.clone());
+        guest(&mut wire);
+        from_wire(wire, kept, set).unwrap()
+    }
+
+    #[test]
+    fn set_properties_are_compared_with_what_was_sent_not_what_was_returned() {
+        let sent = sample();
+        let set = vec![("flag".to_string(), "true".to_string())];
+        let back = round_trip(&sent, |wire| wire.properties.push(("flag".into(), "0".into())), set);
+        assert_eq!(back.properties["flag"], json!(true), "set back to the sent text: the sent value");
+    }
+
+    #[test]
+    fn a_new_output_takes_types_from_the_input_and_json_bodies_keep_their_value() {
+        let mut sent = sample();
+        sent.input.body = Body::Json(json!({"n": 1.0}));
+        let back = round_trip(
+            &sent,
+            |wire| {
+                let headers = wire.input.headers.iter().filter(|(k, _)| k == "n42").cloned().collect();
+                let WasmBody::Json(text) = &wire.input.body else { panic!("a json body") };
+                wire.output = Some(WasmMessage { headers, body: WasmBody::Json(text.clone()) });
+            },
+            vec![],
+        );
+        let output = back.output.as_ref().unwrap();
+        assert_eq!(output.headers["n42"], json!(42));
+        assert_eq!(output.body, Body::Json(json!({"n": 1.0})));
+        assert_eq!(back.input, sent.input);
+        assert_eq!(back.properties, sent.properties);
+    }
+
+    #[test]
+    fn get_property_sees_the_wire_text_sent() {
+        let (_, kept) = to_wire(sample());
+        assert_eq!(kept.properties.wire_text("flag").as_deref(), Some("true"));
+        assert_eq!(kept.properties.wire_text("str-true").as_deref(), Some("true"));
+        assert_eq!(kept.properties.wire_text("nope"), None);
+    }
+
     #[test]
     fn encodes_strings_raw_and_other_values_as_json() {
-        let wire = to_wire(&sample());
+        let (wire, _) = to_wire(sample());
         let h: BTreeMap<_, _> = wire.input.headers.into_iter().collect();
         assert_eq!(h["s42"], "42");
         assert_eq!(h["n42"], "42");
@@ -185,7 +336,7 @@ mod tests {
     #[test]
     fn untouched_values_come_back_with_their_type() {
         let sent = sample();
-        let back = from_wire(to_wire(&sent), &sent, vec![]).unwrap();
+        let back = round_trip(&sent, |_| {}, vec![]);
         assert_eq!(back, sent);
         assert_eq!(back.input.headers["s42"], json!("42"));
         assert_eq!(back.input.headers["n42"], json!(42));
@@ -195,11 +346,15 @@ mod tests {
     #[test]
     fn changed_values_are_parsed_and_set_properties_win() {
         let sent = sample();
-        let mut wire = to_wire(&sent);
-        wire.input.headers.push(("new".into(), "7".into()));
-        wire.properties.push(("returned".into(), "yes".into()));
         let set = vec![("flag".to_string(), "false".to_string())];
-        let back = from_wire(wire, &sent, set).unwrap();
+        let back = round_trip(
+            &sent,
+            |wire| {
+                wire.input.headers.push(("new".into(), "7".into()));
+                wire.properties.push(("returned".into(), "yes".into()));
+            },
+            set,
+        );
         assert_eq!(back.input.headers["new"], json!(7));
         assert_eq!(back.properties["returned"], json!("yes"));
         assert_eq!(back.properties["flag"], json!(false));
@@ -208,13 +363,12 @@ mod tests {
     #[test]
     fn ids_pass_through_and_bad_bodies_are_errors() {
         let sent = sample();
-        let mut wire = to_wire(&sent);
+        let (mut wire, kept) = to_wire(sent.clone());
         wire.route_id = None;
         wire.input.body = WasmBody::Json("{not json".into());
-        assert!(matches!(from_wire(wire, &sent, vec![]), Err(WireError::InvalidJson(_))));
-        let mut wire = to_wire(&sent);
-        wire.route_id = Some("other".into());
-        assert_eq!(from_wire(wire, &sent, vec![]).unwrap().route_id.as_deref(), Some("r1"));
+        assert!(matches!(from_wire(wire, kept, vec![]), Err(WireError::InvalidJson(_))));
+        let back = round_trip(&sent, |wire| wire.route_id = Some("other".into()), vec![]);
+        assert_eq!(back.route_id.as_deref(), Some("r1"));
     }
 
     mod properties {
@@ -256,16 +410,14 @@ mod tests {
 
             #[test]
             fn an_untouched_exchange_comes_back_identical(sent in exchange()) {
-                let back = from_wire(to_wire(&sent), &sent, vec![]).unwrap();
+                let back = round_trip(&sent, |_| {}, vec![]);
                 prop_assert_eq!(back, sent);
             }
 
             #[test]
             fn a_changed_value_decodes_to_what_its_wire_text_says(value in json_value()) {
                 let sent = Exchange::new("x");
-                let mut wire = to_wire(&sent);
-                wire.input.headers.push(("k".into(), encode_value(&value)));
-                let back = from_wire(wire, &sent, vec![]).unwrap();
+                let back = round_trip(&sent, |wire| wire.input.headers.push(("k".into(), encode_value(&value))), vec![]);
                 prop_assert_eq!(back.input.headers["k"].clone(), decode_value(encode_value(&value)));
             }
         }

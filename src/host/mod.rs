@@ -58,7 +58,7 @@ impl HostCtx {
     }
 
     /// Starts a call: the guest sees `properties` through `get-property`.
-    pub(crate) fn begin_call(&mut self, properties: Vec<(String, String)>) {
+    pub(crate) fn begin_call(&mut self, properties: crate::exchange::wire::SentProperties) {
         self.properties.begin(properties);
     }
 

@@ -6,6 +6,7 @@
 //! [`WasmError::LimitExceeded`](crate::WasmError::LimitExceeded) naming it.
 
 use crate::exchange::is_host_owned;
+use crate::exchange::wire::SentProperties;
 use std::collections::HashMap;
 
 use crate::knobs;
@@ -65,9 +66,9 @@ impl PropertyError {
     }
 }
 
-/// The properties of one call: those sent (read-only) and those the guest set.
+/// The properties of one call: those sent (read-only, shared with the caller) and those the guest set.
 pub(crate) struct PropertyScope {
-    sent: HashMap<String, String>,
+    sent: Option<SentProperties>,
     set: HashMap<String, String>,
     set_bytes: usize,
     bounds: PropertyBounds,
@@ -77,27 +78,31 @@ pub(crate) struct PropertyScope {
 
 impl PropertyScope {
     pub(crate) fn new(bounds: PropertyBounds) -> Self {
-        Self { sent: HashMap::new(), set: HashMap::new(), set_bytes: 0, bounds, exceeded: None }
+        Self { sent: None, set: HashMap::new(), set_bytes: 0, bounds, exceeded: None }
     }
 
-    /// Starts a call over the wire form of the exchange's properties.
-    pub(crate) fn begin(&mut self, sent: Vec<(String, String)>) {
-        self.sent = sent.into_iter().collect();
+    /// Starts a call over the exchange's properties as sent.
+    pub(crate) fn begin(&mut self, sent: SentProperties) {
+        self.sent = Some(sent);
         self.set.clear();
         self.set_bytes = 0;
         self.exceeded = None;
     }
 
-    /// Ends a call: what the guest set, leaving nothing for the next call.
+    /// Ends a call: what the guest set, leaving nothing for the next call
+    /// (and the sent properties to the caller alone).
     pub(crate) fn end(&mut self) -> Vec<(String, String)> {
-        self.sent.clear();
+        self.sent = None;
         self.set_bytes = 0;
         self.set.drain().collect()
     }
 
     /// The wire value of `key`: what the guest set, else what was sent.
     pub(crate) fn get(&self, key: &str) -> Option<String> {
-        self.set.get(key).or_else(|| self.sent.get(key)).cloned()
+        match self.set.get(key) {
+            Some(value) => Some(value.clone()),
+            None => self.sent.as_ref()?.wire_text(key),
+        }
     }
 
     /// Sets `key` within the bounds, in O(1); a host-owned key is ignored.
@@ -138,11 +143,19 @@ mod tests {
         PropertyScope::new(PropertyBounds { max_count, max_bytes })
     }
 
+    /// The properties of an exchange sent with `pairs`.
+    fn sent(pairs: &[(&str, serde_json::Value)]) -> SentProperties {
+        let mut exchange = crate::exchange::Exchange::new("");
+        exchange.properties.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        crate::exchange::wire::to_wire(exchange).1.properties
+    }
+
     #[test]
     fn reads_and_writes_the_exchange_in_flight() {
         let mut props = scope(8, 1024);
-        props.begin(vec![("a".into(), "1".into()), ("b".into(), "x".into())]);
+        props.begin(sent(&[("a", 1.into()), ("b", "x".into())]));
         assert_eq!(props.get("a").as_deref(), Some("1"));
+        assert_eq!(props.get("b").as_deref(), Some("x"));
         assert_eq!(props.get("zz"), None);
         props.set("b".into(), "y".into()).unwrap();
         props.set("c".into(), "new".into()).unwrap();
@@ -157,7 +170,7 @@ mod tests {
     #[test]
     fn the_count_bound_is_an_error_naming_max_properties() {
         let mut props = scope(2, 1024);
-        props.begin(Vec::new());
+        props.begin(sent(&[]));
         props.set("a".into(), "1".into()).unwrap();
         props.set("b".into(), "1".into()).unwrap();
         props.set("a".into(), "2".into()).unwrap();
@@ -170,7 +183,7 @@ mod tests {
     #[test]
     fn the_byte_bound_counts_keys_and_values_and_replacements() {
         let mut props = scope(100, 10);
-        props.begin(Vec::new());
+        props.begin(sent(&[]));
         props.set("ab".into(), "123".into()).unwrap(); // 5
         props.set("ab".into(), "12345678".into()).unwrap(); // 10
         let err = props.set("ab".into(), "123456789".into()).unwrap_err();
@@ -179,7 +192,7 @@ mod tests {
         props.set("ab".into(), "1".into()).unwrap(); // 3
         props.set("c".into(), "123456".into()).unwrap(); // 10
         assert!(props.set("d".into(), String::new()).is_err());
-        props.begin(Vec::new());
+        props.begin(sent(&[]));
         assert_eq!(props.exceeded, None, "a new call starts clean");
     }
 }

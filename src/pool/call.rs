@@ -17,46 +17,38 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 
 use super::idle::discard;
-use super::{CallOutput, Instance, Pool, World};
+use super::{Answer, Call, CallOutput, Instance, Pool, World};
+use crate::bindings::WasmExchange;
 
 impl<W: World> Pool<W> {
-    /// Calls the guest with `input`; the guest sees `properties` through
-    /// `get-property` and reads `streams` as the stream bodies of its exchange.
+    /// Makes `call`: the guest sees its properties through `get-property` and
+    /// reads its streams as the stream bodies of its exchange.
     ///
-    /// Uses `permit` when the caller already holds a call slot, else waits for one.
+    /// Uses the call's permit when the caller already holds a call slot, else waits for one.
     /// A stream body the guest returns keeps the instance and the slot until it
     /// has drained; the instance is reused only when it ended cleanly.
     ///
     /// Each call is a `wasm_call` span (plugin, world, method, correlation and
     /// route ids), is counted in the endpoint's metrics, and moves its health.
-    pub(crate) async fn call(
-        self: &Arc<Self>,
-        mut input: W::Input,
-        properties: Vec<(String, String)>,
-        permit: Option<OwnedSemaphorePermit>,
-        streams: Streams,
-    ) -> Result<CallOutput<W::Output>, WasmError> {
+    pub(crate) async fn call(self: &Arc<Self>, call: Call) -> Result<CallOutput<W::Answer>, WasmError> {
         let started = Instant::now();
-        let method = W::method(&input);
-        let span = match W::sent_exchange(&mut input) {
-            Some(sent) => tracing::info_span!(
-                "wasm_call",
-                plugin = %self.plugin,
-                world = W::NAME,
-                method = method.as_deref().unwrap_or_default(),
-                correlation_id = %sent.correlation_id,
-                route_id = sent.route_id.as_deref().unwrap_or_default(),
-            ),
-            None => tracing::info_span!("wasm_call", plugin = %self.plugin, world = W::NAME),
-        };
-        let outcome = tracing::Instrument::instrument(self.run_call(started, input, properties, permit, streams), span).await;
+        let method = call.method.clone();
+        let span = tracing::info_span!(
+            "wasm_call",
+            plugin = %self.plugin,
+            world = W::NAME,
+            method = method.as_deref().unwrap_or_default(),
+            correlation_id = %call.exchange.correlation_id,
+            route_id = call.exchange.route_id.as_deref().unwrap_or_default(),
+        );
+        let outcome = tracing::Instrument::instrument(self.run_call(started, call), span).await;
         let kind = match &outcome {
             Err(error) => {
                 self.health.record(Some(error));
                 Some(ErrorKind::of(error))
             }
             // The guest answered with its own error: counted, but it says nothing of health.
-            Ok(out) if W::guest_failed(&out.output) => Some(ErrorKind::Guest),
+            Ok(out) if out.output.is_err() => Some(ErrorKind::Guest),
             Ok(_) => {
                 self.health.record(None);
                 None
@@ -66,14 +58,8 @@ impl<W: World> Pool<W> {
         outcome
     }
 
-    pub(super) async fn run_call(
-        self: &Arc<Self>,
-        started: Instant,
-        mut input: W::Input,
-        properties: Vec<(String, String)>,
-        permit: Option<OwnedSemaphorePermit>,
-        streams: Streams,
-    ) -> Result<CallOutput<W::Output>, WasmError> {
+    pub(super) async fn run_call(self: &Arc<Self>, started: Instant, call: Call) -> Result<CallOutput<W::Answer>, WasmError> {
+        let Call { method, mut exchange, properties, streams, permit } = call;
         if in_guest_call() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
@@ -116,14 +102,14 @@ impl<W: World> Pool<W> {
         let state = instance.store.data_mut();
         state.arm(deadline);
         state.host.begin_call(properties);
-        if let Err(err) = self.attach_streams(&mut instance.store, &mut input, streams) {
+        if let Err(err) = self.attach_streams(&mut instance.store, &mut exchange, streams) {
             let err = trap::classify(&self.plugin, &self.limits, err, instance.store.data());
             discard(instance);
             return Err(err);
         }
         // Boxed: the call future is large, and moving it through the timeout
         // and task-local wrappers would otherwise copy it on every poll setup.
-        let run = Box::pin(W::call(&instance.bindings, &mut instance.store, input));
+        let run = Box::pin(W::call(&instance.bindings, &mut instance.store, method.as_deref(), exchange));
         let outcome = guest_scope(until_deadline(deadline, run)).await;
         let mut output = match self.settle(outcome, instance.store.data()) {
             Ok(output) => output,
@@ -134,7 +120,7 @@ impl<W: World> Pool<W> {
         };
         let set = instance.store.data_mut().host.end_call();
         instance.calls += 1;
-        let returned = match W::returned_exchange(&mut output) {
+        let returned = match output.as_mut().ok().and_then(Answer::exchange) {
             Some(exchange) => from_guest::take_returned(&mut instance.store, exchange),
             None => Ok(None),
         };
@@ -159,15 +145,12 @@ impl<W: World> Pool<W> {
     pub(super) fn attach_streams(
         &self,
         store: &mut Store<StoreState>,
-        input: &mut W::Input,
+        exchange: &mut WasmExchange,
         streams: Streams,
     ) -> wasmtime::Result<()> {
         if streams.is_empty() {
             return Ok(());
         }
-        let Some(exchange) = W::sent_exchange(input) else {
-            wasmtime::bail!("the {} world takes no stream bodies", W::NAME);
-        };
         let bounds = StreamBounds::new(self.plugin.clone(), &self.limits).counting(self.metrics.stream_counter(true));
         to_guest::attach(store, exchange, streams, &bounds)
     }

@@ -23,8 +23,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::WasmExchange;
+use crate::bindings::{WasmError as GuestError, WasmExchange};
 use crate::error::{LoadError, WasmError};
+use crate::exchange::wire::SentProperties;
 use crate::health::{Health, HealthStatus};
 use crate::host::CallAllowlist;
 use crate::limits::Limits;
@@ -34,7 +35,7 @@ use crate::runtime::{Compiled, IdleInstances, Runtime};
 use crate::state::SharedState;
 use crate::store::StoreState;
 use crate::store::slots::EndpointShare;
-use crate::stream::Returned;
+use crate::stream::{Returned, Streams};
 use idle::discard;
 
 /// What a world contributes to the pool: how to instantiate, init and call it.
@@ -47,10 +48,8 @@ pub(crate) trait World: Send + Sync + 'static {
     type Pre: Clone + Send + Sync + 'static;
     /// An instance's typed exports.
     type Bindings: Send + Sync + 'static;
-    /// What one call takes.
-    type Input: Send;
-    /// What one call gives back.
-    type Output: Send;
+    /// What the guest answers a call with, when it does not fail.
+    type Answer: Answer;
 
     /// Looks up the world's exports once, for every later instantiation.
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Self::Pre>;
@@ -71,31 +70,46 @@ pub(crate) trait World: Send + Sync + 'static {
         config: &[(String, String)],
     ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
 
-    /// Whether the guest answered with its own error.
-    fn guest_failed(output: &Self::Output) -> bool;
-
-    /// The method a call invokes, for worlds with methods (beans): a shared
-    /// name, so that naming it in the span and the metrics copies nothing.
-    fn method(_input: &Self::Input) -> Option<Arc<str>> {
-        None
-    }
-
-    /// The exchange a call sends, for worlds whose calls may carry stream bodies.
-    fn sent_exchange(_input: &mut Self::Input) -> Option<&mut WasmExchange> {
-        None
-    }
-
-    /// The exchange a call returned, for worlds whose guests may return stream bodies.
-    fn returned_exchange(_output: &mut Self::Output) -> Option<&mut WasmExchange> {
-        None
-    }
-
-    /// Makes one call.
+    /// Makes one call with `exchange` (and `method`, for worlds with methods).
     fn call(
         bindings: &Self::Bindings,
         store: &mut Store<StoreState>,
-        input: Self::Input,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send;
+        method: Option<&str>,
+        exchange: WasmExchange,
+    ) -> impl Future<Output = wasmtime::Result<Result<Self::Answer, GuestError>>> + Send;
+}
+
+/// A guest's answer to a call.
+pub(crate) trait Answer: Send + 'static {
+    /// The exchange it returned, whose stream body (if any) the pool drains.
+    fn exchange(&mut self) -> Option<&mut WasmExchange>;
+}
+
+impl Answer for WasmExchange {
+    fn exchange(&mut self) -> Option<&mut WasmExchange> {
+        Some(self)
+    }
+}
+
+/// A policy's answer: a denial's reason, or none.
+impl Answer for Option<String> {
+    fn exchange(&mut self) -> Option<&mut WasmExchange> {
+        None
+    }
+}
+
+/// One call through the pool: the exchange in wire form and everything that goes with it.
+pub(crate) struct Call {
+    /// The method a bean call invokes: shared, so naming it in the span and the metrics copies nothing.
+    pub(crate) method: Option<Arc<str>>,
+    /// The exchange, as the guest receives it.
+    pub(crate) exchange: WasmExchange,
+    /// Its properties as sent, for `get-property`.
+    pub(crate) properties: SentProperties,
+    /// Its stream bodies, which the guest reads through the exchange's `stream` bodies.
+    pub(crate) streams: Streams,
+    /// A call slot the caller already holds (a tower service's `poll_ready`); else the call waits for one.
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
 }
 
 /// One warm instance.
@@ -162,9 +176,9 @@ pub(crate) struct Pool<W: World> {
 }
 
 /// What one call gave back.
-pub(crate) struct CallOutput<O> {
-    /// The world's output.
-    pub(crate) output: O,
+pub(crate) struct CallOutput<A> {
+    /// The guest's answer, or its own error.
+    pub(crate) output: Result<A, GuestError>,
     /// The properties the guest set with `set-property`.
     pub(crate) set: Vec<(String, String)>,
     /// The stream body the guest returned, now draining, and where it goes.

@@ -10,7 +10,7 @@ use super::auth::{principal_properties, with_principal};
 use super::shared::{DIRECT_REPLY_HEADER, Pending, REQUEST_ID_HEADER, Reply, Shared};
 use crate::bindings::source_host::{self, HttpRequest, SubmitOutcome};
 use crate::bindings::{WasmError, WasmExchange};
-use crate::exchange::{Body, Exchange, Pattern, wire};
+use crate::exchange::{Pattern, wire};
 use crate::store::{SourceCtx, SourceLink, StoreState};
 use crate::stream::{from_guest, to_guest};
 
@@ -130,12 +130,10 @@ impl source_host::HostWithStore<StoreState> for SourceImports {
             }
         };
         // The guest's exchange is new: its ids are its own, not passed through from one sent.
-        let ids = (exchange.correlation_id.clone(), exchange.route_id.clone(), exchange.message_id.clone());
-        let mut exchange = match wire::from_wire(exchange, &Exchange::new(Body::Empty), Vec::new()) {
+        let mut exchange = match wire::from_guest(exchange) {
             Ok(exchange) => exchange,
             Err(e) => return Err(WasmError::TypeConversion(e.to_string())),
         };
-        (exchange.correlation_id, exchange.route_id, exchange.message_id) = ids;
         if let Some(returned) = returned {
             returned.put_into(&mut exchange);
         }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tower::util::BoxCloneSyncService;
 
 use super::auth::EdgePrincipal;
+use crate::error::WasmError;
 use crate::exchange::{Exchange, StreamBody};
 use crate::stream::StreamBounds;
 
@@ -127,6 +128,8 @@ pub(crate) struct Shared {
     pub(crate) interrupt: AtomicBool,
     pub(crate) restarts: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
+    /// The typed failure behind `last_error`, when it was the guest's.
+    pub(crate) last_failure: Mutex<Option<WasmError>>,
     pub(crate) submitted: AtomicU64,
     /// Random per source: request ids are `{nonce}-{n}`, so an id from another source (or a guess) matches nothing.
     pub(crate) nonce: u64,
@@ -153,6 +156,7 @@ impl Shared {
             interrupt: AtomicBool::new(false),
             restarts: AtomicU64::new(0),
             last_error: Mutex::default(),
+            last_failure: Mutex::default(),
             submitted: AtomicU64::new(0),
             nonce: random_nonce(),
         }
@@ -202,8 +206,15 @@ impl Shared {
 
     /// Records why the guest's run ended, for [`RunningSource::last_error`](super::RunningSource::last_error).
     pub(crate) fn record_error(&self, error: String) {
-        tracing::error!(plugin = %self.plugin, "source run ended: {error}");
+        tracing::error!(plugin = %self.plugin, "source run ended: {}", crate::text::escape_control(&error));
         *self.last_error.lock().unwrap() = Some(error);
+        *self.last_failure.lock().unwrap() = None;
+    }
+
+    /// Records the guest's failure, classified as every world's is (trap, timeout, out of memory).
+    pub(crate) fn record_failure(&self, failure: WasmError) {
+        self.record_error(failure.to_string());
+        *self.last_failure.lock().unwrap() = Some(failure);
     }
 }
 

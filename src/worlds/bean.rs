@@ -6,7 +6,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::{exchange_back, outgoing};
-use crate::bindings::WasmExchange;
+use crate::bindings::{WasmError as GuestError, WasmExchange};
 use crate::error::WasmError;
 use crate::exchange::Exchange;
 use crate::limits::Limits;
@@ -38,24 +38,7 @@ impl World for BeanWorld {
     const NAME: &'static str = "bean";
     type Pre = Pre;
     type Bindings = bindings::Bean;
-    type Input = (Arc<str>, WasmExchange);
-    type Output = Result<WasmExchange, crate::bindings::WasmError>;
-
-    fn method((method, _): &(Arc<str>, WasmExchange)) -> Option<Arc<str>> {
-        Some(method.clone())
-    }
-
-    fn sent_exchange((_, input): &mut (Arc<str>, WasmExchange)) -> Option<&mut WasmExchange> {
-        Some(input)
-    }
-
-    fn returned_exchange(output: &mut Self::Output) -> Option<&mut WasmExchange> {
-        output.as_mut().ok()
-    }
-
-    fn guest_failed(output: &Self::Output) -> bool {
-        output.is_err()
-    }
+    type Answer = WasmExchange;
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
         Pre::new(instance_pre)
@@ -80,10 +63,11 @@ impl World for BeanWorld {
     async fn call(
         bindings: &bindings::Bean,
         store: &mut Store<StoreState>,
-        (method, input): (Arc<str>, WasmExchange),
-    ) -> wasmtime::Result<Self::Output> {
-        let method = method.to_string();
-        store.run_concurrent(async |a| bindings.call_invoke(a, method, input).await).await?
+        method: Option<&str>,
+        exchange: WasmExchange,
+    ) -> wasmtime::Result<Result<WasmExchange, GuestError>> {
+        let method = method.unwrap_or_default().to_string();
+        store.run_concurrent(async |a| bindings.call_invoke(a, method, exchange).await).await?
     }
 }
 
@@ -180,10 +164,9 @@ impl Bean {
                 }
             }
         };
-        let (sent, wire, streams) = outgoing(exchange);
-        let properties = wire.properties.clone();
-        let out = self.pool.call((found, wire), properties, None, streams).await?;
-        exchange_back(self.name(), out, &sent)
+        let (call, sent) = outgoing(exchange, Some(found), None);
+        let out = self.pool.call(call).await?;
+        exchange_back(self.name(), out, sent)
     }
 
     /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).

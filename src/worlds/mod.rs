@@ -9,26 +9,31 @@ pub(crate) mod plugin;
 pub(crate) mod policy;
 pub(crate) mod source;
 
-use crate::bindings::{self, WasmExchange};
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::bindings::WasmExchange;
 use crate::error::WasmError;
 use crate::exchange::{Exchange, wire};
-use crate::pool::CallOutput;
+use crate::pool::{Call, CallOutput};
 use crate::stream::Streams;
 
-/// `exchange` on its way to a guest: kept as sent, its wire form, and its stream bodies apart.
-pub(crate) fn outgoing(mut exchange: Exchange) -> (Exchange, WasmExchange, Streams) {
+/// `exchange` on its way to a guest: the call that carries it, and what taking the answer back needs.
+pub(crate) fn outgoing(
+    mut exchange: Exchange,
+    method: Option<Arc<str>>,
+    permit: Option<OwnedSemaphorePermit>,
+) -> (Call, wire::Sent) {
     let streams = Streams::take_from(&mut exchange);
-    let wire = wire::to_wire(&exchange);
-    (exchange, wire, streams)
+    let (wire, sent) = wire::to_wire(exchange);
+    let properties = sent.properties.clone();
+    (Call { method, exchange: wire, properties, streams, permit }, sent)
 }
 
-/// The exchange a call gave back, mapped against the one `sent`: the guest's
-/// error typed, and a returned stream body put where the guest put it.
-pub(crate) fn exchange_back(
-    plugin: &str,
-    out: CallOutput<Result<WasmExchange, bindings::WasmError>>,
-    sent: &Exchange,
-) -> Result<Exchange, WasmError> {
+/// The exchange a call gave back, mapped against what was kept of the one sent:
+/// the guest's error typed, and a returned stream body put where the guest put it.
+pub(crate) fn exchange_back(plugin: &str, out: CallOutput<WasmExchange>, sent: wire::Sent) -> Result<Exchange, WasmError> {
     let returned = out.output.map_err(|e| WasmError::from_guest(plugin, e))?;
     let mut back = wire::from_wire(returned, sent, out.set)
         .map_err(|e| WasmError::InvalidOutput { plugin: plugin.to_string(), reason: e.to_string() })?;

@@ -8,11 +8,11 @@ use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::WasmExchange;
+use crate::bindings::{WasmError as GuestError, WasmExchange};
 use crate::error::WasmError;
 use crate::exchange::{Exchange, wire};
 use crate::limits::Limits;
-use crate::pool::{Pool, World};
+use crate::pool::{Call, Pool, World};
 use crate::runtime::Runtime;
 use crate::store::StoreState;
 use crate::stream::Streams;
@@ -42,12 +42,7 @@ impl World for PolicyWorld {
     const MAY_CALL: bool = false;
     type Pre = Pre;
     type Bindings = bindings::AuthorizationPolicy;
-    type Input = WasmExchange;
-    type Output = Result<Option<String>, crate::bindings::WasmError>;
-
-    fn guest_failed(output: &Self::Output) -> bool {
-        output.is_err()
-    }
+    type Answer = Option<String>;
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
         Pre::new(instance_pre)
@@ -72,9 +67,10 @@ impl World for PolicyWorld {
     async fn call(
         bindings: &bindings::AuthorizationPolicy,
         store: &mut Store<StoreState>,
-        input: WasmExchange,
-    ) -> wasmtime::Result<Self::Output> {
-        bindings.call_evaluate(store, &input).await
+        _method: Option<&str>,
+        exchange: WasmExchange,
+    ) -> wasmtime::Result<Result<Option<String>, GuestError>> {
+        bindings.call_evaluate(store, &exchange).await
     }
 }
 
@@ -198,10 +194,15 @@ impl Policy {
 
     /// Asks the guest about `exchange`.
     pub async fn evaluate(&self, exchange: &Exchange) -> Result<Decision, WasmError> {
-        let sent = wire::to_wire(exchange);
-        let properties = sent.properties.clone();
+        self.decide(exchange.clone()).await
+    }
+
+    /// Asks the guest about `exchange`, which it consumes.
+    async fn decide(&self, exchange: Exchange) -> Result<Decision, WasmError> {
         // A policy decides on headers and properties: a stream body reaches it empty, unread.
-        let out = self.pool.call(sent, properties, None, Streams::default()).await?;
+        let (exchange, sent) = wire::to_wire(exchange);
+        let call = Call { method: None, exchange, properties: sent.properties, streams: Streams::default(), permit: None };
+        let out = self.pool.call(call).await?;
         match out.output.map_err(|e| WasmError::from_guest(self.name(), e))? {
             None => Ok(Decision::Granted),
             Some(reason) => Ok(Decision::Denied { reason }),
@@ -216,11 +217,11 @@ impl Policy {
         let mut exchange = exchange.clone();
         exchange.properties.retain(|key, _| !key.starts_with(AUTH_PREFIX));
         exchange.properties.extend(principal.auth_properties());
-        self.evaluate(&exchange).await
+        self.decide(exchange).await
     }
 
     /// Answers a permission request; the guest sees only its auth and permission properties.
     pub async fn check_permission(&self, request: &PermissionRequest) -> Result<Decision, WasmError> {
-        self.evaluate(&request.to_exchange()).await
+        self.decide(request.to_exchange()).await
     }
 }

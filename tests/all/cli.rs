@@ -62,6 +62,32 @@ fn inspect_names_the_world() {
 }
 
 #[test]
+fn inspect_names_the_source_world_and_its_plan_and_call_points_to_serve() {
+    let out = camel_wasm(&["inspect", &path("stream-source")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("world: source"), "{text}");
+    assert!(text.contains("plan: one http-listener on 0.0.0.0:8080 (every path), sequential"), "{text}");
+    // The webhook source needs its secret to make a plan: inspect says so instead of failing.
+    let out = camel_wasm(&["inspect", &path("webhook-source")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("world: source")
+            && text.contains("plan: not known without its config (")
+            && text.contains("configure failed"),
+        "{text}"
+    );
+    let out = camel_wasm(&["call", &path("stream-source"), "--body", "x"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is a source: it takes requests, not calls; run it with `camel-wasm serve"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn failures_exit_non_zero_with_one_clear_line() {
     let cases: [(&[&str], &str); 6] = [
         (&["call", &path("spin"), "--timeout", "1"], "plugin 'spin.wasm' timed out after 1s"),

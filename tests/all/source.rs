@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use camel_wasm::{Body, Exchange, Limits, RunningSource, Source, SourceError, SourceOptions};
+use camel_wasm::{Body, Exchange, Limits, RunningSource, Source, SourceError, SourceOptions, WasmError};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -250,6 +250,42 @@ async fn a_guest_that_traps_in_run_is_restarted() {
     let all = seen.at_least(1).await;
     source.stop().await.unwrap();
     assert_eq!(all.last().unwrap().0.header("x-served"), Some(&json!(1)), "a new instance");
+}
+
+/// Waits (bounded) until the source has restarted its guest `n` times.
+async fn restarted(source: &RunningSource, n: u64) {
+    let started = Instant::now();
+    while source.restarts() < n && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(source.restarts(), n, "{:?}", source.last_error());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_guests_traps_are_classified_like_every_worlds() {
+    let seen = Seen::default();
+    let limits = Limits { max_memory: 16 << 20, ..Limits::default() };
+    let source = start_with("trap-source", limits, options(None), &[], &seen, unchanged).await;
+    let oom = client().post(url(&source, "/oom")).body("x").send().await.unwrap();
+    assert_eq!(oom.status(), 503, "the request the guest died on is answered");
+    assert_eq!(oom.text().await.unwrap(), "the source's guest failed; it is restarted", "no internals to the client");
+    restarted(&source, 1).await;
+    assert!(
+        source.last_error().unwrap().contains("ran out of memory (max-memory is 16777216 bytes)"),
+        "{:?}",
+        source.last_error()
+    );
+    let failure = source.last_failure();
+    assert!(
+        matches!(&failure, Some(WasmError::OutOfMemory { max_memory_bytes, .. }) if *max_memory_bytes == 16 << 20),
+        "{failure:?}"
+    );
+    let boom = client().post(url(&source, "/boom")).body("x").send().await.unwrap();
+    assert_eq!(boom.status(), 503);
+    restarted(&source, 2).await;
+    let failure = source.last_failure();
+    assert!(matches!(&failure, Some(WasmError::GuestPanic { message, .. }) if message == "trap-source: boom"), "{failure:?}");
+    source.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

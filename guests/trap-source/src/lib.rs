@@ -7,6 +7,8 @@
 //! - if its path ends with `/boom`: panics right after accepting it (before
 //!   reading its body or submitting anything), which traps the instance
 //!   (`panic = "abort"`): the panic message is `trap-source: boom`;
+//! - if its path ends with `/oom`: allocates 1 MiB blocks, keeping them,
+//!   until an allocation fails (the instance traps at its `max-memory`);
 //! - otherwise it reads the body whole (at most 1 MiB; a larger body is
 //!   rejected with `413`, the SDK's `Request::reject`) and submits an IN-ONLY
 //!   exchange: input headers = all the request's headers (lower-case names,
@@ -36,6 +38,12 @@ impl Source for TrapSource {
             let served = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
             if req.path.ends_with("/boom") {
                 panic!("trap-source: boom");
+            }
+            if req.path.ends_with("/oom") {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1024 * 1024]);
+                }
             }
             let mut reader = req.take_body().into_reader();
             let mut body = Vec::new();

@@ -1,6 +1,6 @@
 //! `camel-wasm inspect`: which world a component fits, its imports and exports.
 
-use camel_wasm::{Bean, Limits, Runtime, escape_control};
+use camel_wasm::{Bean, Limits, Runtime, Source, SourceOptions, escape_control};
 
 use crate::open::open;
 
@@ -14,6 +14,9 @@ pub async fn inspect(file: &str) -> Result<(), String> {
     }
     if let Some(methods) = bean_methods(&runtime, &name, &info.worlds).await? {
         println!("methods: {}", escape_control(&methods.join(", ")));
+    }
+    if info.worlds.contains(&"source") {
+        println!("plan: {}", source_plan(&runtime, &name).await);
     }
     println!("imports:\n  {}", escape_lines(&info.imports));
     println!("exports:\n  {}", escape_lines(&info.exports));
@@ -32,4 +35,17 @@ async fn bean_methods(runtime: &Runtime, name: &str, worlds: &[&str]) -> Result<
     }
     let bean = Bean::load(runtime, name, Limits::default(), Vec::new()).await.map_err(|e| e.to_string())?;
     Ok(Some(bean.methods().to_vec()))
+}
+
+/// A source's plan when configured with nothing, or why it cannot be made so.
+async fn source_plan(runtime: &Runtime, name: &str) -> String {
+    // No operator bind or path: the plan shows the guest's own defaults.
+    let planned = match Source::load(runtime, name, Limits::default(), SourceOptions::default()) {
+        Ok(source) => source.plan(Vec::new()).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match planned {
+        Ok(plan) => escape_control(&plan.to_string()).into_owned(),
+        Err(e) => format!("not known without its config ({})", escape_control(&e)),
+    }
 }

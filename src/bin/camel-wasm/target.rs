@@ -43,7 +43,11 @@ impl Target {
                 };
                 Ok(Target::Bean(bean, method))
             }
-            Some(_) => Ok(Target::Policy(Policy::load(runtime, name, limits, config).map_err(text)?)),
+            Some("authorization-policy") => Ok(Target::Policy(Policy::load(runtime, name, limits, config).map_err(text)?)),
+            Some("source") => {
+                Err(format!("'{name}' is a source: it takes requests, not calls; run it with `camel-wasm serve {name}`"))
+            }
+            Some(other) => Err(format!("'{name}' is a {other} component, which `call` and `bench` do not run")),
             None => Err(format!("'{name}' fits no camel:plugin world: {}", info.mismatches.join("; "))),
         }
     }

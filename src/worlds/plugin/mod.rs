@@ -8,7 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre};
 
 use super::{exchange_back, outgoing};
-use crate::bindings::WasmExchange;
+use crate::bindings::{WasmError as GuestError, WasmExchange};
 use crate::error::WasmError;
 use crate::exchange::Exchange;
 use crate::limits::Limits;
@@ -40,20 +40,7 @@ impl World for PluginWorld {
     const NAME: &'static str = "plugin";
     type Pre = Pre;
     type Bindings = bindings::Plugin;
-    type Input = WasmExchange;
-    type Output = Result<WasmExchange, crate::bindings::WasmError>;
-
-    fn sent_exchange(input: &mut WasmExchange) -> Option<&mut WasmExchange> {
-        Some(input)
-    }
-
-    fn returned_exchange(output: &mut Self::Output) -> Option<&mut WasmExchange> {
-        output.as_mut().ok()
-    }
-
-    fn guest_failed(output: &Self::Output) -> bool {
-        output.is_err()
-    }
+    type Answer = WasmExchange;
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
         Pre::new(instance_pre)
@@ -78,9 +65,10 @@ impl World for PluginWorld {
     async fn call(
         bindings: &bindings::Plugin,
         store: &mut Store<StoreState>,
-        input: WasmExchange,
-    ) -> wasmtime::Result<Self::Output> {
-        store.run_concurrent(async |a| bindings.call_process(a, input).await).await?
+        _method: Option<&str>,
+        exchange: WasmExchange,
+    ) -> wasmtime::Result<Result<WasmExchange, GuestError>> {
+        store.run_concurrent(async |a| bindings.call_process(a, exchange).await).await?
     }
 }
 
@@ -153,10 +141,9 @@ impl Plugin {
         exchange: Exchange,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<Exchange, WasmError> {
-        let (sent, wire, streams) = outgoing(exchange);
-        let properties = wire.properties.clone();
-        let out = self.pool.call(wire, properties, permit, streams).await?;
-        exchange_back(self.name(), out, &sent)
+        let (call, sent) = outgoing(exchange, None, permit);
+        let out = self.pool.call(call).await?;
+        exchange_back(self.name(), out, sent)
     }
 
     /// Returned stream bodies of this endpoint still draining (each holds an instance and a call slot).

@@ -9,6 +9,8 @@
 mod bindings;
 mod supervisor;
 
+pub use supervisor::ListenerPlan;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +86,28 @@ impl Source {
         &self.options
     }
 
+    /// The plan the guest makes with `config` (after the operator's `bind` and
+    /// `path`), checked, without binding or running anything: for `inspect`.
+    pub async fn plan(&self, config: Vec<(String, String)>) -> Result<ListenerPlan, SourceError> {
+        let refuse = tower::service_fn(|_: Exchange| async { Err::<Exchange, BoxError>("only planning".into()) });
+        let submit: SubmitService = BoxCloneSyncService::new(refuse);
+        let mut pairs = self.options.config_pairs();
+        pairs.extend(config);
+        let (_requests_tx, requests_rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared::new(self.plugin.clone(), requests_rx, submit, self.body_bounds(), 1));
+        supervisor::Guest::new(self.clone(), shared, pairs).configure().await
+    }
+
+    /// The bounds on a request body this source reads.
+    fn body_bounds(&self) -> StreamBounds {
+        StreamBounds {
+            plugin: self.plugin.clone(),
+            max_bytes: self.options.max_body_bytes.unwrap_or(self.limits.max_stream_bytes),
+            idle_timeout: self.limits.stream_idle_timeout,
+            moved: ::metrics::Counter::noop(),
+        }
+    }
+
     /// Configures the guest with `config` (after the operator's `bind` and
     /// `path`), binds its listener and runs it; each exchange it submits goes to `submit`.
     pub async fn start<S>(&self, config: Vec<(String, String)>, submit: S) -> Result<RunningSource, SourceError>
@@ -99,12 +123,7 @@ impl Source {
         let mut pairs = self.options.config_pairs();
         pairs.extend(config);
         let (requests_tx, requests_rx) = mpsc::channel(QUEUED_REQUESTS);
-        let bounds = StreamBounds {
-            plugin: self.plugin.clone(),
-            max_bytes: self.options.max_body_bytes.unwrap_or(self.limits.max_stream_bytes),
-            idle_timeout: self.limits.stream_idle_timeout,
-            moved: ::metrics::Counter::noop(),
-        };
+        let bounds = self.body_bounds();
         let shared = Arc::new(Shared::new(self.plugin.clone(), requests_rx, submit, bounds.clone(), self.limits.max_concurrent));
         let mut guest = supervisor::Guest::new(self.clone(), shared.clone(), pairs);
         let plan = guest.configure().await?;
@@ -161,7 +180,7 @@ impl Source {
     }
 
     /// Binds the plan's listener, after checking it against the operator's options.
-    async fn bind(&self, plan: &supervisor::Plan) -> Result<(tokio::net::TcpListener, SocketAddr), SourceError> {
+    async fn bind(&self, plan: &supervisor::ListenerPlan) -> Result<(tokio::net::TcpListener, SocketAddr), SourceError> {
         let plugin = self.plugin.to_string();
         let guest_bind: SocketAddr = plan.bind.parse().map_err(|_| SourceError::Plan {
             plugin: plugin.clone(),
@@ -245,6 +264,12 @@ impl RunningSource {
     /// Why `run` last ended badly, if it did.
     pub fn last_error(&self) -> Option<String> {
         self.shared.last_error.lock().unwrap().clone()
+    }
+
+    /// The typed error of the guest's last failure (a trap, a timeout, out of
+    /// memory, its own error), classified as in every other world.
+    pub fn last_failure(&self) -> Option<WasmError> {
+        self.shared.last_failure.lock().unwrap().clone()
     }
 
     /// Exchanges the guest submitted so far.

@@ -10,13 +10,13 @@ use wasmtime::component::Resource;
 use super::Source;
 use super::bindings::{Bindings, CapabilityRequest, ConcurrencyModel, SourcePlan};
 use crate::bindings::ListenerHandle;
+use crate::error::WasmError;
 use crate::host::HostCtx;
 use crate::runtime::Runtime;
 use crate::source::SourceError;
 use crate::source::shared::{Reply, Shared};
 use crate::state::SharedState;
-use crate::store::output::panic_message;
-use crate::store::{GuestLimiter, StoreState, new_store};
+use crate::store::{GuestLimiter, StoreState, new_store, trap};
 
 /// The first restart waits this long; each next one twice as long.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -25,12 +25,25 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A run that lasted this long resets the back-off.
 const HEALTHY_RUN: Duration = Duration::from_secs(10);
 
-/// What the guest's plan asks for, checked.
+/// What a source guest's plan asks for, checked: one HTTP listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Plan {
-    pub(crate) bind: String,
-    pub(crate) path: Option<String>,
-    pub(crate) concurrency: usize,
+pub struct ListenerPlan {
+    /// The address it asks to listen on.
+    pub bind: String,
+    /// The one path it serves, or every path.
+    pub path: Option<String>,
+    /// Requests it takes at once (1: sequential).
+    pub concurrency: usize,
+}
+
+impl std::fmt::Display for ListenerPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.as_deref().unwrap_or("every path");
+        match self.concurrency {
+            1 => write!(f, "one http-listener on {} ({path}), sequential", self.bind),
+            n => write!(f, "one http-listener on {} ({path}), {n} requests at once", self.bind),
+        }
+    }
 }
 
 /// The guest of a running source, and its current instance.
@@ -39,7 +52,7 @@ pub(crate) struct Guest {
     shared: Arc<Shared>,
     config: Vec<(String, String)>,
     instance: Option<(Store<StoreState>, Bindings)>,
-    plan: Option<Plan>,
+    plan: Option<ListenerPlan>,
     /// The source's `host-store` state: kept across restarts of the guest.
     state: SharedState,
 }
@@ -55,7 +68,7 @@ impl Guest {
     }
 
     /// A fresh instance, `configure`d, with its plan checked (and, after a restart, unchanged).
-    pub(crate) async fn configure(&mut self) -> Result<Plan, SourceError> {
+    pub(crate) async fn configure(&mut self) -> Result<ListenerPlan, SourceError> {
         let limits = &self.source.limits;
         let host = HostCtx::new(
             self.source.runtime.endpoints().clone(),
@@ -80,14 +93,8 @@ impl Guest {
             let plan = bindings.call_configure(&mut store, &self.config).await?;
             Ok::<_, wasmtime::Error>((bindings, plan))
         };
-        let (bindings, plan) = match tokio::time::timeout(limits.timeout, setup).await {
-            Ok(Ok(done)) => done,
-            Ok(Err(e)) => return Err(SourceError::Configure { plugin: self.plugin(), reason: describe(&e, store.data()) }),
-            Err(_) => {
-                let reason = format!("timed out after {:?}", limits.timeout);
-                return Err(SourceError::Configure { plugin: self.plugin(), reason });
-            }
-        };
+        let outcome = tokio::time::timeout(limits.timeout, setup).await;
+        let (bindings, plan) = trap::settle(&self.source.plugin, limits, outcome, store.data())?;
         let plan = match plan {
             Ok(plan) => check(&self.plugin(), plan)?,
             Err(e) => return Err(SourceError::Configure { plugin: self.plugin(), reason: format!("{e:?}") }),
@@ -106,35 +113,36 @@ impl Guest {
     }
 
     /// Runs the configured instance's `run` until it ends; `Err` says why it failed.
-    async fn run(&mut self) -> Result<(), String> {
+    async fn run(&mut self) -> Result<(), WasmError> {
         let Some((mut store, bindings)) = self.instance.take() else {
-            return Err("no instance".into());
+            return Err(self.failed("no instance is configured"));
         };
         // A source runs until stopped: no call deadline (stop interrupts a guest that will not end).
         let forever = Instant::now() + crate::limits::Limits::MAX_TIMEOUT / 2;
         store.data_mut().arm(forever);
         let listener = Resource::<ListenerHandle>::new_borrow(0);
         let ran = store.run_concurrent(async |a| bindings.call_run(a, listener).await).await;
-        let outcome = match ran {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(error))) => Err(format!("run returned an error: {error:?}")),
-            Ok(Err(e)) | Err(e) => Err(describe(&e, store.data())),
+        let ran = match ran {
+            Ok(Ok(returned)) => Ok(returned),
+            Ok(Err(e)) | Err(e) => Err(e),
+        };
+        let outcome = match trap::settle(&self.source.plugin, &self.source.limits, Ok(ran), store.data()) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(WasmError::from_guest(&self.source.plugin, error)),
+            Err(error) => Err(error),
         };
         crate::store::discard(store);
         outcome
     }
-}
 
-/// A trap or failure, with the guest's panic message when there is one.
-fn describe(error: &wasmtime::Error, state: &StoreState) -> String {
-    match panic_message(&state.stderr.text()) {
-        Some(message) => format!("the guest panicked: {message}"),
-        None => format!("{error:#}"),
+    /// A failure of the supervisor's own, naming the plugin.
+    fn failed(&self, message: &str) -> WasmError {
+        WasmError::Runtime { plugin: self.plugin(), message: message.to_string() }
     }
 }
 
 /// The plan as this host grants it: exactly one http-listener.
-fn check(plugin: &str, plan: SourcePlan) -> Result<Plan, SourceError> {
+fn check(plugin: &str, plan: SourcePlan) -> Result<ListenerPlan, SourceError> {
     let refuse = |reason: String| SourceError::Plan { plugin: plugin.to_string(), reason };
     let [CapabilityRequest::HttpListener(spec)] = plan.capabilities.as_slice() else {
         return Err(refuse(format!("it must ask for exactly one http-listener, not {} capabilities", plan.capabilities.len())));
@@ -149,7 +157,7 @@ fn check(plugin: &str, plan: SourcePlan) -> Result<Plan, SourceError> {
         ConcurrencyModel::Concurrent(0) => return Err(refuse("concurrent(0) allows no request".into())),
         ConcurrencyModel::Concurrent(n) => usize::from(n),
     };
-    Ok(Plan { bind: spec.bind.clone(), path: spec.path.clone(), concurrency })
+    Ok(ListenerPlan { bind: spec.bind.clone(), path: spec.path.clone(), concurrency })
 }
 
 /// Runs the guest until the source stops, restarting it with back-off when `run` fails.
@@ -157,16 +165,17 @@ pub(crate) async fn supervise(mut guest: Guest) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let started = Instant::now();
-        let outcome = if guest.instance.is_some() { guest.run().await } else { Err("no instance".into()) };
+        let outcome = guest.run().await;
         if guest.shared.cancel.is_cancelled() {
             return;
         }
-        let reason = match outcome {
-            Ok(()) => "run returned before the source was stopped".to_string(),
-            Err(reason) => reason,
+        let failure = match outcome {
+            Ok(()) => guest.failed("run returned before the source was stopped"),
+            Err(failure) => failure,
         };
-        guest.shared.record_error(reason.clone());
-        guest.shared.answer_pending(http::StatusCode::SERVICE_UNAVAILABLE, &format!("the source's guest failed: {reason}"));
+        guest.shared.record_failure(failure);
+        // The reason is the operator's (logs, health, `last_failure`), not the client's.
+        guest.shared.answer_pending(http::StatusCode::SERVICE_UNAVAILABLE, "the source's guest failed; it is restarted");
         if started.elapsed() >= HEALTHY_RUN {
             backoff = FIRST_BACKOFF;
         }
@@ -179,6 +188,7 @@ pub(crate) async fn supervise(mut guest: Guest) {
             guest.shared.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match guest.configure().await {
                 Ok(_) => break,
+                Err(SourceError::Wasm(failure)) => guest.shared.record_failure(failure),
                 Err(e) => guest.shared.record_error(e.to_string()),
             }
         }
