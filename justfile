@@ -19,6 +19,7 @@ guests:
 # The Redis state tests start their own redis-server (installed with apt when missing).
 test: guests
     cargo fmt --check
+    cargo clippy --all-targets --all-features --quiet -- -D warnings
     bash scripts/ensure-redis.sh
     bash guests/test-sdk.sh
     cargo test --release --all-targets {{features}}

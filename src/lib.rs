@@ -41,6 +41,8 @@
 //! | 9 | worlds | `worlds` | plugin (with its tower service), bean, policy, source, inspect |
 //! | 10 | adapters | `camel`, `bin` | rust-camel and the CLI, through the public API only |
 
+#![warn(missing_docs)]
+
 mod bindings;
 #[cfg(feature = "rust-camel")]
 pub mod camel;

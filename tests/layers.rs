@@ -61,7 +61,7 @@ fn check(root: &Path, layers: &[Layer]) -> Vec<String> {
         .filter_map(|l| l.trim().strip_prefix("pub mod ").and_then(|m| m.strip_suffix(';')))
         .map(str::to_string)
         .collect();
-    let mut edges: BTreeMap<(Vec<String>, Vec<String>), (PathBuf, usize)> = BTreeMap::new();
+    let mut edges: Edges = BTreeMap::new();
     for (module, file) in files.iter().filter(|(m, _)| !m.is_empty()) {
         for import in imports(file, module, &files).into_iter().filter(|i| !i.target.is_empty()) {
             let rel = import.file.strip_prefix(root.parent().unwrap()).unwrap().display().to_string();
@@ -95,8 +95,11 @@ fn is_lineage(a: &[String], b: &[String]) -> bool {
     a[..n] == b[..n]
 }
 
+/// Module-to-module imports (importer, imported), each with where it was first seen.
+type Edges = BTreeMap<(Vec<String>, Vec<String>), (PathBuf, usize)>;
+
 /// Each strongly connected set of modules (two or more) named with one import per edge.
-fn cycles(edges: &BTreeMap<(Vec<String>, Vec<String>), (PathBuf, usize)>, base: &Path) -> Vec<String> {
+fn cycles(edges: &Edges, base: &Path) -> Vec<String> {
     let mut graph: BTreeMap<&Vec<String>, Vec<&Vec<String>>> = BTreeMap::new();
     for (from, to) in edges.keys() {
         graph.entry(from).or_default().push(to);

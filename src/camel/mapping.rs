@@ -175,6 +175,8 @@ fn message_to_camel(message: Message) -> CamelMessage {
     out
 }
 
+// The chunk error type is rust-camel's `CamelError`, large but not ours to box.
+#[allow(clippy::result_large_err)]
 fn body_to_camel(body: Body) -> CamelBody {
     match body {
         Body::Empty => CamelBody::Empty,

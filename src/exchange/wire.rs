@@ -84,10 +84,10 @@ impl SentValues {
 
     /// The value for `key`'s `wire` text: the sent one, moved out, when the guest left it unchanged.
     fn take(&mut self, key: &str, wire: String) -> Value {
-        if self.sent_as(key, &wire) {
-            if let Some(value) = self.values.remove(key) {
-                return value;
-            }
+        if self.sent_as(key, &wire)
+            && let Some(value) = self.values.remove(key)
+        {
+            return value;
         }
         decode_value(wire)
     }
@@ -109,8 +109,8 @@ struct SentMessage {
     json: Option<(Value, String)>,
 }
 
-/// The exchange's properties as sent, shared with `get-property` during the call.
-pub(crate) type SentProperties = Arc<SentValues>;
+/// The exchange's properties as sent, shared with `get-property` during the call (none: no properties).
+pub(crate) type SentProperties = Option<Arc<SentValues>>;
 
 /// What the host keeps of an exchange while a guest holds its wire form.
 #[derive(Debug, Default)]
@@ -161,25 +161,27 @@ fn message_to_wire(message: Message) -> (WasmMessage, SentMessage) {
 
 /// The guest's message, restored against `sent`, whose values it moves out.
 fn message_from_wire(wire: WasmMessage, mut sent: SentMessage) -> Result<Message, WireError> {
-    let headers = wire.headers.into_iter().map(|(key, text)| {
+    // Inserted one by one: for the few headers of a message, cheaper than collecting (which sorts).
+    let mut headers = BTreeMap::new();
+    for (key, text) in wire.headers {
         let value = sent.headers.take(&key, text);
-        (key, value)
-    });
-    let headers = headers.collect();
+        headers.insert(key, value);
+    }
     Ok(Message { headers, body: body_from_wire(wire.body, sent.json.take())? })
 }
 
 /// The guest's message, restored against `sent`, which it leaves in place.
 fn message_from_wire_shared(wire: WasmMessage, sent: &SentMessage) -> Result<Message, WireError> {
-    let headers = wire.headers.into_iter().map(|(key, text)| {
+    let mut headers = BTreeMap::new();
+    for (key, text) in wire.headers {
         let value = sent.headers.restore(&key, text);
-        (key, value)
-    });
-    let headers = headers.collect();
+        headers.insert(key, value);
+    }
     Ok(Message { headers, body: body_from_wire(wire.body, sent.json.clone())? })
 }
 
 /// The `wasm-exchange` a guest receives for `exchange`, and what taking its answer back needs.
+#[inline]
 pub(crate) fn to_wire(exchange: Exchange) -> (WasmExchange, Sent) {
     let (input, sent_input) = message_to_wire(exchange.input);
     let (output, sent_output) = match exchange.output.map(message_to_wire) {
@@ -202,7 +204,7 @@ pub(crate) fn to_wire(exchange: Exchange) -> (WasmExchange, Sent) {
     let sent = Sent {
         input: sent_input,
         output: sent_output,
-        properties: Arc::new(sent_properties),
+        properties: (!sent_properties.values.is_empty()).then(|| Arc::new(sent_properties)),
         correlation_id: exchange.correlation_id,
         route_id: exchange.route_id,
         message_id: exchange.message_id,
@@ -225,20 +227,31 @@ pub(crate) fn from_wire(wire: WasmExchange, sent: Sent, set: Vec<(String, String
     };
     let input = message_from_wire(wire.input, input)?;
     // The call has ended, so `get-property` let go of the sent properties: no copy is made.
-    let sent_properties = Arc::try_unwrap(sent.properties)
-        .unwrap_or_else(|shared| SentValues { values: shared.values.clone(), texts: shared.texts.clone() });
+    let sent_properties = match sent.properties {
+        None => SentValues::default(),
+        Some(shared) => Arc::try_unwrap(shared)
+            .unwrap_or_else(|shared| SentValues { values: shared.values.clone(), texts: shared.texts.clone() }),
+    };
     // Host-owned properties (the identity) keep the values sent, whatever the guest returns.
     let guests = |(key, _): &(String, String)| !crate::exchange::is_host_owned(key);
-    // The last text given for each key wins (what the guest set, over what it returned).
-    let mut last: HashMap<String, String> = HashMap::with_capacity(wire.properties.len() + set.len());
-    last.extend(wire.properties.into_iter().filter(guests).chain(set.into_iter().filter(guests)));
-    let changed: Vec<(String, Value)> = last
-        .into_iter()
-        .filter(|(key, text)| !sent_properties.sent_as(key, text))
-        .map(|(key, text)| (key, decode_value(text)))
-        .collect();
-    let mut properties = sent_properties.values;
-    properties.extend(changed);
+    let unchanged =
+        set.is_empty() && wire.properties.iter().all(|(k, t)| crate::exchange::is_host_owned(k) || sent_properties.sent_as(k, t));
+    let properties = if unchanged {
+        sent_properties.values
+    } else {
+        // The last text given for each key wins (what the guest set, over what it returned),
+        // and is compared with the text sent.
+        let mut last: HashMap<String, String> = HashMap::with_capacity(wire.properties.len() + set.len());
+        last.extend(wire.properties.into_iter().filter(guests).chain(set.into_iter().filter(guests)));
+        let changed: Vec<(String, Value)> = last
+            .into_iter()
+            .filter(|(key, text)| !sent_properties.sent_as(key, text))
+            .map(|(key, text)| (key, decode_value(text)))
+            .collect();
+        let mut properties = sent_properties.values;
+        properties.extend(changed);
+        properties
+    };
     Ok(Exchange {
         input,
         output,
@@ -318,9 +331,11 @@ mod tests {
     #[test]
     fn get_property_sees_the_wire_text_sent() {
         let (_, kept) = to_wire(sample());
-        assert_eq!(kept.properties.wire_text("flag").as_deref(), Some("true"));
-        assert_eq!(kept.properties.wire_text("str-true").as_deref(), Some("true"));
-        assert_eq!(kept.properties.wire_text("nope"), None);
+        let properties = kept.properties.unwrap();
+        assert_eq!(properties.wire_text("flag").as_deref(), Some("true"));
+        assert_eq!(properties.wire_text("str-true").as_deref(), Some("true"));
+        assert_eq!(properties.wire_text("nope"), None);
+        assert!(to_wire(Exchange::new("")).1.properties.is_none(), "nothing shared for no properties");
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl PropertyError {
 
 /// The properties of one call: those sent (read-only, shared with the caller) and those the guest set.
 pub(crate) struct PropertyScope {
-    sent: Option<SentProperties>,
+    sent: SentProperties,
     set: HashMap<String, String>,
     set_bytes: usize,
     bounds: PropertyBounds,
@@ -83,7 +83,7 @@ impl PropertyScope {
 
     /// Starts a call over the exchange's properties as sent.
     pub(crate) fn begin(&mut self, sent: SentProperties) {
-        self.sent = Some(sent);
+        self.sent = sent;
         self.set.clear();
         self.set_bytes = 0;
         self.exceeded = None;

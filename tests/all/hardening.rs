@@ -190,8 +190,7 @@ async fn bad_files_get_clear_load_errors() {
         matches!(&foreign, WasmError::Load(LoadError::UnsupportedImport { import, .. }) if import.contains("acme:secrets/vault")),
         "{foreign:?}"
     );
-    let mut small = Limits::default();
-    small.max_wasm_size = 4;
+    let small = Limits { max_wasm_size: 4, ..Limits::default() };
     let err = Plugin::load(&rt, "garbage.wasm", small).unwrap_err();
     assert!(matches!(err, WasmError::Load(LoadError::TooLarge { max: 4, .. })), "{err:?}");
 }

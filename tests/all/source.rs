@@ -14,11 +14,14 @@ use crate::fixture::{guest, runtime};
 
 /// What the application saw: each submitted exchange, its stream body read whole.
 #[derive(Clone, Default)]
-pub struct Seen(pub Arc<Mutex<Vec<(Exchange, Vec<u8>)>>>);
+pub struct Seen(pub Arc<Mutex<Vec<Received>>>);
+
+/// An exchange the route got, with its body's bytes.
+pub type Received = (Exchange, Vec<u8>);
 
 impl Seen {
     /// Waits (at most 5 s) until the application has seen `n` exchanges, then gives them.
-    pub async fn at_least(&self, n: usize) -> Vec<(Exchange, Vec<u8>)> {
+    pub async fn at_least(&self, n: usize) -> Vec<Received> {
         let started = Instant::now();
         while self.0.lock().unwrap().len() < n && started.elapsed() < Duration::from_secs(5) {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -26,7 +29,7 @@ impl Seen {
         self.all()
     }
 
-    pub fn all(&self) -> Vec<(Exchange, Vec<u8>)> {
+    pub fn all(&self) -> Vec<Received> {
         self.0.lock().unwrap().iter().map(|(e, b)| (e.clone(), b.clone())).collect()
     }
 }

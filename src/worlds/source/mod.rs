@@ -284,14 +284,14 @@ impl RunningSource {
     pub async fn stop(mut self) -> Result<(), SourceError> {
         self.shared.cancel.cancel();
         let mut result = Ok(());
-        if let Some(mut run) = self.run.take() {
-            if tokio::time::timeout(self.timeout, &mut run).await.is_err() {
-                self.shared.interrupt.store(true, Ordering::Release);
-                if tokio::time::timeout(Duration::from_secs(1), &mut run).await.is_err() {
-                    run.abort();
-                }
-                result = Err(SourceError::StopTimeout { plugin: self.shared.plugin.to_string(), timeout: self.timeout });
+        if let Some(mut run) = self.run.take()
+            && tokio::time::timeout(self.timeout, &mut run).await.is_err()
+        {
+            self.shared.interrupt.store(true, Ordering::Release);
+            if tokio::time::timeout(Duration::from_secs(1), &mut run).await.is_err() {
+                run.abort();
             }
+            result = Err(SourceError::StopTimeout { plugin: self.shared.plugin.to_string(), timeout: self.timeout });
         }
         self.shared.answer_pending(::http::StatusCode::SERVICE_UNAVAILABLE, "the source stopped");
         self.edge_stop.cancel();
