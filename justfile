@@ -19,6 +19,7 @@ guests:
 # The Redis state tests start their own redis-server (installed with apt when missing).
 test: guests
     cargo fmt --check
+    @cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
     cargo clippy --all-targets --all-features --quiet -- -D warnings
     bash scripts/ensure-redis.sh
     bash guests/test-sdk.sh
