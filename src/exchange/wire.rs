@@ -44,7 +44,7 @@ pub(crate) fn decode_value(wire: String) -> Value {
 }
 
 /// Typed values as sent, with the wire text of each one that is not a string.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct SentValues {
     values: BTreeMap<String, Value>,
     texts: HashMap<String, String>,
@@ -159,25 +159,19 @@ fn message_to_wire(message: Message) -> (WasmMessage, SentMessage) {
     (WasmMessage { headers, body }, SentMessage { headers: sent_headers, json })
 }
 
-/// The guest's message, restored against `sent`, whose values it moves out.
-fn message_from_wire(wire: WasmMessage, mut sent: SentMessage) -> Result<Message, WireError> {
+/// The guest's message: each header's value from `restore` (key, wire text), a JSON body against the one sent.
+fn message_from_wire(
+    wire: WasmMessage,
+    mut restore: impl FnMut(&str, String) -> Value,
+    json: Option<(Value, String)>,
+) -> Result<Message, WireError> {
     // Inserted one by one: for the few headers of a message, cheaper than collecting (which sorts).
     let mut headers = BTreeMap::new();
     for (key, text) in wire.headers {
-        let value = sent.headers.take(&key, text);
+        let value = restore(&key, text);
         headers.insert(key, value);
     }
-    Ok(Message { headers, body: body_from_wire(wire.body, sent.json.take())? })
-}
-
-/// The guest's message, restored against `sent`, which it leaves in place.
-fn message_from_wire_shared(wire: WasmMessage, sent: &SentMessage) -> Result<Message, WireError> {
-    let mut headers = BTreeMap::new();
-    for (key, text) in wire.headers {
-        let value = sent.headers.restore(&key, text);
-        headers.insert(key, value);
-    }
-    Ok(Message { headers, body: body_from_wire(wire.body, sent.json.clone())? })
+    Ok(Message { headers, body: body_from_wire(wire.body, json)? })
 }
 
 /// The `wasm-exchange` a guest receives for `exchange`, and what taking its answer back needs.
@@ -220,22 +214,21 @@ pub(crate) fn to_wire(exchange: Exchange) -> (WasmExchange, Sent) {
 /// Correlation, route and message ids pass through unchanged from `sent`.
 pub(crate) fn from_wire(wire: WasmExchange, sent: Sent, set: Vec<(String, String)>) -> Result<Exchange, WireError> {
     // A new output with no output sent is restored against the input: before the input takes its values.
-    let (output, input) = match (wire.output, sent.output) {
-        (Some(out), Some(sent_out)) => (Some(message_from_wire(out, sent_out)?), sent.input),
-        (Some(out), None) => (Some(message_from_wire_shared(out, &sent.input)?), sent.input),
-        (None, _) => (None, sent.input),
+    let mut input = sent.input;
+    let output = match (wire.output, sent.output) {
+        (Some(out), Some(mut sent)) => Some(message_from_wire(out, |k, t| sent.headers.take(k, t), sent.json.take())?),
+        (Some(out), None) => Some(message_from_wire(out, |k, t| input.headers.restore(k, t), input.json.clone())?),
+        (None, _) => None,
     };
-    let input = message_from_wire(wire.input, input)?;
+    let input = message_from_wire(wire.input, |k, t| input.headers.take(k, t), input.json.take())?;
     // The call has ended, so `get-property` let go of the sent properties: no copy is made.
     let sent_properties = match sent.properties {
         None => SentValues::default(),
-        Some(shared) => Arc::try_unwrap(shared)
-            .unwrap_or_else(|shared| SentValues { values: shared.values.clone(), texts: shared.texts.clone() }),
+        Some(shared) => Arc::unwrap_or_clone(shared),
     };
     // Host-owned properties (the identity) keep the values sent, whatever the guest returns.
     let guests = |(key, _): &(String, String)| !crate::exchange::is_host_owned(key);
-    let unchanged =
-        set.is_empty() && wire.properties.iter().all(|(k, t)| crate::exchange::is_host_owned(k) || sent_properties.sent_as(k, t));
+    let unchanged = set.is_empty() && wire.properties.iter().filter(|p| guests(p)).all(|(k, t)| sent_properties.sent_as(k, t));
     let properties = if unchanged {
         sent_properties.values
     } else {

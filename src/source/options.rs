@@ -296,15 +296,16 @@ impl SourceOptions {
         Ok((EndpointUri::parse_over(&remaining, base)?, options))
     }
 
-    /// The `configure` pairs these options give the guest: `bind` and `path` when set.
-    pub(crate) fn config_pairs(&self) -> Vec<(String, String)> {
-        let mut pairs = Vec::new();
+    /// The `configure` pairs for the guest: `bind` and `path` when set, then `config`.
+    pub(crate) fn config_pairs(&self, config: Vec<(String, String)>) -> Vec<(String, String)> {
+        let mut pairs = Vec::with_capacity(config.len() + 2);
         if let Some(bind) = self.bind {
             pairs.push(("bind".to_string(), bind.to_string()));
         }
         if let Some(path) = &self.path {
             pairs.push(("path".to_string(), path.clone()));
         }
+        pairs.extend(config);
         pairs
     }
 }

@@ -91,8 +91,7 @@ impl Source {
     pub async fn plan(&self, config: Vec<(String, String)>) -> Result<ListenerPlan, SourceError> {
         let refuse = tower::service_fn(|_: Exchange| async { Err::<Exchange, BoxError>("only planning".into()) });
         let submit: SubmitService = BoxCloneSyncService::new(refuse);
-        let mut pairs = self.options.config_pairs();
-        pairs.extend(config);
+        let pairs = self.options.config_pairs(config);
         let (_requests_tx, requests_rx) = mpsc::channel(1);
         let shared = Arc::new(Shared::new(self.plugin.clone(), requests_rx, submit, self.body_bounds(), 1));
         supervisor::Guest::new(self.clone(), shared, pairs).configure().await
@@ -120,8 +119,7 @@ impl Source {
         // Who may call, and over what, is settled before the guest runs.
         let access = auth::Access::from_options(&self.plugin, &self.options.auth).await?;
         let tls = self.tls()?;
-        let mut pairs = self.options.config_pairs();
-        pairs.extend(config);
+        let pairs = self.options.config_pairs(config);
         let (requests_tx, requests_rx) = mpsc::channel(QUEUED_REQUESTS);
         let bounds = self.body_bounds();
         let shared = Arc::new(Shared::new(self.plugin.clone(), requests_rx, submit, bounds.clone(), self.limits.max_concurrent));

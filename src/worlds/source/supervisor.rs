@@ -121,16 +121,9 @@ impl Guest {
         let forever = Instant::now() + crate::limits::Limits::MAX_TIMEOUT / 2;
         store.data_mut().arm(forever);
         let listener = Resource::<ListenerHandle>::new_borrow(0);
-        let ran = store.run_concurrent(async |a| bindings.call_run(a, listener).await).await;
-        let ran = match ran {
-            Ok(Ok(returned)) => Ok(returned),
-            Ok(Err(e)) | Err(e) => Err(e),
-        };
-        let outcome = match trap::settle(&self.source.plugin, &self.source.limits, Ok(ran), store.data()) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(WasmError::from_guest(&self.source.plugin, error)),
-            Err(error) => Err(error),
-        };
+        let ran = store.run_concurrent(async |a| bindings.call_run(a, listener).await).await.and_then(|run| run);
+        let outcome = trap::settle(&self.source.plugin, &self.source.limits, Ok(ran), store.data())
+            .and_then(|returned| returned.map_err(|error| WasmError::from_guest(&self.source.plugin, error)));
         crate::store::discard(store);
         outcome
     }
