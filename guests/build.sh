@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every guest crate of this workspace for wasm32-wasip2 (release) and
-# copies each component to guests/dist/<crate-name>.wasm.
+# copies each component to guests/dist/<crate-name>.wasm; then builds the
+# Python guests (guests/py-*, see python/build.py).
 #
 # Toolchain: an installed rustup wasm32-wasip2 target if there is one;
 # otherwise Debian 12's matched rustc-web 1.96 + library source, building std
@@ -76,8 +77,35 @@ for manifest in "$here"/*/Cargo.toml; do
     cp "$out/${name//-/_}.wasm" "$dist/$name.wasm"
     names+=("$name")
 done
+rust_count=${#names[@]}
+
+# The Python guests (guests/py-*): componentize-py, pinned, in a virtual
+# environment under target/ (python/build.py). Python 3.10+ and its venv
+# module are needed; as root with apt they are installed when missing.
+python_ok() {
+    command -v python3 >/dev/null && python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null
+}
+if ! python_ok; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "build.sh: no Python 3.10+ with venv; installing python3 python3-venv" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        apt-get install -y --no-install-recommends python3 python3-venv
+    fi
+    if ! python_ok; then
+        echo "build.sh: the Python guests need Python 3.10 or newer with its venv module:" >&2
+        echo "  Debian/Ubuntu: apt-get install python3 python3-venv" >&2
+        echo "  elsewhere: https://www.python.org/downloads/ (3.10+)" >&2
+        exit 1
+    fi
+fi
+python3 "$here/python/build.py" --out "$dist"
+for guest in "$here"/py-*/; do
+    [[ -f $guest/pyproject.toml ]] && names+=("$(basename "$guest")")
+done
+
 for file in "$dist"/*.wasm; do
     [[ " ${names[*]} " == *" $(basename "$file" .wasm) "* ]] || rm -f "$file"
 done
-echo "build.sh: ${#names[@]} components in $dist:"
+echo "build.sh: ${#names[@]} components in $dist ($rust_count Rust, $((${#names[@]} - rust_count)) Python):"
 ls -l "$dist"

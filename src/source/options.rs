@@ -40,6 +40,9 @@ const fn param(name: &'static str, kind: ParameterKind, default: Option<&'static
 
 use ParameterKind::{Bool, Int, Seconds, Text};
 
+/// The prefix of a parameter handed to the guest's `configure`: `config.secret=...` gives it `secret`.
+pub const CONFIG_PREFIX: &str = "config.";
+
 /// Every source parameter, with its help and default: the one list the URI, the CLI, rust-camel and Camel.toml use.
 pub const SOURCE_PARAMETERS: &[SourceParameter] = &[
     param("bind", Text, None, "the address the listener binds; must agree with the guest's plan"),
@@ -172,6 +175,9 @@ pub struct SourceOptions {
     pub tls_key: Option<PathBuf>,
     /// Who may call (`auth*`).
     pub auth: AuthOptions,
+    /// The guest's own configuration (`config.KEY=VALUE`), handed to its
+    /// `configure` after `bind` and `path`, in the URI's order.
+    pub config: Vec<(String, String)>,
 }
 
 impl Default for SourceOptions {
@@ -190,6 +196,7 @@ impl Default for SourceOptions {
             tls_cert: None,
             tls_key: None,
             auth: AuthOptions::default(),
+            config: Vec::new(),
         };
         for parameter in SOURCE_PARAMETERS {
             if let Some(default) = parameter.default {
@@ -206,7 +213,7 @@ pub const MIN_HEADER_BYTES: usize = 8192;
 impl SourceOptions {
     /// Whether `name` is a source parameter.
     pub fn is_parameter(name: &str) -> bool {
-        SOURCE_PARAMETERS.iter().any(|p| p.name == name)
+        name.starts_with(CONFIG_PREFIX) || SOURCE_PARAMETERS.iter().any(|p| p.name == name)
     }
 
     /// Options for a loopback development listener on `bind`, open to anyone (`auth=none`).
@@ -233,6 +240,9 @@ impl SourceOptions {
         match name {
             "bind" => self.bind = Some(value.parse().map_err(|_| invalid("expected a socket address such as 127.0.0.1:8080"))?),
             "path" if value.starts_with('/') => self.path = Some(value.to_string()),
+            key if key.len() > CONFIG_PREFIX.len() && key.starts_with(CONFIG_PREFIX) => {
+                self.config.push((key[CONFIG_PREFIX.len()..].to_string(), value.to_string()));
+            }
             "path" => return Err(invalid("must start with '/'")),
             "allow-public-bind" => self.allow_public_bind = boolean(value)?,
             "max-body-bytes" => self.max_body_bytes = Some(positive(value)?),
@@ -305,6 +315,7 @@ impl SourceOptions {
         if let Some(path) = &self.path {
             pairs.push(("path".to_string(), path.clone()));
         }
+        pairs.extend(self.config.iter().cloned());
         pairs.extend(config);
         pairs
     }

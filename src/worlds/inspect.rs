@@ -1,5 +1,7 @@
 //! `inspect`: what a component imports and exports, and which worlds it fits.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::bean::BeanWorld;
@@ -40,10 +42,24 @@ pub struct ComponentInfo {
     pub worlds: Vec<&'static str>,
     /// Why it does not fit each other world.
     pub mismatches: Vec<String>,
+    /// The compiled component, kept while this lives: a load of the same file
+    /// right after the inspection reuses it instead of compiling again.
+    #[serde(skip)]
+    compiled: Keep,
+}
+
+/// Holds a compiled component alive; shows as nothing.
+#[derive(Clone)]
+struct Keep(#[allow(dead_code)] Arc<Compiled>);
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// Describes `compiled` by trying it against each world.
-fn describe(runtime: &Runtime, compiled: &Compiled) -> ComponentInfo {
+fn describe(runtime: &Runtime, compiled: &Arc<Compiled>) -> ComponentInfo {
     let ty = compiled.component.component_type();
     let engine = runtime.engine();
     let imports = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
@@ -58,5 +74,5 @@ fn describe(runtime: &Runtime, compiled: &Compiled) -> ComponentInfo {
     note(BeanWorld::NAME, pre::<BeanWorld>(runtime, compiled).map(drop));
     note(PolicyWorld::NAME, pre::<PolicyWorld>(runtime, compiled).map(drop));
     note(source::WORLD, source::pre(runtime, compiled).map(drop));
-    ComponentInfo { plugin: compiled.name.to_string(), imports, exports, worlds, mismatches }
+    ComponentInfo { plugin: compiled.name.to_string(), imports, exports, worlds, mismatches, compiled: Keep(compiled.clone()) }
 }

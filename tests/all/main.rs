@@ -4,6 +4,8 @@
 #[path = "../support/edge.rs"]
 mod edge;
 mod fixture;
+#[path = "../support/python.rs"]
+mod python;
 #[path = "../support/redis.rs"]
 mod redis_server;
 
@@ -18,6 +20,7 @@ mod packaging;
 mod plugin;
 mod policy;
 mod pooling;
+mod py_guests;
 mod reload;
 mod safety;
 mod source;

@@ -18,11 +18,14 @@ use camel_wasm::{Limits, Runtime};
 mod auth;
 #[path = "../support/edge.rs"]
 mod edge;
+#[path = "../support/python.rs"]
+mod python;
 #[path = "../support/redis.rs"]
 mod redis_server;
 
 mod beans_policies;
 mod calls;
+mod py_guests;
 mod routes;
 mod sources;
 mod state;

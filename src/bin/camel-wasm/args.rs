@@ -12,6 +12,11 @@ use crate::new;
 #[derive(Parser)]
 #[command(name = "camel-wasm", version, about = "Run and inspect camel:plugin WebAssembly components")]
 pub struct Cli {
+    /// Compile every time: no compile cache (by default compiled components
+    /// are kept in $CAMEL_WASM_CACHE_DIR, else $XDG_CACHE_HOME/camel-wasm, else
+    /// ~/.cache/camel-wasm; a private directory whose entries are sealed with a MAC).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -7,7 +7,10 @@ use crate::open::open;
 /// Prints the worlds `file` fits (a bean's methods too), its imports and its exports.
 pub async fn inspect(file: &str) -> Result<(), String> {
     let (runtime, name) = open(file)?;
-    let info = runtime.inspect(&name).map_err(|e| e.to_string())?;
+    let progress = crate::progress::Progress::loading(std::path::Path::new(file));
+    let info = runtime.inspect(&name).map_err(|e| e.to_string());
+    drop(progress);
+    let info = info?;
     match info.worlds.as_slice() {
         [] => println!("fits no world:\n  {}", escape_lines(&info.mismatches)),
         worlds => println!("world: {}", worlds.join(", ")),

@@ -10,6 +10,7 @@ mod limit_args;
 mod measure;
 mod new;
 mod open;
+mod progress;
 mod serve;
 mod soak;
 mod target;
@@ -24,6 +25,7 @@ use camel_wasm::escape_control;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    open::use_cache(!cli.no_cache);
     let rt = tokio::runtime::Runtime::new().expect("start the tokio runtime");
     match rt.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,

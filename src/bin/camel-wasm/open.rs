@@ -1,10 +1,12 @@
 //! Loading a guest: the runtime it lives in, its name there and its limits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use camel_wasm::{CallRequest, EndpointUri, Limits, Runtime, escape_control};
 
 use crate::args::{TargetArgs, key_value};
+use crate::progress::Progress;
 use crate::target::Target;
 
 impl TargetArgs {
@@ -19,7 +21,11 @@ impl TargetArgs {
     pub async fn load_in(&self, method_required: bool) -> Result<(Runtime, Target, String), String> {
         let config = self.config.iter().map(|p| key_value(p, "--config")).collect::<Result<Vec<_>, _>>()?;
         let (runtime, name, limits) = self.open()?;
-        let target = Target::load(&runtime, &name, limits, self.method.as_deref(), config).await?;
+        let file = if self.file.starts_with("wasm:") { Path::new(&name) } else { Path::new(&self.file) };
+        let progress = Progress::loading(file);
+        let target = Target::load(&runtime, &name, limits, self.method.as_deref(), config).await;
+        drop(progress);
+        let target = target?;
         if let (true, None, Target::Bean(bean, _)) = (method_required, &self.method, &target) {
             return Err(format!("'{name}' is a bean: pass --method (one of: {})", bean.methods().join(", ")));
         }
@@ -52,9 +58,36 @@ pub fn open(file: &str) -> Result<(Runtime, String), String> {
     Ok((runtime_in(dir)?, name))
 }
 
-/// A runtime over `dir` with the CLI's `log:` endpoint.
+/// Whether runtimes get the compile cache (`--no-cache` turns it off).
+static CACHE: AtomicBool = AtomicBool::new(true);
+
+/// Turns the compile cache on or off for this process.
+pub fn use_cache(on: bool) {
+    CACHE.store(on, Ordering::Relaxed);
+}
+
+/// The compile cache's directory: `$CAMEL_WASM_CACHE_DIR`, else `camel-wasm`
+/// under the user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`).
+pub fn cache_dir() -> Option<PathBuf> {
+    match std::env::var_os("CAMEL_WASM_CACHE_DIR") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => dirs::cache_dir().map(|dir| dir.join("camel-wasm")),
+    }
+}
+
+/// A runtime over `dir` with the CLI's `log:` endpoint, and the compile cache
+/// unless it is off. A cache that cannot be used (a directory or key with the
+/// wrong owner or mode, say) is reported and left out.
 pub fn runtime_in(dir: &Path) -> Result<Runtime, String> {
-    let runtime = Runtime::builder().base_dir(dir).build().map_err(|e| e.to_string())?;
+    let cached = CACHE.load(Ordering::Relaxed).then(cache_dir).flatten();
+    let runtime = match cached {
+        Some(cache) => Runtime::builder().base_dir(dir).cache_dir(&cache).build().or_else(|e| {
+            eprintln!("warning: compile cache {} not used: {}", cache.display(), escape_control(&e.to_string()));
+            Runtime::builder().base_dir(dir).build()
+        }),
+        None => Runtime::builder().base_dir(dir).build(),
+    }
+    .map_err(|e| e.to_string())?;
     runtime.endpoints().register_fn("log", |req: CallRequest| async move {
         eprintln!("[{}] {}", escape_control(&req.uri), escape_control(&req.payload));
         Ok(req.payload)

@@ -1,0 +1,52 @@
+"""Write camel-wasm guests in plain Python (guide: guests/python/README.md).
+
+```python
+from camel_wasm_guest import plugin, Exchange
+
+@plugin
+async def process(ex: Exchange) -> Exchange:
+    ex.body = ex.body.upper()
+    ex.headers["x-lang"] = "python"
+    return ex
+```
+
+| world | decorator |
+|---|---|
+| `plugin` | `@plugin` on `async def process(ex)` |
+| `bean` | `b = Bean()`, then `@b.method` on each `async def name(ex)` |
+| `authorization-policy` | `@policy` on `def check(ex) -> str | None` |
+| `source` | `@source` on `async def handle(req)`, or `Source()` with `configure`/`run` |
+
+`@init` registers `def setup(config: dict[str, str])`, run once per instance.
+"""
+
+from . import state
+from .body import CHUNK_SIZE, BodyTooLarge, Json, Stream, StreamOut, Xml, stream_from
+from .errors import CamelError, IoError, ProcessorError, Timeout, TypeConversionError
+from .exchange import Exchange, Message, Pattern
+from .fields import Fields
+from .host import call, poll, property, set_property
+from .source import (
+    METHOD_PROPERTY,
+    PATH_PROPERTY,
+    REPLY_HEADER,
+    REQUEST_ID_HEADER,
+    RESPONSE_CODE_HEADER,
+    Listener,
+    Plan,
+    Request,
+    Source,
+    is_cancelled,
+    serve,
+    source,
+    submit,
+)
+from .worlds import Bean, Config, allow, deny, init, plugin, policy
+
+__all__ = [
+    "Bean", "BodyTooLarge", "CHUNK_SIZE", "CamelError", "Config", "Exchange", "Fields", "IoError", "Json", "Listener",
+    "METHOD_PROPERTY", "Message", "PATH_PROPERTY", "Pattern", "Plan", "ProcessorError", "REPLY_HEADER",
+    "REQUEST_ID_HEADER", "RESPONSE_CODE_HEADER", "Request", "Source", "Stream", "StreamOut", "Timeout",
+    "TypeConversionError", "Xml", "allow", "call", "deny", "init", "is_cancelled", "plugin", "policy", "poll",
+    "property", "serve", "set_property", "source", "state", "stream_from", "submit",
+]
