@@ -45,6 +45,7 @@ pub struct ComponentInfo {
     /// The compiled component, kept while this lives: a load of the same file
     /// right after the inspection reuses it instead of compiling again.
     #[serde(skip)]
+    #[allow(dead_code)]
     compiled: Keep,
 }
 

@@ -20,7 +20,19 @@ async def process(ex: Exchange) -> Exchange:
 `@init` registers `def setup(config: dict[str, str])`, run once per instance.
 """
 
-from . import state
+import importlib as _importlib
+
+# componentize-py snapshots the interpreter after importing the app: a module
+# first imported later, in a call, is not there. So every binding module the
+# SDK may use is imported now, those of other worlds skipped.
+for _name in ("componentize_py_types", "componentize_py_async_support", "wit_world", "wit_world.imports.types",
+              "wit_world.imports.host", "wit_world.imports.counters", "wit_world.imports.source_host"):
+    try:
+        _importlib.import_module(_name)
+    except ImportError:
+        pass
+
+from . import state  # noqa: E402
 from .body import CHUNK_SIZE, BodyTooLarge, Json, Stream, StreamOut, Xml, stream_from
 from .errors import CamelError, IoError, ProcessorError, Timeout, TypeConversionError
 from .exchange import Exchange, Message, Pattern

@@ -78,12 +78,15 @@ class Stream:
 
 async def _settle(terminal: Any) -> None:
     """Reads a stream's terminal future; raises the producer's failure."""
+    from componentize_py_types import Err
+
     with terminal as future:
         try:
-            await future.read()
-        except Exception as e:  # componentize_py_types.Err(wasm-error)
-            value = getattr(e, "value", None)
-            raise from_wire(value) if value is not None else IoError(str(e)) from None
+            outcome = await future.read()
+        except Err as e:
+            outcome = e
+    if isinstance(outcome, Err):
+        raise from_wire(outcome.value)
 
 
 class StreamOut:

@@ -34,8 +34,8 @@ def increment(key: str, delta: int = 1) -> int:
     """Adds `delta` to the integer under `key` (absent counts as 0) atomically; returns the new value."""
     try:
         from wit_world.imports import counters
-    except ImportError:
-        raise ProcessorError("state.increment needs the counters import: set `state = true` "
+    except ImportError as e:
+        raise ProcessorError(f"state.increment needs the counters import ({e}): set `state = true` "
                              "under [tool.camel-wasm] in pyproject.toml") from None
     try:
         return counters.increment(key, delta)
