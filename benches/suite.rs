@@ -514,6 +514,7 @@ fn fields(line: &str) -> std::collections::HashMap<&str, &str> {
 /// One `camel-wasm bench --stream-bytes` run of our CLI in its own process: (median ms, peak resident MiB).
 fn ours_streaming(guest: &str, chunk: usize) -> Option<(f64, f64)> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        .env("CAMEL_WASM_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
         .args(["bench", guest, "--stream-bytes", &STREAM_BYTES.to_string(), "--chunk-bytes", &chunk.to_string()])
         .args(["--max-memory", "16777216", "--calls", "7"])
         .output()

@@ -1,11 +1,11 @@
 //! The `camel-wasm` command line, run as a process.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::fixture::{guest, guests_dir};
 
 fn camel_wasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_camel-wasm")).args(args).output().expect("run camel-wasm")
+    crate::fixture::cli_command().args(args).output().expect("run camel-wasm")
 }
 
 fn path(name: &str) -> String {
@@ -102,7 +102,7 @@ fn failures_exit_non_zero_with_one_clear_line() {
     ];
     for (args, expected) in cases {
         // RUST_LOG=error: a guest's own stderr lines (panic messages) are warnings, left out here.
-        let out = Command::new(env!("CARGO_BIN_EXE_camel-wasm")).args(args).env("RUST_LOG", "error").output().expect("run");
+        let out = crate::fixture::cli_command().args(args).env("RUST_LOG", "error").output().expect("run");
         assert!(!out.status.success(), "{args:?} should fail");
         let err = stderr(&out);
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
@@ -161,7 +161,7 @@ fn huge_knob_values_do_not_crash_the_cli() {
 #[test]
 fn call_takes_a_wasm_uri_with_rust_camel_parameter_names() {
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_camel-wasm")).current_dir(guests_dir()).args(args).output().expect("run")
+        crate::fixture::cli_command().current_dir(guests_dir()).args(args).output().expect("run")
     };
     let out = run(&["call", "wasm:upper.wasm?timeout=5&max-concurrent-calls=2", "--body", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -192,7 +192,7 @@ fn printed_exchange(text: &str) -> serde_json::Value {
 fn camel_wasm_measured(args: &[&str]) -> (Output, u64) {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+    let mut child = crate::fixture::cli_command()
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -383,7 +383,7 @@ impl Served {
     /// Starts `camel-wasm ARGS` in `dir` and waits for its `listening on` line.
     fn start(dir: &std::path::Path, args: &[&str]) -> Self {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        let mut child = crate::fixture::cli_command()
             .current_dir(dir)
             .args(args)
             .stdin(std::process::Stdio::null())
@@ -575,7 +575,7 @@ fn call_metrics_prints_the_prometheus_exposition_after_the_result() {
 
 /// `camel-wasm call` with `RUST_LOG` set to `filter` (unset for `None`).
 fn call_logging(filter: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_camel-wasm"));
+    let mut command = crate::fixture::cli_command();
     command.args(args).env_remove("RUST_LOG");
     if let Some(filter) = filter {
         command.env("RUST_LOG", filter);
@@ -616,7 +616,7 @@ fn bench_watch_reloads_while_calling_without_failures() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("plugin.wasm");
     std::fs::copy(path("upper"), &file).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+    let mut child = crate::fixture::cli_command()
         .args(["bench", &file.to_string_lossy(), "--watch", "--duration", "3", "--concurrency", "4"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -645,4 +645,64 @@ fn bench_watch_reloads_while_calling_without_failures() {
     assert!(summary.contains(" ok, 0 failed;"), "{summary}");
     assert!(number("reloads: ") >= 1, "{summary}");
     assert!(summary.ends_with("(0 failed)"), "{summary}");
+}
+
+/// The `.wasm`-named entries of a cache directory (the key file aside).
+fn cache_entries(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy() != "cache.key").count()
+    })
+}
+
+#[test]
+fn call_caches_compiled_components_by_default_and_no_cache_turns_it_off() {
+    let dir = scratch("cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |extra: &[&str]| {
+        crate::fixture::cli_command()
+            .env("CAMEL_WASM_CACHE_DIR", &dir)
+            .args(["call", &path("upper"), "--body", "cached"])
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let off = run(&["--no-cache"]);
+    assert!(off.status.success(), "{}", stderr(&off));
+    assert!(!dir.exists(), "--no-cache writes nothing");
+    for _ in 0..2 {
+        let out = run(&[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(printed_exchange(&stdout(&out))["input"]["body"]["text"], "CACHED");
+        assert!(!stderr(&out).contains("compiling"), "no progress line on a pipe: {}", stderr(&out));
+    }
+    assert_eq!(cache_entries(&dir), 1, "one entry, written by the first call and loaded by the second");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+
+    // A cache directory others may write is refused, said once, and the call still runs.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let loose = run(&[]);
+    assert!(loose.status.success(), "{}", stderr(&loose));
+    assert!(stderr(&loose).contains("compile cache") && stderr(&loose).contains("not used"), "{}", stderr(&loose));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn call_runs_a_python_guest_and_inspect_names_its_world() {
+    let file = crate::python::dist().join(crate::python::py_guest("py-upper"));
+    let file = file.to_string_lossy();
+    // The cache the Python tests share: the guest compiles once for all of them.
+    let cli = || {
+        let mut command = crate::fixture::cli_command();
+        command.env("CAMEL_WASM_CACHE_DIR", crate::python::cache_dir());
+        command
+    };
+    let out = cli().args(["call", &file, "--body", "snake"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exchange = printed_exchange(&stdout(&out));
+    assert_eq!(exchange["input"]["body"]["text"], "SNAKE");
+    assert_eq!(exchange["input"]["headers"]["x-lang"], "python");
+    let inspect = cli().args(["inspect", &file]).output().unwrap();
+    assert!(stdout(&inspect).starts_with("world: plugin\n"), "{}", stdout(&inspect));
+    assert!(stdout(&inspect).contains("camel:plugin/host@1.0.0"), "{}", stdout(&inspect));
 }

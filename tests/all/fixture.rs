@@ -65,3 +65,16 @@ pub async fn eventually(within: std::time::Duration, done: impl Fn() -> bool) ->
     }
     true
 }
+
+/// The `camel-wasm` binary as a command, its compile cache in the test's own
+/// directory (never the user's `~/.cache`).
+pub fn cli_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"));
+    command.env("CAMEL_WASM_CACHE_DIR", cli_cache_dir());
+    command
+}
+
+/// Where the CLI processes of the tests keep compiled components.
+pub fn cli_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-cache")
+}

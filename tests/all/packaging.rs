@@ -53,7 +53,7 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn new(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_camel-wasm")).current_dir(cwd).arg("new").args(args).output().expect("run camel-wasm new")
+    crate::fixture::cli_command().current_dir(cwd).arg("new").args(args).output().expect("run camel-wasm new")
 }
 
 fn read(path: PathBuf) -> String {
@@ -165,5 +165,43 @@ fn new_refuses_bad_input_and_leaves_nothing() {
     let text = stderr(&new(&tmp, &["taken"]));
     assert!(text.contains("cannot create") && text.contains("taken"), "{text}");
     assert_eq!(read(tmp.join("taken/keep.txt")), "mine", "an existing directory is left alone");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// `new --lang python` makes a project whose `build.py` builds from that
+/// directory a component that `camel-wasm call` runs; every world's project compiles as Python.
+#[test]
+fn new_python_projects_build_and_run_from_their_directory() {
+    let tmp = scratch("python");
+    for world in ["plugin", "bean", "policy", "source"] {
+        let name = format!("py-{world}-guest");
+        let out = new(&tmp, &[&name, "--world", world, "--lang", "python"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let dir = tmp.join(&name);
+        let app = read(dir.join("app.py"));
+        assert!(app.contains("from camel_wasm_guest import"), "{app}");
+        assert!(!app.contains("{{"), "unfilled placeholder: {app}");
+        assert!(read(dir.join("pyproject.toml")).contains(&format!("world = \"{world}\"")));
+        assert_eq!(read(dir.join("wit/worlds.wit")), read(repo().join("wit/worlds.wit")));
+        let compiled = Command::new("python3").args(["-m", "py_compile", "app.py", "build.py"]).current_dir(&dir).output().unwrap();
+        assert!(compiled.status.success(), "{world}: {}", String::from_utf8_lossy(&compiled.stderr));
+    }
+    let refused = new(&tmp, &["py-other", "--lang", "python", "--sdk-path", "."]);
+    assert!(!refused.status.success() && !tmp.join("py-other").exists());
+
+    // The plugin project builds with its own build.py (componentize-py from the
+    // repository's virtual environment, to spare a download) and runs.
+    let dir = tmp.join("py-plugin-guest");
+    let venv = repo().join("guests/target/py-venv");
+    let built = Command::new("python3").arg("build.py").arg("--venv").arg(&venv).current_dir(&dir).output().unwrap();
+    assert!(built.status.success(), "{}{}", String::from_utf8_lossy(&built.stdout), String::from_utf8_lossy(&built.stderr));
+    let wasm = dir.join("dist/py-plugin-guest.wasm");
+    let call = crate::fixture::cli_command()
+        .args(["call", wasm.to_str().unwrap(), "--body", "built here", "--no-cache"])
+        .output()
+        .unwrap();
+    assert!(call.status.success(), "{}", String::from_utf8_lossy(&call.stderr));
+    let stdout = String::from_utf8_lossy(&call.stdout);
+    assert!(stdout.contains("\"BUILT HERE\"") && stdout.contains("\"x-processed-by\": \"py-plugin-guest\""), "{stdout}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

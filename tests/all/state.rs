@@ -206,7 +206,7 @@ fn two_cli_processes_share_state_through_redis() {
     let redis = RedisServer::start();
     let file = guests_dir().join(guest("counter"));
     let call = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        let out = crate::fixture::cli_command()
             .arg("call")
             .arg(&file)
             .args(["--state", &redis.url()])
@@ -221,7 +221,7 @@ fn two_cli_processes_share_state_through_redis() {
     assert_eq!(call(&[]), json!(2), "the second process sees the first one's state");
     assert_eq!(call(&["--state-namespace", "other"]), json!(1));
     // A bad URL is refused up front, naming the flag's knob.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+    let out = crate::fixture::cli_command()
         .arg("call")
         .arg(&file)
         .args(["--state", "redis://127.0.0.1:notaport/0"])

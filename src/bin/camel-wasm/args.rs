@@ -115,6 +115,9 @@ pub enum Command {
         /// The world the guest implements.
         #[arg(long, value_enum, default_value = "plugin")]
         world: new::World,
+        /// The language: a Rust crate, or a Python module built with componentize-py.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: new::Lang,
         /// Take the SDK from this checkout (`[patch.crates-io]`), e.g. camel-wasm's guests/sdk.
         #[arg(long, value_name = "PATH")]
         sdk_path: Option<PathBuf>,

@@ -56,8 +56,8 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Call(args) => call::call(args).await,
         Command::Bench(args) => bench::bench(args).await,
         Command::Serve(args) => serve::serve(args).await,
-        Command::New { name, world, sdk_path } => {
-            println!("{}", new::create(&name, world, sdk_path.as_deref())?);
+        Command::New { name, world, lang, sdk_path } => {
+            println!("{}", new::create(&name, world, lang, sdk_path.as_deref())?);
             Ok(())
         }
     }

@@ -1,6 +1,8 @@
-//! `camel-wasm new`: a standalone guest crate that depends on the guest SDK by
-//! version. Its `src/lib.rs` comes from `templates/`, which
-//! `guests/new-guest.sh` uses too (for crates inside the guest workspace).
+//! `camel-wasm new`: a standalone guest project. In Rust, a crate that depends
+//! on the guest SDK by version; its `src/lib.rs` comes from `templates/`, which
+//! `guests/new-guest.sh` uses too (for crates inside the guest workspace). In
+//! Python, a directory with `app.py`, the Python SDK, the WIT and `build.py`,
+//! the same files `just guests` builds this repository's Python guests with.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,17 @@ pub enum World {
     Bean,
     /// `evaluate` an exchange: granted or denied (the `authorization-policy` world).
     Policy,
+    /// Accept HTTP requests on a host-owned listener and submit exchanges.
+    Source,
+}
+
+/// The language of a new guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A Rust crate (wasm32-wasip2), with the camel-wasm-guest crate.
+    Rust,
+    /// A Python module built with componentize-py, with the camel_wasm_guest package.
+    Python,
 }
 
 impl World {
@@ -22,6 +35,17 @@ impl World {
             World::Plugin => "plugin",
             World::Bean => "bean",
             World::Policy => "policy",
+            World::Source => "source",
+        }
+    }
+
+    /// The Python `app.py` template.
+    fn python_template(self) -> &'static str {
+        match self {
+            World::Plugin => include_str!("templates/python/plugin.py"),
+            World::Bean => include_str!("templates/python/bean.py"),
+            World::Policy => include_str!("templates/python/policy.py"),
+            World::Source => include_str!("templates/python/source.py"),
         }
     }
 
@@ -31,6 +55,7 @@ impl World {
             World::Plugin => include_str!("templates/plugin.rs"),
             World::Bean => include_str!("templates/bean.rs"),
             World::Policy => include_str!("templates/policy.rs"),
+            World::Source => include_str!("templates/source.rs"),
         }
     }
 }
@@ -40,10 +65,86 @@ const GITIGNORE: &str = include_str!("templates/gitignore.in");
 /// The SDK's package name, as published.
 const SDK: &str = "camel-wasm-guest";
 
-/// Creates the crate directory `dir` (its last component names the crate) for
-/// `world`; with `sdk_path`, the SDK is taken from there through
-/// `[patch.crates-io]`. Returns what to tell the user.
-pub fn create(dir: &Path, world: World, sdk_path: Option<&Path>) -> Result<String, String> {
+/// The files of a Python guest project besides `app.py`, `pyproject.toml` and
+/// `.gitignore`: the build script, the SDK and the WIT, as this repository has them.
+const PYTHON_FILES: &[(&str, &str)] = &[
+    ("build.py", include_str!("../../../guests/python/build.py")),
+    ("camel_wasm_guest/__init__.py", include_str!("../../../guests/python/camel_wasm_guest/__init__.py")),
+    ("camel_wasm_guest/body.py", include_str!("../../../guests/python/camel_wasm_guest/body.py")),
+    ("camel_wasm_guest/errors.py", include_str!("../../../guests/python/camel_wasm_guest/errors.py")),
+    ("camel_wasm_guest/exchange.py", include_str!("../../../guests/python/camel_wasm_guest/exchange.py")),
+    ("camel_wasm_guest/fields.py", include_str!("../../../guests/python/camel_wasm_guest/fields.py")),
+    ("camel_wasm_guest/host.py", include_str!("../../../guests/python/camel_wasm_guest/host.py")),
+    ("camel_wasm_guest/py.typed", include_str!("../../../guests/python/camel_wasm_guest/py.typed")),
+    ("camel_wasm_guest/source.py", include_str!("../../../guests/python/camel_wasm_guest/source.py")),
+    ("camel_wasm_guest/state.py", include_str!("../../../guests/python/camel_wasm_guest/state.py")),
+    ("camel_wasm_guest/worlds.py", include_str!("../../../guests/python/camel_wasm_guest/worlds.py")),
+    ("camel_wasm_guest/wit/state.wit", include_str!("../../../guests/python/camel_wasm_guest/wit/state.wit")),
+    ("wit/host.wit", include_str!("../../../wit/host.wit")),
+    ("wit/source.wit", include_str!("../../../wit/source.wit")),
+    ("wit/types.wit", include_str!("../../../wit/types.wit")),
+    ("wit/worlds.wit", include_str!("../../../wit/worlds.wit")),
+    ("wit/deps/camel-state.wit", include_str!("../../../wit/deps/camel-state.wit")),
+];
+const PYPROJECT: &str = include_str!("templates/python/pyproject.toml.in");
+const PYTHON_GITIGNORE: &str = include_str!("templates/python/gitignore.in");
+
+/// Creates the project directory `dir` (its last component names the guest)
+/// for `world` in `lang`. Returns what to tell the user.
+pub fn create(dir: &Path, world: World, lang: Lang, sdk_path: Option<&Path>) -> Result<String, String> {
+    match lang {
+        Lang::Rust => create_crate(dir, world, sdk_path),
+        Lang::Python if sdk_path.is_some() => {
+            Err("--sdk-path is for Rust guests; a Python project gets its own copy of the SDK".into())
+        }
+        Lang::Python => create_python(dir, world),
+    }
+}
+
+/// A Python guest project: `app.py`, `pyproject.toml`, `build.py`, the SDK and the WIT.
+fn create_python(dir: &Path, world: World) -> Result<String, String> {
+    let name = crate_name(dir)?;
+    let fill = |template: &str| {
+        template.replace("{{name}}", &name).replace("{{module}}", &name.replace('-', "_")).replace("{{world}}", world.name())
+    };
+    std::fs::create_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let written = (|| {
+        std::fs::write(dir.join("app.py"), fill(world.python_template()))?;
+        std::fs::write(dir.join("pyproject.toml"), fill(PYPROJECT))?;
+        std::fs::write(dir.join(".gitignore"), PYTHON_GITIGNORE)?;
+        for (path, text) in PYTHON_FILES {
+            let path = dir.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)?;
+        }
+        Ok::<(), std::io::Error>(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(format!("cannot write {}: {e}", dir.display()));
+    }
+    let shown = dir.display();
+    let mut message = format!("created {shown}: a {} guest `{name}` in Python\n", world.name());
+    let _ = writeln!(message, "build it:  cd {shown} && python3 build.py   (Python 3.10+; installs componentize-py into .venv)");
+    let _ = write!(message, "run it:    camel-wasm {} {shown}/dist/{name}.wasm", if world == World::Source { "serve" } else { "call" });
+    message.push_str(example_args(world));
+    Ok(message)
+}
+
+/// What `call` (or `serve`) needs to run a fresh guest of `world`.
+fn example_args(world: World) -> &'static str {
+    match world {
+        World::Plugin => " --body hi",
+        World::Bean => " --method shout --body hi",
+        World::Policy => " --property camel.auth.subject=alice",
+        World::Source => " --bind 127.0.0.1:8080 --public",
+    }
+}
+
+/// A Rust guest crate; with `sdk_path`, the SDK is taken from there through `[patch.crates-io]`.
+fn create_crate(dir: &Path, world: World, sdk_path: Option<&Path>) -> Result<String, String> {
     let name = crate_name(dir)?;
     let patch = sdk_path.map(sdk_patch).transpose()?;
     let fill = |template: &str| {
@@ -69,11 +170,11 @@ pub fn create(dir: &Path, world: World, sdk_path: Option<&Path>) -> Result<Strin
     let mut message = format!("created {shown}: a {} guest `{name}`\n", world.name());
     let _ = writeln!(message, "build it:  cd {shown} && cargo build --release --target wasm32-wasip2");
     let _ = writeln!(message, "           (once: rustup target add wasm32-wasip2)");
-    let _ = write!(message, "run it:    camel-wasm call {shown}/target/wasm32-wasip2/release/{wasm}.wasm");
+    let verb = if world == World::Source { "serve" } else { "call" };
+    let _ = write!(message, "run it:    camel-wasm {verb} {shown}/target/wasm32-wasip2/release/{wasm}.wasm");
     message.push_str(match world {
-        World::Plugin => " --body hi",
         World::Bean => " --method echo --body hi",
-        World::Policy => " --property camel.auth.subject=alice",
+        other => example_args(other),
     });
     Ok(message)
 }
@@ -154,6 +255,28 @@ mod tests {
         assert_eq!(crate_name(Path::new("/tmp/x/my-guest")).unwrap(), "my-guest");
         for bad in ["My", "1a", "a-", "a--b", "a_b", "", ".."] {
             assert!(crate_name(Path::new(bad)).is_err(), "{bad}");
+        }
+    }
+
+    /// Every file of the Python SDK is in a new Python project: none forgotten in `PYTHON_FILES`.
+    #[test]
+    fn python_projects_get_the_whole_sdk() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/python/camel_wasm_guest");
+        let mut pending = vec![sdk.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if path.file_name().is_some_and(|n| n != "__pycache__") {
+                        pending.push(path);
+                    }
+                    continue;
+                }
+                let relative = format!("camel_wasm_guest/{}", path.strip_prefix(&sdk).unwrap().display());
+                let listed = PYTHON_FILES.iter().find(|(name, _)| *name == relative);
+                let (_, text) = listed.unwrap_or_else(|| panic!("{relative} is missing from PYTHON_FILES"));
+                assert_eq!(*text, std::fs::read_to_string(&path).unwrap(), "{relative}");
+            }
         }
     }
 

@@ -2,7 +2,6 @@
 //! stderr become a bounded number of log events per call, with every control
 //! character escaped; the CLI escapes guest-controlled text it prints.
 
-use std::process::Command;
 
 use camel_wasm::{Exchange, Plugin};
 
@@ -65,7 +64,7 @@ async fn control_characters_in_guest_output_are_escaped() {
 }
 
 fn camel_wasm(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_camel-wasm")).current_dir(guests_dir()).args(args).output().expect("run camel-wasm")
+    crate::fixture::cli_command().current_dir(guests_dir()).args(args).output().expect("run camel-wasm")
 }
 
 /// No C0 (but newline), DEL or C1 character in `text` (`char::is_control` is exactly those).
