@@ -160,9 +160,7 @@ fn huge_knob_values_do_not_crash_the_cli() {
 
 #[test]
 fn call_takes_a_wasm_uri_with_rust_camel_parameter_names() {
-    let run = |args: &[&str]| {
-        crate::fixture::cli_command().current_dir(guests_dir()).args(args).output().expect("run")
-    };
+    let run = |args: &[&str]| crate::fixture::cli_command().current_dir(guests_dir()).args(args).output().expect("run");
     let out = run(&["call", "wasm:upper.wasm?timeout=5&max-concurrent-calls=2", "--body", "hi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(r#""text": "HI""#), "{}", stdout(&out));
@@ -649,9 +647,8 @@ fn bench_watch_reloads_while_calling_without_failures() {
 
 /// The `.wasm`-named entries of a cache directory (the key file aside).
 fn cache_entries(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy() != "cache.key").count()
-    })
+    std::fs::read_dir(dir)
+        .map_or(0, |entries| entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy() != "cache.key").count())
 }
 
 #[test]

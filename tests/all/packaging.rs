@@ -183,7 +183,8 @@ fn new_python_projects_build_and_run_from_their_directory() {
         assert!(!app.contains("{{"), "unfilled placeholder: {app}");
         assert!(read(dir.join("pyproject.toml")).contains(&format!("world = \"{world}\"")));
         assert_eq!(read(dir.join("wit/worlds.wit")), read(repo().join("wit/worlds.wit")));
-        let compiled = Command::new("python3").args(["-m", "py_compile", "app.py", "build.py"]).current_dir(&dir).output().unwrap();
+        let compiled =
+            Command::new("python3").args(["-m", "py_compile", "app.py", "build.py"]).current_dir(&dir).output().unwrap();
         assert!(compiled.status.success(), "{world}: {}", String::from_utf8_lossy(&compiled.stderr));
     }
     let refused = new(&tmp, &["py-other", "--lang", "python", "--sdk-path", "."]);

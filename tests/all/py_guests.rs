@@ -30,10 +30,8 @@ fn guest_error(result: Result<Exchange, WasmError>) -> GuestError {
 
 #[test]
 fn every_python_guest_is_built_and_fits_its_world() {
-    let worlds: Vec<(&str, Vec<&str>)> = PYTHON_GUESTS
-        .iter()
-        .map(|name| (*name, python_runtime().inspect(&py_guest(name)).expect("inspect").worlds))
-        .collect();
+    let worlds: Vec<(&str, Vec<&str>)> =
+        PYTHON_GUESTS.iter().map(|name| (*name, python_runtime().inspect(&py_guest(name)).expect("inspect").worlds)).collect();
     snapshots(|| insta::assert_json_snapshot!("python-worlds", worlds));
 }
 
@@ -52,8 +50,7 @@ async fn py_upper_uppercases_and_tags_and_leaves_the_rest_alone() {
 
 #[tokio::test]
 async fn py_json_enrich_reads_and_writes_json_headers_and_properties() {
-    let sent =
-        Exchange::new(json!({"order": 7, "items": [1, 2]})).with_header("x-tenant", "acme").with_property("priority", 3);
+    let sent = Exchange::new(json!({"order": 7, "items": [1, 2]})).with_header("x-tenant", "acme").with_property("priority", 3);
     let out = plugin("py-json-enrich").process(sent).await.unwrap();
     assert_eq!(
         out.input.body,
@@ -85,14 +82,18 @@ async fn py_text_is_a_bean_with_methods_and_init_config() {
     assert_eq!(results[2].1, Body::Json(json!({"count": 5})));
     assert_eq!(results[3].1, Body::Text("Camel?!".into()));
     snapshots(|| insta::assert_json_snapshot!("py-text", results));
-    assert_eq!(guest_error(bean.invoke("fail", Exchange::new("x")).await), GuestError::Processor("py-text: fail was called".into()));
+    assert_eq!(
+        guest_error(bean.invoke("fail", Exchange::new("x")).await),
+        GuestError::Processor("py-text: fail was called".into())
+    );
     let unknown = bean.invoke("nope", Exchange::new("x")).await.unwrap_err();
     assert!(matches!(&unknown, WasmError::UnknownMethod { method, .. } if method == "nope"), "{unknown:?}");
 }
 
 #[tokio::test]
 async fn py_role_check_grants_the_role_and_denies_the_rest() {
-    let load = |role: &str| Policy::load(python_runtime(), &py_guest("py-role-check"), Limits::default(), config(&[("role", role)]));
+    let load =
+        |role: &str| Policy::load(python_runtime(), &py_guest("py-role-check"), Limits::default(), config(&[("role", role)]));
     let ops = load("ops").unwrap();
     let granted = ops.evaluate(&Exchange::new("x").with_property("camel.auth.roles", json!(["dev", "ops"]))).await.unwrap();
     assert_eq!(granted, Decision::Granted);
@@ -149,8 +150,12 @@ async fn py_stream_count_reads_a_stream_chunk_by_chunk_and_reports_its_failure()
     snapshots(|| insta::assert_json_snapshot!("py-stream-count", text));
 
     let failing = vec![Ok(Bytes::from_static(b"abc")), Err(StreamError::Source("disk gone".into()))];
-    let error = guest_error(plugin("py-stream-count").process(Exchange::new(Body::Stream(StreamBody::from_chunks(failing)))).await);
-    assert!(matches!(&error, GuestError::Processor(m) if m.starts_with("stream failed: ") && m.contains("disk gone")), "{error:?}");
+    let error =
+        guest_error(plugin("py-stream-count").process(Exchange::new(Body::Stream(StreamBody::from_chunks(failing)))).await);
+    assert!(
+        matches!(&error, GuestError::Processor(m) if m.starts_with("stream failed: ") && m.contains("disk gone")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -221,12 +221,8 @@ fn two_cli_processes_share_state_through_redis() {
     assert_eq!(call(&[]), json!(2), "the second process sees the first one's state");
     assert_eq!(call(&["--state-namespace", "other"]), json!(1));
     // A bad URL is refused up front, naming the flag's knob.
-    let out = crate::fixture::cli_command()
-        .arg("call")
-        .arg(&file)
-        .args(["--state", "redis://127.0.0.1:notaport/0"])
-        .output()
-        .unwrap();
+    let out =
+        crate::fixture::cli_command().arg("call").arg(&file).args(["--state", "redis://127.0.0.1:notaport/0"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("for parameter 'state'"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -128,7 +128,11 @@ fn create_python(dir: &Path, world: World) -> Result<String, String> {
     let shown = dir.display();
     let mut message = format!("created {shown}: a {} guest `{name}` in Python\n", world.name());
     let _ = writeln!(message, "build it:  cd {shown} && python3 build.py   (Python 3.10+; installs componentize-py into .venv)");
-    let _ = write!(message, "run it:    camel-wasm {} {shown}/dist/{name}.wasm", if world == World::Source { "serve" } else { "call" });
+    let _ = write!(
+        message,
+        "run it:    camel-wasm {} {shown}/dist/{name}.wasm",
+        if world == World::Source { "serve" } else { "call" }
+    );
     message.push_str(example_args(world));
     Ok(message)
 }

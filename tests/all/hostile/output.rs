@@ -2,7 +2,6 @@
 //! stderr become a bounded number of log events per call, with every control
 //! character escaped; the CLI escapes guest-controlled text it prints.
 
-
 use camel_wasm::{Exchange, Plugin};
 
 use crate::fixture::{guest, guests_dir, runtime};
