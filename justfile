@@ -15,18 +15,19 @@ default:
 guests:
     bash guests/build.sh
 
-# Build the guests, then run the guest SDK's unit tests and every host test (rust-camel included).
 # The Redis state tests start their own redis-server (installed with apt when missing).
+# Clippy compiles the examples and the bench suite; the tests build only what they run.
+# Build the guests, then run the guest SDK's unit tests and every host test (rust-camel included).
 test: guests
     cargo fmt --check
     @cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
     cargo clippy --all-targets --all-features --quiet -- -D warnings
+    cargo clippy --lib --no-default-features --quiet -- -D warnings
+    @echo "core library builds without the cli and rust-camel features"
     bash scripts/ensure-redis.sh
     bash guests/test-sdk.sh
-    cargo test --release --all-targets {{features}}
+    cargo test --release --lib --bins --tests {{features}}
     cargo test --release --doc {{features}}
-    cargo check --release --lib --no-default-features --quiet
-    @echo "core library builds without the cli and rust-camel features"
 
 # The main job: exchanges through guests of every world, then the same pipeline in a CamelContext.
 demo: guests
@@ -40,7 +41,12 @@ bench: guests
     bash scripts/ensure-wrk.sh
     cargo bench {{features}} --bench suite
 
-# (For a standalone guest crate anywhere: camel-wasm new DIR --world plugin|bean|policy.)
-# Create a guest crate in the guest workspace: just new-guest NAME plugin|bean|policy
+# One section of the benchmarks alone: just bench-only python|streams|sources|state|versus (not written to results.md).
+bench-only section: guests
+    bash scripts/ensure-redis.sh
+    cargo bench {{features}} --bench suite -- --bench {{section}}
+
+# (For a standalone guest project anywhere: camel-wasm new DIR --lang rust|python --world plugin|bean|policy|source.)
+# Create a guest crate in the guest workspace: just new-guest NAME plugin|bean|policy|source
 new-guest name world:
     bash guests/new-guest.sh {{name}} {{world}}

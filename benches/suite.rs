@@ -107,7 +107,9 @@ fn main() {
         versus_rust_camel(&mut Report { lines: Vec::new() });
         return;
     }
-    for (name, section) in [("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)), ("sources", sources)] {
+    let sections =
+        [("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)), ("sources", sources), ("python", python)];
+    for (name, section) in sections {
         if std::env::args().any(|a| a == name) {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
@@ -262,6 +264,7 @@ fn main() {
     });
 
     streams(&rt, &runtime, &mut r);
+    python(&rt, &runtime, &mut r);
     state_section(&mut r);
     // `-- --bench no-versus`: skip the rust-camel build (about 20 minutes the first time).
     if std::env::args().any(|a| a == "no-versus") {
@@ -317,6 +320,64 @@ fn state_section(r: &mut Report) {
 const STREAM_BYTES: usize = 256 << 20;
 
 /// A stream body of `total` bytes in `chunk`-byte chunks, all one shared buffer (no allocation per chunk).
+/// Python guests (componentize-py) next to the Rust `upper`: compile, disk cache, reused and per-call calls, memory.
+fn python(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
+    r.text(String::new());
+    r.text("Python guests (componentize-py 0.25.1) next to Rust `upper`, 1 KiB text body:".into());
+    r.text(String::new());
+    r.text("| scenario | median | p99 | p999 | samples | target |".into());
+    r.text("|---|---|---|---|---|---|".into());
+    let size = std::fs::metadata(format!("{DIST}/py-upper.wasm")).map_or(0, |m| m.len());
+    let cold = time_n(3, || {
+        let fresh = Runtime::builder().base_dir(DIST).pooling(false).build().unwrap();
+        Plugin::load(&fresh, "py-upper.wasm", Limits::default()).unwrap();
+    });
+    r.row(&format!("py-upper load, cold (compile {:.1} MB)", size as f64 / 1e6), cold, None);
+    let cache_dir = std::env::temp_dir().join(format!("camel-wasm-bench-py-cache-{}", std::process::id()));
+    let fresh = || Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap();
+    let _ = fresh().inspect("py-upper.wasm");
+    let runtimes: Vec<Runtime> = (0..5).map(|_| fresh()).collect();
+    let mut next = runtimes.iter();
+    let disk = time_n(5, || {
+        Plugin::load(next.next().unwrap(), "py-upper.wasm", Limits::default()).unwrap();
+    });
+    r.row("py-upper load, from the disk cache (fresh runtime)", disk, Some(100_000.0));
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    drop(runtimes);
+
+    rt.block_on(async {
+        let ex = Exchange::new("x".repeat(1024));
+        for (guest, reused_goal, per_call_goal, calls) in
+            [("upper", None, None, 20000), ("py-upper", Some(20.0), Some(1000.0), 500)]
+        {
+            let file = format!("{guest}.wasm");
+            let reused = Target::Plugin(Plugin::load(runtime, &file, Limits::default()).unwrap());
+            let stats = latency(&reused, &ex, 200, calls * 10).await.unwrap();
+            r.row(&format!("{guest}, reused instance"), stats, reused_goal);
+            let per_call = Target::Plugin(Plugin::load(runtime, &file, limits("isolation=per-call")).unwrap());
+            let stats = latency(&per_call, &ex, 20, calls).await.unwrap();
+            r.row(&format!("{guest}, isolation=per-call"), stats, per_call_goal);
+        }
+        // Memory: one warm instance, then as many as two callers at once leave idle.
+        let before = resident_bytes();
+        let plugin = Plugin::load(runtime, "py-upper.wasm", Limits::default()).unwrap();
+        let target = Target::Plugin(plugin.clone());
+        latency(&target, &ex, 0, 100).await.unwrap();
+        let one = resident_bytes();
+        throughput_latency(&target, &ex, 4, 2000).await.unwrap();
+        let many = resident_bytes();
+        let extra = plugin.idle_instances().saturating_sub(1).max(1);
+        r.text(String::new());
+        r.text(format!(
+            "py-upper resident memory: the first warm instance (code included) +{:.1} MiB; each further warm instance +{:.1} MiB \
+             ({} idle instances)",
+            one.saturating_sub(before) as f64 / 1048576.0,
+            many.saturating_sub(one) as f64 / 1048576.0 / extra as f64,
+            plugin.idle_instances(),
+        ));
+    });
+}
+
 fn stream_of(total: usize, chunk: usize) -> Body {
     let buffer = Bytes::from(vec![b'x'; chunk]);
     let chunks = (0..total / chunk).map(move |_| Ok(buffer.clone()));

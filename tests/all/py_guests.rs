@@ -197,7 +197,9 @@ async fn py_webhook_checks_the_hmac_and_submits_the_event() {
 
     // Without a secret, configure refuses to start.
     let again = Source::load(python_runtime(), &py_guest("py-webhook"), Limits::default(), options(None)).unwrap();
-    let refused = again.start(Vec::new(), recorder(Seen::default(), unchanged)).await.err().expect("no secret");
+    let Err(refused) = again.start(Vec::new(), recorder(Seen::default(), unchanged)).await else {
+        panic!("started without a secret")
+    };
     assert!(refused.to_string().contains("py-webhook: config 'secret' is required"), "{refused}");
 }
 

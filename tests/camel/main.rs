@@ -47,10 +47,14 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
-    let runtime = runtime();
+    harness_with(runtime(), "text", "text-utils.wasm", vec![]).await
+}
+
+/// A CamelContext with direct:, mock:, wasm: on `runtime` and the WASM bean `file` (its `config`) as `bean`.
+async fn harness_with(runtime: Runtime, bean: &str, file: &str, config: Vec<(String, String)>) -> Harness {
     let beans = Arc::new(Mutex::new(BeanRegistry::new()));
-    let text = WasmBean::load(&runtime, "text-utils.wasm", Limits::default(), vec![]).await.expect("bean loads");
-    beans.lock().unwrap().register("text", text).expect("bean registers");
+    let loaded = WasmBean::load(&runtime, file, Limits::default(), config).await.expect("bean loads");
+    beans.lock().unwrap().register(bean, loaded).expect("bean registers");
     let mut ctx = CamelContext::builder().beans(beans).build().await.expect("context");
     ctx.register_component(DirectComponent::new());
     let mock = MockComponent::new();

@@ -1,18 +1,13 @@
 //! The Python guests in rust-camel routes: a YAML route of plugins, a bean
 //! step, a policy securing a route and a webhook source, with a real HTTP client.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camel_api::security_policy::SecurityPolicyConfig;
-use camel_api::{Body, Exchange, Message, StreamBody};
-use camel_bean::BeanRegistry;
+use camel_api::{Body, Exchange, Message};
 use camel_builder::{RouteBuilder, StepAccumulator};
-use camel_component_direct::DirectComponent;
-use camel_component_mock::MockComponent;
-use camel_core::CamelContext;
 use camel_wasm::Limits;
-use camel_wasm::camel::{WasmBean, WasmComponent, WasmSecurityPolicy};
+use camel_wasm::camel::WasmSecurityPolicy;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 
@@ -22,25 +17,7 @@ use crate::python::{py_guest, python_runtime};
 
 /// A context over the Python guests: direct:, mock:, wasm: and the `py-text` bean as `pytext`.
 async fn python_harness() -> Harness {
-    let runtime = python_runtime().clone();
-    let beans = Arc::new(Mutex::new(BeanRegistry::new()));
-    let text = WasmBean::load(&runtime, &py_guest("py-text"), Limits::default(), vec![("suffix".into(), "~".into())])
-        .await
-        .expect("bean loads");
-    beans.lock().unwrap().register("pytext", text).expect("bean registers");
-    let mut ctx = CamelContext::builder().beans(beans).build().await.expect("context");
-    ctx.register_component(DirectComponent::new());
-    let mock = MockComponent::new();
-    ctx.register_component(mock.clone());
-    let wasm = WasmComponent::register(&mut ctx, runtime);
-    Harness { ctx, mock, wasm }
-}
-
-fn stream_of(bytes: usize) -> Body {
-    let chunks: Vec<Result<bytes::Bytes, camel_api::CamelError>> =
-        (0..bytes / 1000).map(|_| Ok(bytes::Bytes::from(vec![b's'; 1000]))).collect();
-    let stream: futures::stream::BoxStream<'static, _> = Box::pin(futures::stream::iter(chunks));
-    Body::Stream(StreamBody { stream: Arc::new(tokio::sync::Mutex::new(Some(stream))), metadata: Default::default() })
+    crate::harness_with(python_runtime().clone(), "pytext", &py_guest("py-text"), vec![("suffix".into(), "~".into())]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +73,7 @@ routes:
     assert_eq!(words.input.body.as_text(), Some("QUIET~"));
     assert_eq!(words.input.headers["x-lang"], json!("python"));
 
-    h.send("direct:streams", Exchange::new_in_out(Message::new(stream_of(300_000)))).await.unwrap();
+    h.send("direct:streams", Exchange::new_in_out(Message::new(crate::streams::chunked_stream(300, 1000)))).await.unwrap();
     let counted = &h.received("py-streams").await[0];
     assert_eq!(counted.input.headers["x-stream-bytes"], json!(300_000));
     h.ctx.stop().await.unwrap();

@@ -12,9 +12,14 @@ use serde_json::json;
 use crate::{harness, runtime};
 
 fn stream_of(len: usize) -> Body {
+    chunked_stream(1, len)
+}
+
+/// A rust-camel stream body of `count` chunks of `len` bytes `x`.
+pub(crate) fn chunked_stream(count: usize, len: usize) -> Body {
     let chunk: Result<bytes::Bytes, CamelError> = Ok(bytes::Bytes::from(vec![b'x'; len]));
     let stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, CamelError>> =
-        Box::pin(futures::stream::iter(vec![chunk]));
+        Box::pin(futures::stream::iter(std::iter::repeat_n(chunk, count)));
     Body::Stream(StreamBody { stream: Arc::new(tokio::sync::Mutex::new(Some(stream))), metadata: Default::default() })
 }
 
