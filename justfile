@@ -7,6 +7,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # One feature set for every recipe, so the build is shared (camel-toml includes rust-camel).
 features := "--features camel-toml"
 
+# Builds with clippy's lints, warnings denied, on the workspace's crates only (`camel-toml` is every feature).
+linted := 'RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" CLIPPY_ARGS=-Dwarnings'
+
 # List the recipes.
 default:
     @just --list
@@ -16,18 +19,18 @@ guests:
     bash guests/build.sh
 
 # The Redis state tests start their own redis-server (installed with apt when missing).
-# Clippy compiles the examples and the bench suite; the tests build only what they run.
+# Clippy lints every target while the tests build: clippy-driver is the workspace's rustc
+# wrapper (as under `cargo clippy`), so the dependencies are compiled once, not also checked.
 # Build the guests, then run the guest SDK's unit tests and every host test (rust-camel included).
 test: guests
     cargo fmt --check
     @cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
-    cargo clippy --all-targets --all-features --quiet -- -D warnings
     cargo clippy --lib --no-default-features --quiet -- -D warnings
     @echo "core library builds without the cli and rust-camel features"
     bash scripts/ensure-redis.sh
     bash guests/test-sdk.sh
-    cargo test --release --lib --bins --tests {{features}}
-    cargo test --release --doc {{features}}
+    {{linted}} cargo test --release --all-targets {{features}}
+    {{linted}} cargo test --release --doc {{features}}
 
 # The main job: exchanges through guests of every world, then the same pipeline in a CamelContext.
 demo: guests
