@@ -81,6 +81,30 @@ fn limits(query: &str) -> Limits {
     limits
 }
 
+/// Loads of `file`, each compiling it in a fresh runtime (no cache).
+fn cold_load(file: &str, n: usize) -> Stats {
+    time_n(n, || {
+        let fresh = Runtime::builder().base_dir(DIST).pooling(false).build().unwrap();
+        Plugin::load(&fresh, file, Limits::default()).unwrap();
+    })
+}
+
+/// Loads of `file` from a disk cache it was compiled into, each in a fresh runtime.
+fn cache_load(file: &str, n: usize) -> Stats {
+    let cache_dir = std::env::temp_dir().join(format!("camel-wasm-bench-cache-{}", std::process::id()));
+    let fresh = || Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap();
+    let _ = fresh().inspect(file);
+    // Started before the clock runs: only the loads are timed.
+    let runtimes: Vec<Runtime> = (0..n).map(|_| fresh()).collect();
+    let mut next = runtimes.iter();
+    let stats = time_n(n, || {
+        Plugin::load(next.next().unwrap(), file, Limits::default()).unwrap();
+    });
+    drop(runtimes);
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    stats
+}
+
 fn time_n(n: usize, mut f: impl FnMut()) -> Stats {
     let mut samples: Vec<Duration> = (0..n)
         .map(|_| {
@@ -158,26 +182,12 @@ fn main() {
     });
 
     // Loads: cold (compile), warm (already compiled in this runtime), disk cache (fresh runtime).
-    let cold = time_n(5, || {
-        let fresh = Runtime::builder().base_dir(DIST).pooling(false).build().unwrap();
-        Plugin::load(&fresh, "upper.wasm", Limits::default()).unwrap();
-    });
-    r.row("load, cold (compile + runtime start)", cold, None);
+    r.row("load, cold (compile + runtime start)", cold_load("upper.wasm", 5), None);
     let warm = time_n(200, || {
         Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap();
     });
     r.row("load, warm (file already compiled)", warm, Some(1000.0));
-    let cache_dir = std::env::temp_dir().join(format!("camel-wasm-bench-cache-{}", std::process::id()));
-    let _ = Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap().inspect("upper.wasm");
-    let runtimes: Vec<Runtime> =
-        (0..20).map(|_| Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap()).collect();
-    let mut next = runtimes.iter();
-    let disk = time_n(20, || {
-        Plugin::load(next.next().unwrap(), "upper.wasm", Limits::default()).unwrap();
-    });
-    r.row("load, from the disk cache (fresh runtime)", disk, Some(1000.0));
-    let _ = std::fs::remove_dir_all(&cache_dir);
-    drop(runtimes);
+    r.row("load, from the disk cache (fresh runtime)", cache_load("upper.wasm", 20), Some(1000.0));
 
     rt.block_on(async {
         // Throughput with 1, 2 and 16 callers on one endpoint (max-concurrent 16).
@@ -328,22 +338,8 @@ fn python(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
     r.text("| scenario | median | p99 | p999 | samples | target |".into());
     r.text("|---|---|---|---|---|---|".into());
     let size = std::fs::metadata(format!("{DIST}/py-upper.wasm")).map_or(0, |m| m.len());
-    let cold = time_n(3, || {
-        let fresh = Runtime::builder().base_dir(DIST).pooling(false).build().unwrap();
-        Plugin::load(&fresh, "py-upper.wasm", Limits::default()).unwrap();
-    });
-    r.row(&format!("py-upper load, cold (compile {:.1} MB)", size as f64 / 1e6), cold, None);
-    let cache_dir = std::env::temp_dir().join(format!("camel-wasm-bench-py-cache-{}", std::process::id()));
-    let fresh = || Runtime::builder().base_dir(DIST).cache_dir(&cache_dir).pooling(false).build().unwrap();
-    let _ = fresh().inspect("py-upper.wasm");
-    let runtimes: Vec<Runtime> = (0..5).map(|_| fresh()).collect();
-    let mut next = runtimes.iter();
-    let disk = time_n(5, || {
-        Plugin::load(next.next().unwrap(), "py-upper.wasm", Limits::default()).unwrap();
-    });
-    r.row("py-upper load, from the disk cache (fresh runtime)", disk, Some(100_000.0));
-    let _ = std::fs::remove_dir_all(&cache_dir);
-    drop(runtimes);
+    r.row(&format!("py-upper load, cold (compile {:.1} MB)", size as f64 / 1e6), cold_load("py-upper.wasm", 3), None);
+    r.row("py-upper load, from the disk cache (fresh runtime)", cache_load("py-upper.wasm", 5), Some(100_000.0));
 
     rt.block_on(async {
         let ex = Exchange::new("x".repeat(1024));
@@ -369,7 +365,7 @@ fn python(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
         let extra = plugin.idle_instances().saturating_sub(1).max(1);
         r.text(String::new());
         r.text(format!(
-            "py-upper resident memory: the first warm instance (code included) +{:.1} MiB; each further warm instance +{:.1} MiB \
+            "py-upper resident memory: the first warm instance (component already compiled) +{:.1} MiB; each further warm instance +{:.1} MiB \
              ({} idle instances)",
             one.saturating_sub(before) as f64 / 1048576.0,
             many.saturating_sub(one) as f64 / 1048576.0 / extra as f64,
