@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use camel_wasm::{Bean, Body, Exchange, Limits, Plugin, Policy, Runtime, StreamBody};
+use camel_wasm::{Bean, Body, Exchange, Language, Limits, Plugin, Policy, Runtime, StreamBody};
 use futures::StreamExt;
 use measure::{Stats, latency, micros, resident_bytes, throughput_latency};
 use target::Target;
@@ -122,7 +122,7 @@ fn main() {
         println!("benchmarks run with `just bench` (cargo bench)");
         return;
     }
-    // `cargo bench --bench suite -- --bench streams|sources`: one section alone (not written to results.md).
+    // `cargo bench --bench suite -- --bench language|python|streams|sources|state|versus`: one section alone (not written to results.md).
     if std::env::args().any(|a| a == "state") {
         state_section(&mut Report { lines: Vec::new() });
         return;
@@ -131,8 +131,12 @@ fn main() {
         versus_rust_camel(&mut Report { lines: Vec::new() });
         return;
     }
-    let sections =
-        [("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)), ("sources", sources), ("python", python)];
+    let sections = [
+        ("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)),
+        ("sources", sources),
+        ("python", python),
+        ("language", language),
+    ];
     for (name, section) in sections {
         if std::env::args().any(|a| a == name) {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -274,6 +278,7 @@ fn main() {
     });
 
     streams(&rt, &runtime, &mut r);
+    language(&rt, &runtime, &mut r);
     python(&rt, &runtime, &mut r);
     state_section(&mut r);
     // `-- --bench no-versus`: skip the rust-camel build (about 20 minutes the first time).
@@ -372,6 +377,120 @@ fn python(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
             plugin.idle_instances(),
         ));
     });
+}
+
+/// The `tiers` clauses of a `choice` of 8; an order with no tier and a large amount matches only the last.
+const EIGHT: [&str; 8] = ["is-suspicious", "is-platinum", "is-gold", "is-silver", "is-bronze", "is-express", "is-eu", "is-big"];
+
+/// rust-camel `simple` conditions comparable to the eight `tiers` clauses (on headers).
+#[cfg(feature = "rust-camel")]
+const SIMPLE_EIGHT: [&str; 8] = [
+    "${header.tier} == 'none'",
+    "${header.tier} == 'platinum'",
+    "${header.tier} == 'gold'",
+    "${header.tier} == 'silver'",
+    "${header.tier} == 'bronze'",
+    "${header.shipping} == 'express'",
+    "${header.country} == 'DE'",
+    "${header.amount} >= 1000",
+];
+
+/// The `wasm` language (`tiers`): a predicate, a group of 8 and an expression on a 1 KiB
+/// exchange, through the Language API and through rust-camel, next to rust-camel's `simple`.
+fn language(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
+    use target::Ask;
+    r.text(String::new());
+    r.text("Languages: a predicate, a `choice` of 8 and an expression on an exchange with a 1 KiB text body and `tier` / `amount` headers:".into());
+    r.text(String::new());
+    r.text("| scenario | median | p99 | p999 | samples | target |".into());
+    r.text("|---|---|---|---|---|---|".into());
+    rt.block_on(async {
+        let tiers = Language::load(runtime, "tiers.wasm", Limits::default(), vec![]).await.unwrap();
+        let gold = Exchange::new("x".repeat(1024)).with_header("tier", "gold").with_header("amount", 5000);
+        let untiered = Exchange::new("x".repeat(1024)).with_header("amount", 5000);
+        let is_gold = Target::Language(tiers.clone(), Ask::Matches("is-gold".into()));
+        r.row("wasm predicate tiers#is-gold (Language API)", latency(&is_gold, &gold, 500, 20000).await.unwrap(), Some(1.5));
+        let group = Target::Language(tiers.clone(), Ask::FirstMatch(tiers.group(&EIGHT).unwrap()));
+        r.row(
+            "wasm group of 8, the last matches (Language API, one call)",
+            latency(&group, &untiered, 500, 20000).await.unwrap(),
+            Some(2.5),
+        );
+        let discount = Target::Language(tiers.clone(), Ask::Evaluate("discount".into()));
+        r.row("wasm expression tiers#discount (Language API)", latency(&discount, &gold, 500, 20000).await.unwrap(), None);
+        #[cfg(feature = "rust-camel")]
+        versus_simple(runtime, r).await;
+    });
+}
+
+/// The same decisions as rust-camel language objects on a camel exchange: `wasm` and `simple`.
+#[cfg(feature = "rust-camel")]
+async fn versus_simple(runtime: &Runtime, r: &mut Report) {
+    use camel_language_api::Language as _;
+    let wasm = camel_wasm::camel::WasmLanguage::new(runtime.clone());
+    let simple = camel_language_simple::SimpleLanguage::new();
+    let exchange = |tier: Option<&str>| {
+        let mut ex = camel_api::Exchange::new(camel_api::Message::new("x".repeat(1024)));
+        if let Some(tier) = tier {
+            ex.input.set_header("tier", tier);
+        }
+        ex.input.set_header("amount", 5000);
+        ex
+    };
+    let (gold, untiered) = (exchange(Some("gold")), exchange(None));
+    async fn timed<F: AsyncFn() -> bool>(f: F) -> Stats {
+        for _ in 0..500 {
+            f().await;
+        }
+        let mut samples = Vec::with_capacity(20000);
+        for _ in 0..20000 {
+            let started = Instant::now();
+            std::hint::black_box(f().await);
+            samples.push(started.elapsed());
+        }
+        Stats::of(&mut samples)
+    }
+    let w = wasm.create_predicate("tiers.wasm#is-gold").unwrap();
+    let s = simple.create_predicate("${header.tier} == 'gold'").unwrap();
+    assert!(w.matches(&gold).await.unwrap() && s.matches(&gold).await.unwrap());
+    r.row("rust-camel: wasm predicate tiers.wasm#is-gold", timed(async || w.matches(&gold).await.unwrap()).await, None);
+    r.row("rust-camel: simple predicate ${header.tier} == 'gold'", timed(async || s.matches(&gold).await.unwrap()).await, None);
+
+    let scripts: Vec<String> = EIGHT.iter().map(|e| format!("tiers.wasm#{e}")).collect();
+    let scripts: Vec<&str> = scripts.iter().map(String::as_str).collect();
+    let group = wasm.create_predicate_group(&scripts).unwrap().expect("one endpoint: one group");
+    assert_eq!(group.first_match(&untiered).await.unwrap(), Some(7));
+    r.row(
+        "rust-camel: wasm choice of 8, the last matches (one call)",
+        timed(async || group.first_match(&untiered).await.unwrap().is_some()).await,
+        None,
+    );
+    // `simple` has no group: rust-camel evaluates its clauses one by one, as here.
+    let clauses: Vec<_> = SIMPLE_EIGHT.iter().map(|c| simple.create_predicate(c).unwrap()).collect();
+    let first = async || {
+        for (i, clause) in clauses.iter().enumerate() {
+            if clause.matches(&untiered).await.unwrap() {
+                return Some(i);
+            }
+        }
+        None
+    };
+    assert_eq!(first().await, Some(7));
+    r.row(
+        "rust-camel: simple choice of 8, the last matches (clause by clause)",
+        timed(async || first().await.is_some()).await,
+        None,
+    );
+
+    let w = wasm.create_expression("tiers.wasm#tier").unwrap();
+    let s = simple.create_expression("${header.tier}").unwrap();
+    assert_eq!(w.evaluate(&gold).await.unwrap(), s.evaluate(&gold).await.unwrap());
+    r.row("rust-camel: wasm expression tiers.wasm#tier", timed(async || !w.evaluate(&gold).await.unwrap().is_null()).await, None);
+    r.row(
+        "rust-camel: simple expression ${header.tier}",
+        timed(async || !s.evaluate(&gold).await.unwrap().is_null()).await,
+        None,
+    );
 }
 
 fn stream_of(total: usize, chunk: usize) -> Body {

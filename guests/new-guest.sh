@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates a guest crate from a template and adds it to the workspace:
 #
-#     guests/new-guest.sh NAME WORLD        WORLD: plugin | bean | policy | source
+#     guests/new-guest.sh NAME WORLD        WORLD: plugin | bean | policy | source | language
 #
 # `guests/build.sh` then builds it to guests/dist/NAME.wasm. The src/lib.rs
 # templates are the CLI's (src/bin/camel-wasm/templates), which
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 NAME plugin|bean|policy|source" >&2
+    echo "usage: $0 NAME plugin|bean|policy|source|language" >&2
     echo "  NAME: lower-case letters, digits and single '-', starting with a letter" >&2
     exit 2
 }
@@ -18,7 +18,7 @@ usage() {
 name=$1
 world=$2
 [[ $name =~ ^[a-z][a-z0-9]*(-[a-z0-9]+)*$ ]] || usage
-case $world in plugin | bean | policy | source) ;; *) usage ;; esac
+case $world in plugin | bean | policy | source | language) ;; *) usage ;; esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dir="$here/$name"

@@ -215,6 +215,30 @@ pub enum WasmError {
         /// The bean's methods.
         available: Vec<String>,
     },
+    /// A language was asked for an entry it does not have, or has of the other kind.
+    #[error("plugin '{plugin}' has no {kind} '{entry}' (entries: {})", available.join(", "))]
+    UnknownEntry {
+        /// The plugin.
+        plugin: String,
+        /// The entry asked for.
+        entry: String,
+        /// What it was asked as: `predicate` or `expression`.
+        kind: &'static str,
+        /// The language's entries, each as `name (kind)`.
+        available: Vec<String>,
+    },
+    /// One clause of a language's predicate group returned an error.
+    #[error("plugin '{plugin}' failed on clause {index} ('{entry}'): {error}")]
+    Clause {
+        /// The plugin.
+        plugin: String,
+        /// The clause's index in the group.
+        index: usize,
+        /// The clause's entry.
+        entry: String,
+        /// The guest's `wasm-error`.
+        error: GuestError,
+    },
     /// The guest returned something the host cannot take back.
     #[error("plugin '{plugin}' returned an unsupported exchange: {reason}")]
     InvalidOutput {
@@ -273,13 +297,18 @@ pub enum WasmError {
 impl WasmError {
     /// The guest's `wasm-error` as the typed error of `plugin`.
     pub(crate) fn from_guest(plugin: &str, error: crate::bindings::WasmError) -> Self {
+        WasmError::Guest { plugin: plugin.to_string(), error: GuestError::from(error) }
+    }
+}
+
+impl From<crate::bindings::WasmError> for GuestError {
+    fn from(error: crate::bindings::WasmError) -> Self {
         use crate::bindings::WasmError as Wire;
-        let error = match error {
+        match error {
             Wire::ProcessorError(m) => GuestError::Processor(m),
             Wire::TypeConversion(m) => GuestError::TypeConversion(m),
             Wire::Io(m) => GuestError::Io(m),
             Wire::Timeout => GuestError::Timeout,
-        };
-        WasmError::Guest { plugin: plugin.to_string(), error }
+        }
     }
 }

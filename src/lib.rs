@@ -78,6 +78,7 @@ pub use state::{MemoryStore, RedisStore, SharedState, StateBackend, StateBounds,
 pub use text::{escape_control, escape_control_json};
 pub use worlds::bean::Bean;
 pub use worlds::inspect::ComponentInfo;
+pub use worlds::language::{Entry, EntryKind, Language, PredicateGroup};
 pub use worlds::plugin::Plugin;
 pub use worlds::plugin::service::PluginService;
 pub use worlds::policy::{Decision, PermissionRequest, Policy, Principal};

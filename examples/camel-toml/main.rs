@@ -1,5 +1,6 @@
 //! A rust-camel application configured by a Camel.toml whose bean,
-//! permission provider and `wasm:` endpoint are WebAssembly guests.
+//! permission provider, `wasm:` endpoint and routing decisions (the `wasm`
+//! language) are WebAssembly guests.
 //!
 //! ```text
 //! cargo run --release --features camel-toml --example camel_toml
@@ -14,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use camel_api::security_policy::{AccessMode, CredentialSource, Principal, RouteSecurityPlan, TransportId};
-use camel_api::{Exchange, Message};
+use camel_api::{Body, Exchange, Message};
 use camel_auth::credential_source::ExtractedToken;
 use camel_auth::native_auth::{NativeCredential, NativeCredentialSecret, NativeCredentialStore};
 use camel_auth::{ProviderEntry, ProviderRegistry, StaticTokenAuthenticator, install_carrier, kernel_authenticate};
@@ -59,6 +60,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
             Err(err) => println!("direct:orders {who} {roles:?} -> denied: {err}"),
         }
+    }
+
+    for order in [
+        serde_json::json!({"tier": "gold", "amount": 120}),
+        serde_json::json!({"tier": "silver", "amount": 4200}),
+        serde_json::json!({"amount": 25000}),
+        serde_json::json!({"tier": "bronze", "amount": 30}),
+    ] {
+        let reply = endpoints.send("direct:route-order", Exchange::new_in_out(Message::new(Body::Json(order.clone())))).await?;
+        let header = |key: &str| reply.input.headers.get(key).map(|v| v.to_string()).unwrap_or_default();
+        println!("direct:route-order {order} -> queue {}, discount {}%", header("queue"), header("discount"));
     }
 
     context.stop().await?;

@@ -5,8 +5,9 @@
 
 A guest directory holds `app.py` (the module, which imports camel_wasm_guest)
 and a `pyproject.toml` whose `[tool.camel-wasm]` table names the `world`
-(plugin, bean, policy or source) and, with `state = true`, adds the atomic
-counters import. Each becomes OUT/NAME.wasm, NAME being the directory's name.
+(plugin, bean, policy, source or language) and, with `state = true`, adds the
+atomic counters import (not for language, whose entries are read-only
+decisions). Each becomes OUT/NAME.wasm, NAME being the directory's name.
 
 Without arguments, in this repository: every guests/py-* directory into
 guests/dist; in a project made by `camel-wasm new --lang python`: the
@@ -32,6 +33,7 @@ WORLDS = {
     "bean": "camel:plugin/bean@1.0.0",
     "policy": "camel:plugin/authorization-policy@1.0.0",
     "source": "camel:plugin/source@1.0.0",
+    "language": "camel:language/language@1.0.0",
 }
 STATE_WORLDS = {
     "plugin": "camel:python-guest/plugin-state",
@@ -95,11 +97,14 @@ def guest_config(guest: Path) -> tuple[str, bool]:
     try:
         table = camel_wasm_table(project.read_text())
     except (OSError, KeyError, ValueError) as e:
-        fail(f"{project}: needs a [tool.camel-wasm] table with world = plugin|bean|policy|source ({e})")
+        fail(f"{project}: needs a [tool.camel-wasm] table with world = {'|'.join(WORLDS)} ({e})")
     world = table.get("world")
     if world not in WORLDS:
         fail(f"{project}: world = {world!r}; expected one of {', '.join(WORLDS)}")
     state = bool(table.get("state", False))
+    if state and world not in STATE_WORLDS:
+        fail(f"{project}: state = true is not available for world = {world!r}: its entries are read-only "
+             "decisions without atomic counters (state.load and state.store work without it); remove `state`")
     return (STATE_WORLDS if state else WORLDS)[world], state
 
 
@@ -128,6 +133,9 @@ def build(tool: Path, guest: Path, wit: Path, out: Path, stamps: Path) -> str:
     target = out / f"{name}.wasm"
     stamp = stamps / f"{name}.sha256"
     world, _ = guest_config(guest)
+    if world == WORLDS["language"] and not any("package camel:language@" in p.read_text() for p in wit.rglob("*.wit")):
+        raise RuntimeError(f"{name}: {wit} lacks the camel:language package (wit/deps/camel-language.wit); "
+                           "copy it from the camel-wasm repository")
     print_ = fingerprint(guest, wit)
     if target.exists() and stamp.exists() and stamp.read_text() == print_:
         return f"{name}: unchanged"

@@ -76,6 +76,37 @@ impl ExchangeMapping {
         self.exchange_to_wasm(exchange, None, Streams::Leave).await
     }
 
+    /// The camel-wasm exchange a language reads: copied from `exchange`, which
+    /// stays as it was; a stream body reaches the guest as `Body::Empty`, unread.
+    pub fn to_wasm_read_only(&self, exchange: &CamelExchange) -> Result<Exchange, CamelWasmError> {
+        let message = |message: &CamelMessage, what| -> Result<Message, CamelWasmError> {
+            let body = match &message.body {
+                CamelBody::Empty | CamelBody::Stream(_) => Body::Empty,
+                CamelBody::Text(s) => Body::Text(s.clone()),
+                CamelBody::Bytes(b) => Body::Bytes(b.to_vec()),
+                CamelBody::Json(v) => Body::Json(v.clone()),
+                CamelBody::Xml(s) => Body::Xml(s.clone()),
+                other => {
+                    let reason = format!("unsupported body kind {}", camel_api::body_type_name(other));
+                    return Err(CamelWasmError::StreamRead { what, reason });
+                }
+            };
+            Ok(Message { headers: message.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), body })
+        };
+        Ok(Exchange {
+            input: message(&exchange.input, "input")?,
+            output: exchange.output.as_ref().map(|m| message(m, "output")).transpose()?,
+            properties: exchange.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            pattern: match exchange.pattern {
+                ExchangePattern::InOnly => Pattern::InOnly,
+                ExchangePattern::InOut => Pattern::InOut,
+            },
+            correlation_id: exchange.correlation_id.clone(),
+            route_id: None,
+            message_id: None,
+        })
+    }
+
     async fn exchange_to_wasm(
         &self,
         exchange: &mut CamelExchange,

@@ -23,6 +23,9 @@
 //! - [`WasmBean`]: a bean-world guest for a `camel_bean::BeanRegistry`.
 //! - [`WasmSecurityPolicy`] / [`WasmPermissionEvaluator`]: a policy guest as a
 //!   `SecurityPolicy` and a `PermissionEvaluator`.
+//! - [`WasmLanguage`]: the `wasm` language, a `language`-world guest's
+//!   predicates and expressions in `filter`, `choice`, `set-header`, `set-body`
+//!   and `split` (`source: "tiers.wasm#is-gold"`), a `choice` in one call.
 //! - [`CamelEndpoints`]: a guest's `camel-call` / `camel-poll` through the
 //!   context's components, and the same from Rust.
 //! - [`ExchangeMapping`]: the lossless camel ⇄ camel-wasm exchange mapping.
@@ -38,6 +41,7 @@ mod config;
 mod endpoint;
 mod error;
 mod health;
+mod language;
 mod mapping;
 mod observe;
 mod policy;
@@ -54,6 +58,7 @@ pub use config::{
 pub use endpoint::WasmEndpoint;
 pub use error::CamelWasmError;
 pub use health::{LoadState, SOURCE_FAILURE_WINDOW, WasmHealthCheck};
+pub use language::{LANGUAGE_NAME, Steps, WasmLanguage, WasmSteps, wasm};
 pub use mapping::{DEFAULT_STREAM_LIMIT, ExchangeMapping};
 pub use policy::{WasmPermissionEvaluator, WasmSecurityPolicy, principal_to_wasm};
 pub use producer::WasmProducer;

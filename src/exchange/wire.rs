@@ -206,6 +206,40 @@ pub(crate) fn to_wire(exchange: Exchange) -> (WasmExchange, Sent) {
     (wire, sent)
 }
 
+/// The wire form of an exchange a guest only reads (a language's question):
+/// values encoded once, moved, and nothing kept but the properties `get-property` reads.
+pub(crate) fn to_wire_read_only(exchange: Exchange) -> (WasmExchange, SentProperties) {
+    fn message(message: Message) -> WasmMessage {
+        let headers = message
+            .headers
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => (key, text),
+                other => (key, other.to_string()),
+            })
+            .collect();
+        let body = match message.body {
+            Body::Json(value) => WasmBody::Json(value.to_string()),
+            body => body_to_wire(body).0,
+        };
+        WasmMessage { headers, body }
+    }
+    let (properties, sent) = SentValues::encode(exchange.properties);
+    let wire = WasmExchange {
+        input: message(exchange.input),
+        output: exchange.output.map(message),
+        properties,
+        pattern: match exchange.pattern {
+            Pattern::InOnly => WasmPattern::InOnly,
+            Pattern::InOut => WasmPattern::InOut,
+        },
+        correlation_id: exchange.correlation_id,
+        route_id: exchange.route_id,
+        message_id: exchange.message_id,
+    };
+    (wire, (!sent.values.is_empty()).then(|| Arc::new(sent)))
+}
+
 /// The exchange a guest handed back, given what was kept of the one `sent`.
 ///
 /// Headers and bodies are the guest's. Properties are merged: those `sent`,

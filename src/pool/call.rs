@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 
 use super::idle::discard;
-use super::{Answer, Call, CallOutput, Instance, Pool, World};
+use super::{Answer, Call, CallOutput, Instance, Pool, Request, World};
 use crate::bindings::WasmExchange;
 
 impl<W: World> Pool<W> {
@@ -30,9 +30,9 @@ impl<W: World> Pool<W> {
     ///
     /// Each call is a `wasm_call` span (plugin, world, method, correlation and
     /// route ids), is counted in the endpoint's metrics, and moves its health.
-    pub(crate) async fn call(self: &Arc<Self>, call: Call) -> Result<CallOutput<W::Answer>, WasmError> {
+    pub(crate) async fn call(self: &Arc<Self>, call: Call<W::Request>) -> Result<CallOutput<W::Answer>, WasmError> {
         let started = Instant::now();
-        let method = call.method.clone();
+        let method = call.request.label().cloned();
         let span = tracing::info_span!(
             "wasm_call",
             plugin = %self.plugin,
@@ -48,7 +48,7 @@ impl<W: World> Pool<W> {
                 Some(ErrorKind::of(error))
             }
             // The guest answered with its own error: counted, but it says nothing of health.
-            Ok(out) if out.output.is_err() => Some(ErrorKind::Guest),
+            Ok(out) if out.output.as_ref().is_err() || out.output.as_ref().is_ok_and(Answer::failed) => Some(ErrorKind::Guest),
             Ok(_) => {
                 self.health.record(None);
                 None
@@ -58,8 +58,12 @@ impl<W: World> Pool<W> {
         outcome
     }
 
-    pub(super) async fn run_call(self: &Arc<Self>, started: Instant, call: Call) -> Result<CallOutput<W::Answer>, WasmError> {
-        let Call { method, mut exchange, properties, streams, permit } = call;
+    pub(super) async fn run_call(
+        self: &Arc<Self>,
+        started: Instant,
+        call: Call<W::Request>,
+    ) -> Result<CallOutput<W::Answer>, WasmError> {
+        let Call { request, mut exchange, properties, streams, permit } = call;
         if in_guest_call() {
             return Err(WasmError::Recursive { plugin: self.plugin.to_string() });
         }
@@ -109,7 +113,7 @@ impl<W: World> Pool<W> {
         }
         // Boxed: the call future is large, and moving it through the timeout
         // and task-local wrappers would otherwise copy it on every poll setup.
-        let run = Box::pin(W::call(&instance.bindings, &mut instance.store, method.as_deref(), exchange));
+        let run = Box::pin(W::call(&instance.bindings, &mut instance.store, &request, exchange));
         let outcome = guest_scope(until_deadline(deadline, run)).await;
         let mut output = match self.settle(outcome, instance.store.data()) {
             Ok(output) => output,

@@ -48,6 +48,8 @@ pub(crate) trait World: Send + Sync + 'static {
     type Pre: Clone + Send + Sync + 'static;
     /// An instance's typed exports.
     type Bindings: Send + Sync + 'static;
+    /// What a call names besides its exchange (a bean's method, a language's entries).
+    type Request: Request;
     /// What the guest answers a call with, when it does not fail.
     type Answer: Answer;
 
@@ -70,19 +72,44 @@ pub(crate) trait World: Send + Sync + 'static {
         config: &[(String, String)],
     ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
 
-    /// Makes one call with `exchange` (and `method`, for worlds with methods).
+    /// Makes one call with `exchange` and `request`.
     fn call(
         bindings: &Self::Bindings,
         store: &mut Store<StoreState>,
-        method: Option<&str>,
+        request: &Self::Request,
         exchange: WasmExchange,
     ) -> impl Future<Output = wasmtime::Result<Result<Self::Answer, GuestError>>> + Send;
+}
+
+/// What a call asks besides its exchange.
+pub(crate) trait Request: Send + 'static {
+    /// Its name in the call's span and the `method` label of its metrics, if any.
+    fn label(&self) -> Option<&Arc<str>>;
+}
+
+/// Worlds with one export ask nothing more.
+impl Request for () {
+    fn label(&self) -> Option<&Arc<str>> {
+        None
+    }
+}
+
+/// A bean's method: shared, so naming it in the span and the metrics copies nothing.
+impl Request for Arc<str> {
+    fn label(&self) -> Option<&Arc<str>> {
+        Some(self)
+    }
 }
 
 /// A guest's answer to a call.
 pub(crate) trait Answer: Send + 'static {
     /// The exchange it returned, whose stream body (if any) the pool drains.
     fn exchange(&mut self) -> Option<&mut WasmExchange>;
+
+    /// Whether it reports a failure of the guest's own (a language group's clause error).
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 impl Answer for WasmExchange {
@@ -99,9 +126,9 @@ impl Answer for Option<String> {
 }
 
 /// One call through the pool: the exchange in wire form and everything that goes with it.
-pub(crate) struct Call {
-    /// The method a bean call invokes: shared, so naming it in the span and the metrics copies nothing.
-    pub(crate) method: Option<Arc<str>>,
+pub(crate) struct Call<R> {
+    /// What the call asks besides the exchange (the world's [`Request`]).
+    pub(crate) request: R,
     /// The exchange, as the guest receives it.
     pub(crate) exchange: WasmExchange,
     /// Its properties as sent, for `get-property`.
@@ -256,6 +283,11 @@ impl<W: World> Pool<W> {
             share,
             spares_paused_until: Mutex::default(),
         }
+    }
+
+    /// The `init` config every instance gets.
+    pub(crate) fn config(&self) -> &[(String, String)] {
+        &self.config
     }
 
     /// The plugin's name.

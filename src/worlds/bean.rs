@@ -38,6 +38,7 @@ impl World for BeanWorld {
     const NAME: &'static str = "bean";
     type Pre = Pre;
     type Bindings = bindings::Bean;
+    type Request = Arc<str>;
     type Answer = WasmExchange;
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
@@ -63,10 +64,10 @@ impl World for BeanWorld {
     async fn call(
         bindings: &bindings::Bean,
         store: &mut Store<StoreState>,
-        method: Option<&str>,
+        method: &Arc<str>,
         exchange: WasmExchange,
     ) -> wasmtime::Result<Result<WasmExchange, GuestError>> {
-        let method = method.unwrap_or_default().to_string();
+        let method = method.to_string();
         store.run_concurrent(async |a| bindings.call_invoke(a, method, exchange).await).await?
     }
 }
@@ -164,7 +165,7 @@ impl Bean {
                 }
             }
         };
-        let (call, sent) = outgoing(exchange, Some(found), None);
+        let (call, sent) = outgoing(exchange, found, None);
         let out = self.pool.call(call).await?;
         exchange_back(self.name(), out, sent)
     }

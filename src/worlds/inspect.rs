@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::bean::BeanWorld;
+use super::language::LanguageWorld;
 use super::plugin::PluginWorld;
 use super::policy::PolicyWorld;
 use super::source;
@@ -38,7 +39,7 @@ pub struct ComponentInfo {
     pub imports: Vec<String>,
     /// Names of the component's exports.
     pub exports: Vec<String>,
-    /// The worlds it fits: `plugin`, `bean`, `authorization-policy`, `source`.
+    /// The worlds it fits: `plugin`, `bean`, `authorization-policy`, `language`, `source`.
     pub worlds: Vec<&'static str>,
     /// Why it does not fit each other world.
     pub mismatches: Vec<String>,
@@ -74,6 +75,7 @@ fn describe(runtime: &Runtime, compiled: &Arc<Compiled>) -> ComponentInfo {
     note(PluginWorld::NAME, pre::<PluginWorld>(runtime, compiled).map(drop));
     note(BeanWorld::NAME, pre::<BeanWorld>(runtime, compiled).map(drop));
     note(PolicyWorld::NAME, pre::<PolicyWorld>(runtime, compiled).map(drop));
+    note(LanguageWorld::NAME, pre::<LanguageWorld>(runtime, compiled).map(drop));
     note(source::WORLD, source::pre(runtime, compiled).map(drop));
     ComponentInfo { plugin: compiled.name.to_string(), imports, exports, worlds, mismatches, compiled: Keep(compiled.clone()) }
 }

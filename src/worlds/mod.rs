@@ -5,11 +5,10 @@
 
 pub(crate) mod bean;
 pub(crate) mod inspect;
+pub(crate) mod language;
 pub(crate) mod plugin;
 pub(crate) mod policy;
 pub(crate) mod source;
-
-use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -20,15 +19,11 @@ use crate::pool::{Call, CallOutput};
 use crate::stream::Streams;
 
 /// `exchange` on its way to a guest: the call that carries it, and what taking the answer back needs.
-pub(crate) fn outgoing(
-    mut exchange: Exchange,
-    method: Option<Arc<str>>,
-    permit: Option<OwnedSemaphorePermit>,
-) -> (Call, wire::Sent) {
+pub(crate) fn outgoing<R>(mut exchange: Exchange, request: R, permit: Option<OwnedSemaphorePermit>) -> (Call<R>, wire::Sent) {
     let streams = Streams::take_from(&mut exchange);
     let (wire, sent) = wire::to_wire(exchange);
     let properties = sent.properties.clone();
-    (Call { method, exchange: wire, properties, streams, permit }, sent)
+    (Call { request, exchange: wire, properties, streams, permit }, sent)
 }
 
 /// The exchange a call gave back, mapped against what was kept of the one sent:

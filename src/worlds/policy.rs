@@ -42,6 +42,7 @@ impl World for PolicyWorld {
     const MAY_CALL: bool = false;
     type Pre = Pre;
     type Bindings = bindings::AuthorizationPolicy;
+    type Request = ();
     type Answer = Option<String>;
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
@@ -67,7 +68,7 @@ impl World for PolicyWorld {
     async fn call(
         bindings: &bindings::AuthorizationPolicy,
         store: &mut Store<StoreState>,
-        _method: Option<&str>,
+        _request: &(),
         exchange: WasmExchange,
     ) -> wasmtime::Result<Result<Option<String>, GuestError>> {
         bindings.call_evaluate(store, &exchange).await
@@ -201,7 +202,7 @@ impl Policy {
     async fn decide(&self, exchange: Exchange) -> Result<Decision, WasmError> {
         // A policy decides on headers and properties: a stream body reaches it empty, unread.
         let (exchange, sent) = wire::to_wire(exchange);
-        let call = Call { method: None, exchange, properties: sent.properties, streams: Streams::default(), permit: None };
+        let call = Call { request: (), exchange, properties: sent.properties, streams: Streams::default(), permit: None };
         let out = self.pool.call(call).await?;
         match out.output.map_err(|e| WasmError::from_guest(self.name(), e))? {
             None => Ok(Decision::Granted),

@@ -25,6 +25,7 @@ mod redis_server;
 
 mod beans_policies;
 mod calls;
+mod language;
 mod py_guests;
 mod routes;
 mod sources;

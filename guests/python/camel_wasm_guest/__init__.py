@@ -16,6 +16,7 @@ async def process(ex: Exchange) -> Exchange:
 | `bean` | `b = Bean()`, then `@b.method` on each `async def name(ex)` |
 | `authorization-policy` | `@policy` on `def check(ex) -> str | None` |
 | `source` | `@source` on `async def handle(req)`, or `Source()` with `configure`/`run` |
+| `language` | `rules = Language()`, then `@rules.predicate` on `def p(ex) -> bool`, `@rules.expression` on `def e(ex)` |
 
 `@init` registers `def setup(config: dict[str, str])`, run once per instance.
 """
@@ -53,11 +54,11 @@ from .source import (
     source,
     submit,
 )
-from .worlds import Bean, Config, allow, deny, init, plugin, policy
+from .worlds import Bean, Config, Language, allow, deny, init, plugin, policy
 
 __all__ = [
-    "Bean", "BodyTooLarge", "CHUNK_SIZE", "CamelError", "Config", "Exchange", "Fields", "IoError", "Json", "Listener",
-    "METHOD_PROPERTY", "Message", "PATH_PROPERTY", "Pattern", "Plan", "ProcessorError", "REPLY_HEADER",
+    "Bean", "BodyTooLarge", "CHUNK_SIZE", "CamelError", "Config", "Exchange", "Fields", "IoError", "Json", "Language",
+    "Listener", "METHOD_PROPERTY", "Message", "PATH_PROPERTY", "Pattern", "Plan", "ProcessorError", "REPLY_HEADER",
     "REQUEST_ID_HEADER", "RESPONSE_CODE_HEADER", "Request", "Source", "Stream", "StreamOut", "Timeout",
     "TypeConversionError", "Xml", "allow", "call", "deny", "init", "is_cancelled", "plugin", "policy", "poll",
     "property", "serve", "set_property", "source", "state", "stream_from", "submit",

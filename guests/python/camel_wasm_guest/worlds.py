@@ -6,15 +6,20 @@ the function it decorates, so the guest module holds only plain functions.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
-from .errors import ProcessorError, to_wire
+from .body import Json
+from .errors import ProcessorError, TypeConversionError, to_wire
 from .exchange import Exchange
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = TypeVar("P", bound=Callable[[Exchange], bool])
+E = TypeVar("E", bound=Callable[[Exchange], Any])
 Config = dict[str, str]
+Kind = Literal["predicate", "expression"]
 
 _init: list[Callable[[Config], None]] = []
 
@@ -162,3 +167,126 @@ class Bean:
                 _run_init(config)
 
         return BeanWorld
+
+
+class Language:
+    """A language: named predicates and expressions a route evaluates (`language: wasm`).
+
+    ```python
+    rules = Language()
+
+    @rules.predicate
+    def is_gold(ex: Exchange) -> bool: ...        # entry "is-gold"
+
+    @rules.expression("tier")
+    def tier_name(ex: Exchange) -> str: ...       # entry "tier", sent as JSON text
+    ```
+
+    Entries are synchronous and read the exchange only: what they change is not sent back.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Kind, Callable[[Exchange], Any]]] = {}
+        self._module: str | None = None
+
+    @overload
+    def predicate(self, fn: P) -> P: ...
+
+    @overload
+    def predicate(self, fn: str) -> Callable[[P], P]: ...
+
+    def predicate(self, fn: P | str) -> P | Callable[[P], P]:
+        """Registers `def f(ex) -> bool` under its name (`_` as `-`), or `@rules.predicate("name")`."""
+        if isinstance(fn, str):
+            name = fn
+            return lambda f: self._add(name, "predicate", f)
+        return self._add(fn.__name__.replace("_", "-"), "predicate", fn)
+
+    @overload
+    def expression(self, fn: E) -> E: ...
+
+    @overload
+    def expression(self, fn: str) -> Callable[[E], E]: ...
+
+    def expression(self, fn: E | str) -> E | Callable[[E], E]:
+        """Registers `def f(ex) -> value` (any JSON-encodable value) under its name, or `@rules.expression("name")`."""
+        if isinstance(fn, str):
+            name = fn
+            return lambda f: self._add(name, "expression", f)
+        return self._add(fn.__name__.replace("_", "-"), "expression", fn)
+
+    def _add(self, name: str, kind: Kind, fn: F) -> F:
+        if name in self.entries:
+            raise ValueError(f"language entry '{name}' is defined twice")
+        self.entries[name] = (kind, fn)
+        if self._module is None:
+            self._module = fn.__module__
+            _export(fn.__module__, self._world())
+        return fn
+
+    def _world(self) -> type:
+        table = self.entries
+
+        def find(name: str) -> tuple[Kind, Callable[[Exchange], Any]]:
+            entry = table.get(name)
+            if entry is None:
+                raise ProcessorError(f"unknown entry '{name}'")
+            return entry
+
+        def predicate(name: str) -> Callable[[Exchange], Any]:
+            kind, fn = find(name)
+            if kind != "predicate":
+                raise ProcessorError(f"'{name}' is an expression, not a predicate")
+            return fn
+
+        def decide(name: str, ex: Exchange) -> bool:
+            matched = predicate(name)(ex)
+            if not isinstance(matched, bool):
+                raise TypeConversionError(f"predicate '{name}' returned {type(matched).__name__}, not bool")
+            return matched
+
+        class LanguageWorld:
+            def entries(self) -> list[Any]:
+                import wit_world
+
+                kinds = {"predicate": wit_world.EntryKind.PREDICATE, "expression": wit_world.EntryKind.EXPRESSION}
+                return [wit_world.Entry(name, kinds[kind]) for name, (kind, _) in table.items()]
+
+            def init(self, config: list[tuple[str, str]]) -> None:
+                _run_init(config)
+
+            def matches(self, name: str, exchange: Any) -> bool:
+                try:
+                    return decide(name, Exchange._from_wire(exchange))
+                except Exception as e:
+                    raise _fail(e) from None
+
+            def evaluate(self, name: str, exchange: Any) -> str:
+                try:
+                    kind, fn = find(name)
+                    if kind != "expression":
+                        raise ProcessorError(f"'{name}' is a predicate, not an expression")
+                    value = fn(Exchange._from_wire(exchange))
+                    if isinstance(value, Json):
+                        return str(value)
+                    try:
+                        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+                    except (TypeError, ValueError) as e:
+                        raise TypeConversionError(f"expression '{name}' returned a value JSON cannot hold: {e}") from None
+                except Exception as e:
+                    raise _fail(e) from None
+
+            def first_match(self, names: list[str], exchange: Any) -> int | None:
+                from componentize_py_types import Err
+                import wit_world
+
+                ex = Exchange._from_wire(exchange)
+                for index, name in enumerate(names):
+                    try:
+                        if decide(name, ex):
+                            return index
+                    except Exception as e:
+                        raise Err(wit_world.ClauseError(index, to_wire(e))) from None
+                return None
+
+        return LanguageWorld

@@ -63,3 +63,4 @@ macro_rules! world {
 world!(plugin, "camel:plugin/plugin", "::camel_wasm_guest::bindings::plugin");
 world!(bean, "camel:plugin/bean", "::camel_wasm_guest::bindings::bean");
 world!(authorization_policy, "camel:plugin/authorization-policy", "::camel_wasm_guest::bindings::authorization_policy");
+world!(language, "camel:language/language", "::camel_wasm_guest::bindings::language");

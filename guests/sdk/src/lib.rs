@@ -9,6 +9,7 @@
 //! | `bean` | [`Bean`] (with [`bean_methods!`]) | [`export_bean!`] |
 //! | `authorization-policy` | [`Policy`] | [`export_policy!`] |
 //! | `source` | [`Source`] (usually with [`serve`]) | [`export_source!`] |
+//! | `language` (`camel:language@1.0.0`) | [`Language`] (with [`entries!`]) | [`export_language!`] |
 //!
 //! All four work on the same [`Exchange`], whose headers and properties are
 //! JSON-aware [`Fields`] and whose [`Body`] has text, bytes and JSON helpers
@@ -48,6 +49,7 @@ mod error;
 mod exchange;
 mod fields;
 mod host;
+pub mod language;
 mod plugin;
 mod policy;
 mod source;
@@ -61,6 +63,7 @@ pub use error::Error;
 pub use exchange::{Exchange, Message, Pattern};
 pub use fields::Fields;
 pub use host::{call, poll, property, set_property, yield_now};
+pub use language::{Entry, Language, Rule};
 pub use plugin::Plugin;
 pub use policy::{Decision, Policy};
 pub use serde;
@@ -74,9 +77,9 @@ pub use stream::{BodyReader, ChunkWriter, DEFAULT_CHUNK_SIZE, StreamBody, draine
 /// The items most guests need: `use camel_wasm_guest::prelude::*;`
 pub mod prelude {
     pub use crate::{
-        Bean, Body, BodyReader, ChunkWriter, Concurrency, Config, Decision, Error, Exchange, Listener, Method, Plan, Plugin,
-        Policy, Request, Source, StreamBody, Submitted, bean_methods, export_bean, export_plugin, export_policy, export_source,
-        serve, state,
+        Bean, Body, BodyReader, ChunkWriter, Concurrency, Config, Decision, Entry, Error, Exchange, Language, Listener, Method,
+        Plan, Plugin, Policy, Request, Source, StreamBody, Submitted, bean_methods, entries, export_bean, export_language,
+        export_plugin, export_policy, export_source, serve, state,
     };
     pub use serde_json::{Value, json};
 }
@@ -85,6 +88,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bean::BeanExport;
+    pub use crate::language::LanguageExport;
     pub use crate::plugin::PluginExport;
     pub use crate::policy::PolicyExport;
     pub use crate::source::export as source;

@@ -163,7 +163,12 @@ pub struct TargetArgs {
     /// Bean method to invoke.
     #[arg(long)]
     pub method: Option<String>,
-    /// Init config K=V for beans and policies; repeatable.
+    /// Language entry to evaluate: a predicate (prints true or false), an
+    /// expression (prints its JSON value), or predicates A,B,C evaluated as one
+    /// group (prints the first that matches, or none).
+    #[arg(long, value_name = "NAME[,NAME...]", conflicts_with = "method")]
+    pub entry: Option<String>,
+    /// Init config K=V for beans, policies and languages; repeatable.
     #[arg(long = "config", value_name = "K=V")]
     pub config: Vec<String>,
     #[command(flatten)]

@@ -56,8 +56,10 @@ async fn bench_stream(
     headers: &std::collections::BTreeMap<String, Value>,
 ) -> Result<(), String> {
     use measure::stream_round;
-    if let Target::Policy(_) = target {
-        return Err(format!("'{name}' is an authorization policy: --stream-bytes needs a plugin or a bean"));
+    match target {
+        Target::Policy(_) => return Err(format!("'{name}' is an authorization policy: --stream-bytes needs a plugin or a bean")),
+        Target::Language(..) => return Err(format!("'{name}' is a language: --stream-bytes needs a plugin or a bean")),
+        _ => {}
     }
     let isolation = format!("{:?}", target.limits().isolation).to_lowercase();
     stream_round(target, total, chunk, headers).await.map_err(|e| format!("warm-up round: {e}"))?;

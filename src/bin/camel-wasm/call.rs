@@ -55,6 +55,7 @@ async fn call_once(args: &CallArgs, exchange: Exchange) -> Result<(), String> {
         Outcome::Exchange(exchange) => body::show(exchange, args.body_out.as_deref()).await?,
         Outcome::Decision(Decision::Granted) => println!("Granted"),
         Outcome::Decision(Decision::Denied { reason }) => println!("Denied: {}", escape_control(&reason)),
+        Outcome::Verdict(answer) => println!("{}", escape_control(&answer)),
     }
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! `camel-wasm inspect`: which world a component fits, its imports and exports.
 
-use camel_wasm::{Bean, Limits, Runtime, Source, SourceOptions, escape_control};
+use camel_wasm::{Bean, Language, Limits, Runtime, Source, SourceOptions, escape_control};
 
 use crate::open::open;
 
-/// Prints the worlds `file` fits (a bean's methods too), its imports and its exports.
+/// Prints the worlds `file` fits (a bean's methods and a language's entries too), its imports and its exports.
 pub async fn inspect(file: &str) -> Result<(), String> {
     let (runtime, name) = open(file)?;
     let progress = crate::progress::Progress::loading(std::path::Path::new(file));
@@ -17,6 +17,11 @@ pub async fn inspect(file: &str) -> Result<(), String> {
     }
     if let Some(methods) = bean_methods(&runtime, &name, &info.worlds).await? {
         println!("methods: {}", escape_control(&methods.join(", ")));
+    }
+    if info.worlds.contains(&"language") {
+        let language = Language::load(&runtime, &name, Limits::default(), Vec::new()).await.map_err(|e| e.to_string())?;
+        let entries: Vec<_> = language.entries().iter().map(|e| format!("{} ({})", e.name, e.kind.as_str())).collect();
+        println!("entries: {}", escape_control(&entries.join(", ")));
     }
     if info.worlds.contains(&"source") {
         println!("plan: {}", source_plan(&runtime, &name).await);

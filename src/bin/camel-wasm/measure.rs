@@ -219,6 +219,7 @@ pub async fn stream_round(
     let mut reply = match target.run(exchange).await.map_err(|e| e.to_string())? {
         Outcome::Exchange(reply) => reply,
         Outcome::Decision(_) => return Err("a policy returns a decision, not a body: stream a plugin or a bean".into()),
+        Outcome::Verdict(_) => return Err("a language returns a value, not a body: stream a plugin or a bean".into()),
     };
     let mut bytes_out = 0u64;
     let mut streamed = false;

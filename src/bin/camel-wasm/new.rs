@@ -18,6 +18,8 @@ pub enum World {
     Policy,
     /// Accept HTTP requests on a host-owned listener and submit exchanges.
     Source,
+    /// Named predicates and expressions for routes (the `language` world of `camel:language@1.0.0`).
+    Language,
 }
 
 /// The language of a new guest.
@@ -36,6 +38,7 @@ impl World {
             World::Bean => "bean",
             World::Policy => "policy",
             World::Source => "source",
+            World::Language => "language",
         }
     }
 
@@ -46,6 +49,7 @@ impl World {
             World::Bean => include_str!("templates/python/bean.py"),
             World::Policy => include_str!("templates/python/policy.py"),
             World::Source => include_str!("templates/python/source.py"),
+            World::Language => include_str!("templates/python/language.py"),
         }
     }
 
@@ -56,6 +60,7 @@ impl World {
             World::Bean => include_str!("templates/bean.rs"),
             World::Policy => include_str!("templates/policy.rs"),
             World::Source => include_str!("templates/source.rs"),
+            World::Language => include_str!("templates/language.rs"),
         }
     }
 }
@@ -85,6 +90,7 @@ const PYTHON_FILES: &[(&str, &str)] = &[
     ("wit/types.wit", include_str!("../../../wit/types.wit")),
     ("wit/worlds.wit", include_str!("../../../wit/worlds.wit")),
     ("wit/deps/camel-state.wit", include_str!("../../../wit/deps/camel-state.wit")),
+    ("wit/deps/camel-language.wit", include_str!("../../../wit/deps/camel-language.wit")),
 ];
 const PYPROJECT: &str = include_str!("templates/python/pyproject.toml.in");
 const PYTHON_GITIGNORE: &str = include_str!("templates/python/gitignore.in");
@@ -144,6 +150,7 @@ fn example_args(world: World) -> &'static str {
         World::Bean => " --method shout --body hi",
         World::Policy => " --property camel.auth.subject=alice",
         World::Source => " --bind 127.0.0.1:8080 --public",
+        World::Language => " --entry is-vip --header customer=vip",
     }
 }
 

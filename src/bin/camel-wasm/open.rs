@@ -23,7 +23,7 @@ impl TargetArgs {
         let (runtime, name, limits) = self.open()?;
         let file = if self.file.starts_with("wasm:") { Path::new(&name) } else { Path::new(&self.file) };
         let progress = Progress::loading(file);
-        let target = Target::load(&runtime, &name, limits, self.method.as_deref(), config).await;
+        let target = Target::load(&runtime, &name, limits, self.method.as_deref(), self.entry.as_deref(), config).await;
         drop(progress);
         let target = target?;
         if let (true, None, Target::Bean(bean, _)) = (method_required, &self.method, &target) {

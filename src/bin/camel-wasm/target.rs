@@ -1,6 +1,6 @@
 //! A loaded guest of any world, called the same way by `call` and `bench`.
 
-use camel_wasm::{Bean, Decision, Exchange, Limits, Plugin, Policy, Runtime, WasmError};
+use camel_wasm::{Bean, Decision, EntryKind, Exchange, Language, Limits, Plugin, Policy, PredicateGroup, Runtime, WasmError};
 
 /// Something to call once per exchange: a plugin, a bean method or a policy.
 #[derive(Clone)]
@@ -11,6 +11,19 @@ pub enum Target {
     Bean(Bean, String),
     /// `evaluate`.
     Policy(Policy),
+    /// `matches`, `evaluate` or `first-match` of a language.
+    Language(Language, Ask),
+}
+
+/// What a language is asked.
+#[derive(Clone)]
+pub enum Ask {
+    /// A predicate's `matches`.
+    Matches(String),
+    /// An expression's `evaluate`.
+    Evaluate(String),
+    /// A group's `first-match`.
+    FirstMatch(PredicateGroup),
 }
 
 /// What one call answered.
@@ -21,6 +34,8 @@ pub enum Outcome {
     Exchange(Exchange),
     /// A policy's decision.
     Decision(Decision),
+    /// A language's answer, as printed: `true`, `false`, a JSON value, a clause or `none`.
+    Verdict(String),
 }
 
 impl Target {
@@ -30,6 +45,7 @@ impl Target {
         name: &str,
         limits: Limits,
         method: Option<&str>,
+        entry: Option<&str>,
         config: Vec<(String, String)>,
     ) -> Result<Self, String> {
         let text = |e: WasmError| e.to_string();
@@ -46,6 +62,23 @@ impl Target {
                 Ok(Target::Bean(bean, method))
             }
             Some("authorization-policy") => Ok(Target::Policy(Policy::load(runtime, name, limits, config).map_err(text)?)),
+            Some("language") => {
+                let language = Language::load(runtime, name, limits, config).await.map_err(text)?;
+                let Some(entry) = entry else {
+                    let entries: Vec<_> =
+                        language.entries().iter().map(|e| format!("{} ({})", e.name, e.kind.as_str())).collect();
+                    return Err(format!("'{name}' is a language: pass --entry (one of: {})", entries.join(", ")));
+                };
+                let ask = match entry.split(',').map(str::trim).collect::<Vec<_>>().as_slice() {
+                    [one] => match language.entries().iter().find(|e| e.name == *one).map(|e| e.kind) {
+                        Some(EntryKind::Expression) => Ask::Evaluate(one.to_string()),
+                        // An unknown entry fails here, listing the entries.
+                        _ => language.check(one, EntryKind::Predicate).map(|()| Ask::Matches(one.to_string())).map_err(text)?,
+                    },
+                    names => Ask::FirstMatch(language.group(names).map_err(text)?),
+                };
+                Ok(Target::Language(language, ask))
+            }
             Some("source") => {
                 Err(format!("'{name}' is a source: it takes requests, not calls; run it with `camel-wasm serve {name}`"))
             }
@@ -60,6 +93,7 @@ impl Target {
             Target::Plugin(_) => "plugin",
             Target::Bean(..) => "bean",
             Target::Policy(_) => "authorization-policy",
+            Target::Language(..) => "language",
         }
     }
 
@@ -69,6 +103,7 @@ impl Target {
             Target::Plugin(p) => p.limits(),
             Target::Bean(b, _) => b.limits(),
             Target::Policy(p) => p.limits(),
+            Target::Language(l, _) => l.limits(),
         }
     }
 
@@ -78,6 +113,14 @@ impl Target {
             Target::Plugin(p) => p.process(exchange).await.map(Outcome::Exchange),
             Target::Bean(b, method) => b.invoke(method, exchange).await.map(Outcome::Exchange),
             Target::Policy(p) => p.evaluate(&exchange).await.map(Outcome::Decision),
+            Target::Language(l, Ask::Matches(name)) => l.matches(name, exchange).await.map(|m| Outcome::Verdict(m.to_string())),
+            Target::Language(l, Ask::Evaluate(name)) => l.evaluate(name, exchange).await.map(|v| Outcome::Verdict(v.to_string())),
+            Target::Language(l, Ask::FirstMatch(group)) => l.first_match(group, exchange).await.map(|first| {
+                Outcome::Verdict(match first {
+                    Some(index) => format!("{index} ({})", group.names()[index]),
+                    None => "none".into(),
+                })
+            }),
         }
     }
 }

@@ -155,10 +155,19 @@ impl WasmRegistration {
     /// `[components.wasm]` defaults) in `context`, guests' calls (the beans'
     /// included) routed to `context`'s components, and returns it.
     ///
+    /// The `wasm` language is registered too (same runtime and defaults), unless
+    /// the context has one by that name already.
+    ///
     /// Once: the runtime's `camel-call` routes go to one context.
     pub fn register(&mut self, context: &mut CamelContext) -> WasmComponent {
         let component = self.bundle.clone().context(context).component(self.runtime.clone());
         context.register_component(component.clone());
+        if context.resolve_language(crate::camel::LANGUAGE_NAME).is_none() {
+            let language =
+                crate::camel::WasmLanguage::new(self.runtime.clone()).with_default_limits(self.bundle.defaults().limits.clone());
+            // Checked just above: the name is free.
+            let _ = context.register_language(crate::camel::LANGUAGE_NAME, Box::new(language));
+        }
         self.component = Some(component.clone());
         component
     }

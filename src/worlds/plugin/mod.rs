@@ -40,6 +40,7 @@ impl World for PluginWorld {
     const NAME: &'static str = "plugin";
     type Pre = Pre;
     type Bindings = bindings::Plugin;
+    type Request = ();
     type Answer = WasmExchange;
 
     fn pre(instance_pre: InstancePre<StoreState>) -> wasmtime::Result<Pre> {
@@ -65,7 +66,7 @@ impl World for PluginWorld {
     async fn call(
         bindings: &bindings::Plugin,
         store: &mut Store<StoreState>,
-        _method: Option<&str>,
+        _request: &(),
         exchange: WasmExchange,
     ) -> wasmtime::Result<Result<WasmExchange, GuestError>> {
         store.run_concurrent(async |a| bindings.call_process(a, exchange).await).await?
@@ -141,7 +142,7 @@ impl Plugin {
         exchange: Exchange,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<Exchange, WasmError> {
-        let (call, sent) = outgoing(exchange, None, permit);
+        let (call, sent) = outgoing(exchange, (), permit);
         let out = self.pool.call(call).await?;
         exchange_back(self.name(), out, sent)
     }
