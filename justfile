@@ -50,6 +50,6 @@ bench-only section: guests
     cargo bench {{features}} --bench suite -- --bench {{section}}
 
 # (For a standalone guest project anywhere: camel-wasm new DIR --lang rust|python --world plugin|bean|policy|source.)
-# Create a guest crate in the guest workspace: just new-guest NAME plugin|bean|policy|source
+# Create a guest crate in the guest workspace: just new-guest NAME plugin|bean|policy|source|language
 new-guest name world:
     bash guests/new-guest.sh {{name}} {{world}}

@@ -4,10 +4,12 @@
 //! One [`Runtime`] holds the engine, the linker and every compiled file;
 //! [`Plugin`], [`Bean`] and [`Policy`] are endpoints on a component of the
 //! `plugin`, `bean` and `authorization-policy` worlds of `camel:plugin@1.0.0`;
-//! a [`Source`] runs a `source`-world guest on an HTTP listener. Bodies may be
+//! a [`Source`] runs a `source`-world guest on an HTTP listener; a
+//! [`Language`] answers named predicates and expressions (`camel:language@1.0.0`). Bodies may be
 //! [`StreamBody`] streams, both ways. `host-store` state lives in a
 //! [`StateStore`]: in memory, or in Redis ([`StateBackend`]) to share it across processes.
-//! With the feature `rust-camel`, the `camel` module plugs them into a rust-camel `CamelContext`.
+//! With the feature `rust-camel`, the `camel` module plugs them into a rust-camel `CamelContext`
+//! (and registers the `wasm` language).
 //!
 //! ```no_run
 //! use camel_wasm::{Exchange, Limits, Plugin, Runtime};
@@ -38,7 +40,7 @@
 //! | 6 | edge | `source` | the source world's HTTP edge and its `source-host` imports |
 //! | 7 | engine | `runtime` | the builder, compile, pre and disk caches, epochs, reload, the pool ledger |
 //! | 8 | pool | `pool` | the `World` trait, the call path, instantiation, idle instances and spares |
-//! | 9 | worlds | `worlds` | plugin (with its tower service), bean, policy, source, inspect |
+//! | 9 | worlds | `worlds` | plugin (with its tower service), bean, policy, language, source, inspect |
 //! | 10 | adapters | `camel`, `bin` | rust-camel and the CLI, through the public API only |
 
 #![warn(missing_docs)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use camel_wasm::{Bean, Exchange, Limits, LoadError, Plugin, ReloadOutcome, ReloadStats, Runtime, WasmError};
+use camel_wasm::{Bean, Exchange, Language, Limits, LoadError, Plugin, ReloadOutcome, ReloadStats, Runtime, WasmError};
 use serde_json::json;
 
 use crate::fixture::{guest, guests_dir};
@@ -240,6 +240,29 @@ async fn a_bean_rereads_its_methods() {
     let err = runtime.reload("p.wasm").await.unwrap_err();
     assert!(matches!(&err, WasmError::Load(LoadError::WorldMismatch { world: "bean", .. })), "{err:?}");
     assert!(bean.methods().iter().any(|m| m == "emit_stream"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_language_rereads_its_entries_and_keeps_them_when_init_refuses() {
+    let dir = plugin_dir("language", "tiers");
+    let runtime = runtime_in(&dir);
+    let config = vec![("big-from".to_string(), "10".to_string())];
+    let rules = Language::load(&runtime, "p.wasm", Limits::default(), config).await.unwrap();
+    assert!(rules.matches("is-big", Exchange::new("").with_header("amount", 20)).await.unwrap());
+
+    replace(&dir, "p.wasm", &bytes_of("language-chaos"));
+    assert_eq!(runtime.reload("p.wasm").await.unwrap(), ReloadOutcome::Reloaded { endpoints: 1 });
+    assert!(rules.entries().iter().any(|e| e.name == "not-json"), "{:?}", rules.entries());
+    let gone = rules.matches("is-big", Exchange::new("")).await.unwrap_err();
+    assert!(matches!(gone, WasmError::UnknownEntry { .. }), "{gone:?}");
+    assert!(!rules.matches("never", Exchange::new("")).await.unwrap());
+
+    // A version whose `init` refuses the endpoint's config is not swapped in.
+    let strict = Language::load(&runtime, "p.wasm", Limits::default(), vec![("big-from".into(), "many".into())]).await.unwrap();
+    replace(&dir, "p.wasm", &bytes_of("tiers"));
+    let err = runtime.reload("p.wasm").await.unwrap_err();
+    assert!(matches!(&err, WasmError::InitFailed { message, .. } if message.contains("big-from 'many'")), "{err:?}");
+    assert!(strict.entries().iter().any(|e| e.name == "not-json"), "the old version stays");
 }
 
 #[tokio::test(flavor = "multi_thread")]
