@@ -2,8 +2,8 @@
 //!
 //! Run with `just demo` (which builds the guests first).
 
-use camel_wasm::{Bean, Decision, Exchange, Limits, Plugin, Policy, Principal, Runtime, WasmError};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use camel_wasm::{Bean, Decision, Exchange, Latency, Limits, Plugin, Policy, Principal, Runtime, WasmError};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -41,7 +41,13 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
     stream.read_to_string(&mut response).await.expect("a response");
     response
         .lines()
-        .filter(|l| l.starts_with("camel_wasm_calls_total") || l.starts_with("camel_wasm_errors_total") && !l.ends_with(" 0"))
+        .filter(|l| {
+            l.starts_with("camel_wasm_calls_total")
+                || l.starts_with("camel_wasm_errors_total") && !l.ends_with(" 0")
+                // Four of upper's latency buckets (cumulative counts of calls up to `le` seconds).
+                || l.starts_with(r#"camel_wasm_call_duration_seconds_bucket{plugin="upper.wasm""#)
+                    && ["0.00001", "0.0001", "0.001", "+Inf"].iter().any(|le| l.contains(&format!("le=\"{le}\"")))
+        })
         .map(|l| format!("  {l}\n"))
         .collect()
 }
@@ -49,7 +55,8 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
 #[tokio::main]
 async fn main() -> Result<(), WasmError> {
     // Install the recorder before loading: each endpoint registers its series then.
-    let metrics = PrometheusBuilder::new().install_recorder().expect("a Prometheus recorder");
+    // Latency as histograms with microsecond buckets: a fleet of hosts can aggregate them.
+    let metrics = camel_wasm::prometheus(Latency::default()).and_then(|b| b.install_recorder()).expect("a Prometheus recorder");
     let metrics_addr = serve_metrics(metrics).await;
     let runtime = Runtime::builder().base_dir("guests/dist").build()?;
     runtime
@@ -95,7 +102,7 @@ async fn main() -> Result<(), WasmError> {
         let json = enrich.process(Exchange::new(json!({"order": i + 1, "by": subject}))).await?;
         show("plugin json-enrich", &json);
     }
-    println!("\nscrape of http://{metrics_addr}/metrics (calls and non-zero errors):");
+    println!("\nscrape of http://{metrics_addr}/metrics (calls, non-zero errors, some of upper's latency buckets):");
     print!("{}", scrape(metrics_addr).await);
     Ok(())
 }

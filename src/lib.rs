@@ -69,6 +69,9 @@ pub use exchange::{Body, ByteStream, Exchange, HOST_OWNED_PREFIXES, Message, Pat
 pub use health::HealthStatus;
 pub use host::{CallAllowlist, CallError, CallKind, CallRequest, Endpoints, GuestCallGuard, PropertyBounds, PropertyError};
 pub use limits::{EndpointUri, Isolation, Limits};
+#[cfg(feature = "prometheus")]
+pub use metrics::prometheus;
+pub use metrics::{DURATION_BUCKETS, LATENCY_SERIES, Latency};
 pub use runtime::{CompileStats, ReloadOutcome, ReloadStats, ReloadWatcher, Runtime, RuntimeBuilder};
 pub use source::{
     AuthMode, AuthOptions, BoxError, DIRECT_REPLY_HEADER, ParameterKind, REQUEST_ID_HEADER, RESPONSE_CODE_HEADER,

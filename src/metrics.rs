@@ -15,7 +15,9 @@
 //!
 //! Handles are registered when an endpoint is created: install the recorder
 //! (an exporter) before loading plugins. With no recorder every handle is a
-//! no-op.
+//! no-op. For Prometheus, [`prometheus`] (feature `prometheus`) exports the
+//! latency series as histograms with [`DURATION_BUCKETS`], which a fleet can
+//! aggregate (`histogram_quantile` over the sum of every host's buckets).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,49 @@ use std::time::Duration;
 use ::metrics::{Counter, Gauge, Histogram, Label};
 
 use crate::error::WasmError;
+
+/// The latency series: histograms, in seconds.
+pub const LATENCY_SERIES: [&str; 2] = ["camel_wasm_call_duration_seconds", "camel_wasm_slot_wait_seconds"];
+
+/// Bucket upper bounds, in seconds, for the latency series: 1 µs (a reused
+/// call takes a few) to 30 s (the longest deadlines), about 2.5× apart.
+pub const DURATION_BUCKETS: [f64; 23] = [
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// How a Prometheus exporter shows the latency series.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Latency {
+    /// Histograms with these bucket bounds (seconds): aggregatable across hosts.
+    Histogram(Vec<f64>),
+    /// Summaries (quantiles computed on each host): not aggregatable.
+    Summary,
+}
+
+impl Default for Latency {
+    /// Histograms with [`DURATION_BUCKETS`].
+    fn default() -> Self {
+        Latency::Histogram(DURATION_BUCKETS.to_vec())
+    }
+}
+
+/// A Prometheus exporter for camel-wasm's metrics, its latency series shown as `latency` says.
+///
+/// An empty bucket list is an error. Install it with `install_recorder()` (or
+/// serve it with `install()`) before loading plugins.
+#[cfg(feature = "prometheus")]
+pub fn prometheus(
+    latency: Latency,
+) -> Result<metrics_exporter_prometheus::PrometheusBuilder, metrics_exporter_prometheus::BuildError> {
+    let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new();
+    if let Latency::Histogram(buckets) = latency {
+        for series in LATENCY_SERIES {
+            builder = builder.set_buckets_for_metric(metrics_exporter_prometheus::Matcher::Full(series.into()), &buckets)?;
+        }
+    }
+    Ok(builder)
+}
 
 /// The error kinds of `camel_wasm_errors_total`, in [`ErrorKind`] order.
 const KINDS: [&str; 9] = ["timeout", "out_of_memory", "trap", "panic", "guest", "init", "limit", "other", "denied"];

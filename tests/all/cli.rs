@@ -565,7 +565,19 @@ fn call_metrics_prints_the_prometheus_exposition_after_the_result() {
     let (result, metrics) = text.split_once("\n# metrics\n").unwrap_or_else(|| panic!("no `# metrics` line: {text}"));
     assert_eq!(printed_exchange(result)["input"]["body"], serde_json::json!({"text": "HI"}));
     assert!(metrics.contains(r#"camel_wasm_calls_total{plugin="upper.wasm",world="plugin"} 1"#), "{metrics}");
-    assert!(metrics.contains("camel_wasm_call_duration_seconds"), "{metrics}");
+    // Latency as histograms with microsecond buckets, aggregatable across hosts: one call, counted in `+Inf`.
+    let bucket = |le: &str| format!(r#"camel_wasm_call_duration_seconds_bucket{{plugin="upper.wasm",world="plugin",le="{le}"}}"#);
+    assert!(metrics.contains(&bucket("0.000001")), "{metrics}");
+    assert!(metrics.contains(&format!("{} 1", bucket("+Inf"))), "{metrics}");
+    assert!(metrics.contains(&format!("{} 1", bucket("30"))), "every call is within the last bound: {metrics}");
+    assert!(metrics.contains("camel_wasm_slot_wait_seconds_bucket{"), "{metrics}");
+    assert!(!metrics.contains("quantile="), "no summary: {metrics}");
+
+    let custom = stdout(&camel_wasm(&["call", &path("upper"), "--body", "hi", "--metrics", "--metrics-buckets", "0.5,2"]));
+    assert!(custom.contains(&format!("{} 1", bucket("0.5"))) && !custom.contains(&bucket("0.000001")), "{custom}");
+    let summary = stdout(&camel_wasm(&["call", &path("upper"), "--body", "hi", "--metrics", "--metrics-summary"]));
+    assert!(summary.contains("camel_wasm_call_duration_seconds{") && summary.contains("quantile=\"0.99\""), "{summary}");
+    assert!(!summary.contains("_bucket{"), "{summary}");
 
     let plain = camel_wasm(&["call", &path("upper"), "--body", "hi"]);
     assert!(!stdout(&plain).contains("# metrics"), "only with --metrics");

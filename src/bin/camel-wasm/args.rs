@@ -206,9 +206,16 @@ pub struct CallArgs {
     #[arg(long = "property", value_name = "K=V")]
     pub properties: Vec<String>,
     /// After the result, print a line `# metrics` and the call's metrics in the
-    /// Prometheus text format (camel_wasm_calls_total, ..._errors_total, ...).
+    /// Prometheus text format (camel_wasm_calls_total, ..._errors_total, ...);
+    /// the latency series are histograms (`_bucket` lines, 1 µs to 30 s).
     #[arg(long)]
     pub metrics: bool,
+    /// With --metrics: the latency histograms' bucket bounds, in seconds.
+    #[arg(long, value_name = "SECS,...", value_delimiter = ',', requires = "metrics", conflicts_with = "metrics_summary")]
+    pub metrics_buckets: Option<Vec<f64>>,
+    /// With --metrics: latency as summaries (quantiles) instead of histograms.
+    #[arg(long, requires = "metrics")]
+    pub metrics_summary: bool,
 }
 
 /// `serve`: a source guest, its listener and its source parameters.

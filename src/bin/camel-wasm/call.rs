@@ -1,6 +1,6 @@
 //! `camel-wasm call`: send one exchange through a guest and print the result.
 
-use camel_wasm::{Body, Decision, Exchange, escape_control};
+use camel_wasm::{Body, Decision, Exchange, Latency, escape_control};
 
 use crate::args::{CallArgs, json_or_string, key_value};
 use crate::body;
@@ -36,9 +36,15 @@ pub async fn call(args: CallArgs) -> Result<(), String> {
     let exchange = exchange(&args)?;
     // Handles are registered when a guest is loaded: the recorder goes first.
     let metrics = match args.metrics {
-        true => Some(
-            metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().map_err(|e| format!("--metrics: {e}"))?,
-        ),
+        true => {
+            let latency = match (&args.metrics_buckets, args.metrics_summary) {
+                (_, true) => Latency::Summary,
+                (Some(buckets), _) => Latency::Histogram(buckets.clone()),
+                (None, false) => Latency::default(),
+            };
+            let recorder = camel_wasm::prometheus(latency).and_then(|b| b.install_recorder());
+            Some(recorder.map_err(|e| format!("--metrics: {e}"))?)
+        }
         false => None,
     };
     let result = call_once(&args, exchange).await;
