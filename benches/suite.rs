@@ -122,7 +122,7 @@ fn main() {
         println!("benchmarks run with `just bench` (cargo bench)");
         return;
     }
-    // `cargo bench --bench suite -- --bench language|python|streams|sources|state|versus`: one section alone (not written to results.md).
+    // `cargo bench --bench suite -- --bench language|endpoints|python|streams|sources|state|versus`: one section alone (not written to results.md).
     if std::env::args().any(|a| a == "state") {
         state_section(&mut Report { lines: Vec::new() });
         return;
@@ -136,6 +136,7 @@ fn main() {
         ("sources", sources),
         ("python", python),
         ("language", language),
+        ("endpoints", endpoints),
     ];
     for (name, section) in sections {
         if std::env::args().any(|a| a == name) {
@@ -279,6 +280,7 @@ fn main() {
 
     streams(&rt, &runtime, &mut r);
     language(&rt, &runtime, &mut r);
+    endpoints(&rt, &runtime, &mut r);
     python(&rt, &runtime, &mut r);
     state_section(&mut r);
     // `-- --bench no-versus`: skip the rust-camel build (about 20 minutes the first time).
@@ -376,6 +378,121 @@ fn python(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
             many.saturating_sub(one) as f64 / 1048576.0 / extra as f64,
             plugin.idle_instances(),
         ));
+    });
+}
+
+/// `component` with a custom section named `name` appended: the same guest, a distinct file (and compile).
+fn with_custom_section(component: &[u8], name: &str) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    let mut out = component.to_vec();
+    out.push(0); // a custom section
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// One call to each of `plugins`, in turn: the latency of a call while all are loaded.
+async fn each_once(plugins: &[Plugin], exchange: &Exchange) -> Stats {
+    let mut samples = Vec::with_capacity(plugins.len());
+    for plugin in plugins {
+        let input = exchange.clone();
+        let started = Instant::now();
+        plugin.process(input).await.unwrap();
+        samples.push(started.elapsed());
+    }
+    Stats::of(&mut samples)
+}
+
+/// Thousands of endpoints: 1,000 of one component and 200 of distinct ones
+/// (upper with a distinct custom section each, so each compiles): load time,
+/// resident memory per idle endpoint and per warm instance, call latency with all loaded.
+fn endpoints(rt: &tokio::runtime::Runtime, _: &Runtime, r: &mut Report) {
+    const SHARED: usize = 1000;
+    const DISTINCT: usize = 200;
+    // Instance slots for every endpoint's warm instance (a Rust guest has a few core instances).
+    let runtime = Runtime::builder().base_dir(DIST).max_instances(8192).memory_ceiling(16 << 20).build().unwrap();
+    let ex = Exchange::new("x".repeat(1024));
+    r.text(String::new());
+    r.text(format!("Endpoints: {SHARED} `wasm:upper.wasm` endpoints in one runtime, then {DISTINCT} endpoints of distinct components; 1 KiB text body:"));
+    r.text(String::new());
+    r.text("| scenario | median | p99 | p999 | samples | target |".into());
+    r.text("|---|---|---|---|---|---|".into());
+    rt.block_on(async {
+        let first = Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap();
+        let alone = latency(&Target::Plugin(first.clone()), &ex, 500, 20000).await.unwrap();
+        r.row("upper, reused instance, 1 endpoint loaded", alone, None);
+
+        let before = resident_bytes();
+        let started = Instant::now();
+        let shared: Vec<Plugin> = (0..SHARED).map(|_| Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap()).collect();
+        let load = started.elapsed();
+        let idle = resident_bytes();
+        let first_calls = each_once(&shared, &ex).await;
+        let warm = resident_bytes();
+        let reused_calls = each_once(&shared, &ex).await;
+        let loaded = latency(&Target::Plugin(first.clone()), &ex, 500, 20000).await.unwrap();
+        r.row(&format!("upper, reused instance, {SHARED} more endpoints loaded and warm"), loaded, None);
+        r.row(&format!("first call of each of {SHARED} endpoints (makes its instance)"), first_calls, None);
+        r.row(&format!("second call of each of {SHARED} endpoints, in turn"), reused_calls, None);
+        let per_idle = idle.saturating_sub(before) as f64 / 1024.0 / SHARED as f64;
+        let per_warm = warm.saturating_sub(idle) as f64 / 1024.0 / SHARED as f64;
+        let verdict = if per_idle <= 64.0 { "≤ 64 KiB: met" } else { "≤ 64 KiB: MISSED" };
+        r.text(String::new());
+        r.text(format!(
+            "{SHARED} endpoints of one component: loaded in {:.1} ms ({:.1} µs each); resident memory +{per_idle:.1} KiB per idle endpoint \
+             ({verdict}), +{per_warm:.1} KiB per warm instance; call median with all loaded {} against {} alone",
+            load.as_secs_f64() * 1e3,
+            load.as_secs_f64() * 1e6 / SHARED as f64,
+            micros(loaded.median),
+            micros(alone.median),
+        ));
+        drop(shared);
+
+        let dir = std::env::temp_dir().join(format!("camel-wasm-bench-endpoints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let upper = std::fs::read(format!("{DIST}/upper.wasm")).unwrap();
+        for i in 0..DISTINCT {
+            std::fs::write(dir.join(format!("upper-{i}.wasm")), with_custom_section(&upper, &format!("camel-wasm-bench-{i}"))).unwrap();
+        }
+        let distinct_rt = Runtime::builder().base_dir(&dir).max_instances(8192).memory_ceiling(16 << 20).build().unwrap();
+        let before = resident_bytes();
+        let started = Instant::now();
+        let distinct: Vec<Plugin> =
+            (0..DISTINCT).map(|i| Plugin::load(&distinct_rt, &format!("upper-{i}.wasm"), Limits::default()).unwrap()).collect();
+        let load = started.elapsed();
+        let idle = resident_bytes();
+        let first_calls = each_once(&distinct, &ex).await;
+        let warm = resident_bytes();
+        let reused_calls = each_once(&distinct, &ex).await;
+        r.text(String::new());
+        r.text("| scenario | median | p99 | p999 | samples | target |".into());
+        r.text("|---|---|---|---|---|---|".into());
+        r.row(&format!("first call of each of {DISTINCT} distinct components"), first_calls, None);
+        r.row(&format!("second call of each of {DISTINCT} distinct components, in turn"), reused_calls, None);
+        r.text(String::new());
+        r.text(format!(
+            "{DISTINCT} distinct components: compiled and loaded in {:.2} s ({:.1} ms each); resident memory +{:.1} KiB per loaded \
+             component (its compiled code), +{:.1} KiB per warm instance",
+            load.as_secs_f64(),
+            load.as_secs_f64() * 1e3 / DISTINCT as f64,
+            idle.saturating_sub(before) as f64 / 1024.0 / DISTINCT as f64,
+            warm.saturating_sub(idle) as f64 / 1024.0 / DISTINCT as f64,
+        ));
+        drop(distinct);
+        let _ = std::fs::remove_dir_all(&dir);
     });
 }
 

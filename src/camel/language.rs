@@ -210,10 +210,25 @@ impl Bound {
         })
     }
 
-    fn report<T>(&self, started: std::time::Instant, result: &Result<T, WasmError>) {
+    /// One evaluation: `exchange` copied for the guest, `call` timed and reported, its error typed.
+    async fn run<T>(
+        &self,
+        exchange: &CamelExchange,
+        call: impl AsyncFnOnce(crate::Exchange) -> Result<T, WasmError>,
+    ) -> Result<T, LanguageError> {
+        let sent = self.exchange(exchange)?;
+        let result = self.timed(call(sent)).await;
+        result.map_err(|e| self.error(&e))
+    }
+
+    /// `call`'s result, its duration and error reported to the collector.
+    async fn timed<T>(&self, call: impl Future<Output = Result<T, WasmError>>) -> Result<T, WasmError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
         if let Some(collector) = &self.collector {
             collector.report(self.language.name(), None, started.elapsed(), result.as_ref().err());
         }
+        result
     }
 
     /// The typed error as the `LanguageError` a route sees: its class, and the plugin and entry named.
@@ -242,11 +257,7 @@ struct WasmPredicate(Bound);
 impl Predicate for WasmPredicate {
     async fn matches(&self, exchange: &CamelExchange) -> Result<bool, LanguageError> {
         let bound = &self.0;
-        let sent = bound.exchange(exchange)?;
-        let started = std::time::Instant::now();
-        let result = bound.language.matches(&bound.entry, sent).await;
-        bound.report(started, &result);
-        result.map_err(|e| bound.error(&e))
+        bound.run(exchange, async |sent| bound.language.matches(&bound.entry, sent).await).await
     }
 }
 
@@ -257,11 +268,7 @@ struct WasmExpression(Bound);
 impl Expression for WasmExpression {
     async fn evaluate(&self, exchange: &CamelExchange) -> Result<Value, LanguageError> {
         let bound = &self.0;
-        let sent = bound.exchange(exchange)?;
-        let started = std::time::Instant::now();
-        let result = bound.language.evaluate(&bound.entry, sent).await;
-        bound.report(started, &result);
-        result.map_err(|e| bound.error(&e))
+        bound.run(exchange, async |sent| bound.language.evaluate(&bound.entry, sent).await).await
     }
 }
 
@@ -276,10 +283,7 @@ impl PredicateGroup for WasmPredicateGroup {
     async fn first_match(&self, exchange: &CamelExchange) -> Result<Option<usize>, IndexedPredicateError> {
         let bound = &self.bound;
         let sent = bound.exchange(exchange).map_err(|error| IndexedPredicateError { index: 0, error })?;
-        let started = std::time::Instant::now();
-        let result = bound.language.first_match(&self.group, sent).await;
-        bound.report(started, &result);
-        result.map_err(|e| {
+        bound.timed(bound.language.first_match(&self.group, sent)).await.map_err(|e| {
             // A clause's own error names its index; a trap or a timeout stops the whole call, reported at clause 0.
             let index = match &e {
                 WasmError::Clause { index, .. } => *index,

@@ -558,6 +558,43 @@ fn serve_failing_to_start_exits_1_with_one_line() {
 }
 
 #[test]
+fn call_evaluates_language_entries_and_inspect_lists_them() {
+    let tiers = path("tiers");
+    let answer = |args: &[&str]| {
+        let out = camel_wasm(&[&["call", tiers.as_str()], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    assert_eq!(answer(&["--entry", "is-gold", "--header", "tier=gold"]), "true");
+    assert_eq!(answer(&["--entry", "is-gold", "--header", "tier=silver"]), "false");
+    assert_eq!(answer(&["--entry", "discount", "--header", "tier=platinum"]), "20");
+    let summary: serde_json::Value =
+        serde_json::from_str(&answer(&["--entry", "summary", "--json", "--body", r#"{"tier":"gold","amount":1500}"#])).unwrap();
+    assert_eq!(summary, serde_json::json!({"tier": "gold", "discount": 10, "big": true}));
+    assert_eq!(answer(&["--entry", "is-platinum,is-gold,is-big", "--header", "amount=5000"]), "2 (is-big)");
+    assert_eq!(answer(&["--entry", "is-platinum, is-gold", "--header", "amount=5"]), "none");
+
+    let missing = camel_wasm(&["call", &tiers, "--body", "x"]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("is a language: pass --entry (one of: is-platinum (predicate), "), "{}", stderr(&missing));
+    let unknown = camel_wasm(&["call", &tiers, "--entry", "is-golden"]);
+    assert!(!unknown.status.success() && stderr(&unknown).contains("has no predicate 'is-golden'"), "{}", stderr(&unknown));
+    let chaos = camel_wasm(&["call", &path("language-chaos"), "--entry", "not-json"]);
+    assert!(!chaos.status.success() && stderr(&chaos).contains("returned text that is not JSON"), "{}", stderr(&chaos));
+
+    let inspect = camel_wasm(&["inspect", &tiers]);
+    assert!(inspect.status.success(), "{}", stderr(&inspect));
+    let text = stdout(&inspect);
+    assert!(text.contains("world: language\n"), "{text}");
+    assert!(text.contains("entries: is-platinum (predicate), is-gold (predicate), "), "{text}");
+    assert!(text.contains("tier (expression), discount (expression), items (expression), summary (expression)\n"), "{text}");
+
+    let bench = camel_wasm(&["bench", &tiers, "--entry", "is-gold", "--header", "tier=gold", "--calls", "200"]);
+    assert!(bench.status.success(), "{}", stderr(&bench));
+    assert!(stdout(&bench).contains("tiers.wasm: world language"), "{}", stdout(&bench));
+}
+
+#[test]
 fn call_metrics_prints_the_prometheus_exposition_after_the_result() {
     let out = camel_wasm(&["call", &path("upper"), "--body", "hi", "--metrics"]);
     assert!(out.status.success(), "{}", stderr(&out));

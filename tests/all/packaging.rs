@@ -109,6 +109,7 @@ fn new_with_sdk_path_patches_crates_io() {
     for (name, world, implements, export) in [
         ("text-tools", "bean", "impl Bean for TextTools {", "export_bean!(TextTools);"),
         ("gate2", "policy", "impl Policy for Gate2 {", "export_policy!(Gate2);"),
+        ("rules", "language", "impl Language for Rules {", "export_language!(Rules);"),
     ] {
         let out = new(&tmp, &[name, "--world", world, "--sdk-path", sdk_arg]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -173,7 +174,7 @@ fn new_refuses_bad_input_and_leaves_nothing() {
 #[test]
 fn new_python_projects_build_and_run_from_their_directory() {
     let tmp = scratch("python");
-    for world in ["plugin", "bean", "policy", "source"] {
+    for world in ["plugin", "bean", "policy", "source", "language"] {
         let name = format!("py-{world}-guest");
         let out = new(&tmp, &[&name, "--world", world, "--lang", "python"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -204,5 +205,18 @@ fn new_python_projects_build_and_run_from_their_directory() {
     assert!(call.status.success(), "{}", String::from_utf8_lossy(&call.stderr));
     let stdout = String::from_utf8_lossy(&call.stdout);
     assert!(stdout.contains("\"BUILT HERE\"") && stdout.contains("\"x-processed-by\": \"py-plugin-guest\""), "{stdout}");
+
+    // The language project builds from its directory too (its WIT holds camel:language) and answers its entries.
+    let dir = tmp.join("py-language-guest");
+    let built = Command::new("python3").arg("build.py").arg("--venv").arg(&venv).current_dir(&dir).output().unwrap();
+    assert!(built.status.success(), "{}{}", String::from_utf8_lossy(&built.stdout), String::from_utf8_lossy(&built.stderr));
+    let wasm = dir.join("dist/py-language-guest.wasm");
+    let entry = |args: &[&str]| {
+        let out = crate::fixture::cli_command().args(["call", wasm.to_str().unwrap(), "--no-cache"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(entry(&["--entry", "is-vip", "--header", "customer=vip"]), "true");
+    assert_eq!(entry(&["--entry", "greeting", "--header", "customer=ann"]), "\"hello, ann\"");
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -23,14 +23,6 @@ fn order(body: Value) -> Exchange {
     Exchange::new_in_out(Message::new(Body::Json(body)))
 }
 
-async fn add_yaml(h: &mut Harness, yaml: &str) -> Result<(), camel_api::CamelError> {
-    let threshold = camel_api::stream_cache::DEFAULT_STREAM_CACHE_THRESHOLD;
-    for route in camel_dsl::parse_yaml_with_threshold_and_security(yaml, threshold, Default::default())? {
-        h.ctx.add_route_definition(route).await?;
-    }
-    Ok(())
-}
-
 const YAML: &str = r#"
 routes:
   - id: orders
@@ -86,7 +78,7 @@ routes:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yaml_routes_branch_filter_set_and_split_on_wasm_entries() {
     let mut h = with_language().await;
-    add_yaml(&mut h, YAML).await.unwrap();
+    h.add_yaml(YAML).await.unwrap();
     h.ctx.start().await.unwrap();
 
     for tier in ["gold", "platinum", "silver", "bronze", "gold"] {
@@ -177,7 +169,7 @@ fn a_choice_of_eight_wasm_clauses_is_one_guest_call() {
     metrics::with_local_recorder(&recorder, || {
         rt.block_on(async {
             let mut h = with_language().await;
-            add_yaml(&mut h, &yaml).await.unwrap();
+            h.add_yaml(&yaml).await.unwrap();
             h.ctx.start().await.unwrap();
             for body in [json!({"tier": "gold"}), json!({"country": "IT"}), json!({"amount": 1}), json!({"amount": 99999})] {
                 h.send("direct:eight", order(body)).await.unwrap();
@@ -212,17 +204,17 @@ async fn bad_scripts_fail_when_the_route_is_added() {
             "routes:\n  - id: bad\n    from: direct:bad\n    steps:\n      - filter:\n          language: wasm\n          source: \"{source}\"\n          steps:\n            - to: mock:bad\n"
         )
     };
-    let unknown = add_yaml(&mut h, &route("tiers.wasm#is-golden")).await.unwrap_err().to_string();
+    let unknown = h.add_yaml(&route("tiers.wasm#is-golden")).await.unwrap_err().to_string();
     assert!(unknown.contains("plugin 'tiers.wasm' has no predicate 'is-golden' (entries: is-platinum (predicate)"), "{unknown}");
-    let kind = add_yaml(&mut h, &route("tiers.wasm#tier")).await.unwrap_err().to_string();
+    let kind = h.add_yaml(&route("tiers.wasm#tier")).await.unwrap_err().to_string();
     assert!(kind.contains("has no predicate 'tier'"), "an expression is not a predicate: {kind}");
-    let missing = add_yaml(&mut h, &route("nowhere.wasm#x")).await.unwrap_err().to_string();
+    let missing = h.add_yaml(&route("nowhere.wasm#x")).await.unwrap_err().to_string();
     assert!(missing.contains("plugin 'nowhere.wasm' not found"), "{missing}");
-    let syntax = add_yaml(&mut h, &route("tiers.wasm")).await.unwrap_err().to_string();
+    let syntax = h.add_yaml(&route("tiers.wasm")).await.unwrap_err().to_string();
     assert!(syntax.contains("expected PATH#ENTRY"), "{syntax}");
-    let knob = add_yaml(&mut h, &route("tiers.wasm#is-gold?timeout=soon")).await.unwrap_err().to_string();
+    let knob = h.add_yaml(&route("tiers.wasm#is-gold?timeout=soon")).await.unwrap_err().to_string();
     assert!(knob.contains("timeout"), "{knob}");
-    let not_language = add_yaml(&mut h, &route("upper.wasm#x")).await.unwrap_err().to_string();
+    let not_language = h.add_yaml(&route("upper.wasm#x")).await.unwrap_err().to_string();
     assert!(not_language.contains("does not fit the 'language' world"), "{not_language}");
 }
 
@@ -260,7 +252,7 @@ routes:
               steps:
                 - to: mock:fail
 "#;
-    add_yaml(&mut h, yaml).await.unwrap();
+    h.add_yaml(yaml).await.unwrap();
     h.ctx.start().await.unwrap();
     let trapped = h.send("direct:chaos", order(json!({}))).await.unwrap_err();
     let text = format!("{trapped} {trapped:?}");

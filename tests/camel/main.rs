@@ -69,6 +69,15 @@ impl Harness {
         self.wasm.camel_endpoints().expect("bridged to the context").send(uri, exchange).await
     }
 
+    /// Adds the routes of a YAML DSL document (no security context).
+    async fn add_yaml(&mut self, yaml: &str) -> Result<(), camel_api::CamelError> {
+        let threshold = camel_api::stream_cache::DEFAULT_STREAM_CACHE_THRESHOLD;
+        for route in camel_dsl::parse_yaml_with_threshold_and_security(yaml, threshold, Default::default())? {
+            self.ctx.add_route_definition(route).await?;
+        }
+        Ok(())
+    }
+
     async fn received(&self, mock: &str) -> Vec<Exchange> {
         self.mock.get_endpoint(mock).expect("mock endpoint exists").get_received_exchanges().await
     }

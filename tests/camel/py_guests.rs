@@ -45,10 +45,7 @@ routes:
       - to: "wasm:py-stream-count.wasm"
       - to: mock:py-streams
 "#;
-    let threshold = camel_api::stream_cache::DEFAULT_STREAM_CACHE_THRESHOLD;
-    for route in camel_dsl::parse_yaml_with_threshold_and_security(yaml, threshold, Default::default()).unwrap() {
-        h.ctx.add_route_definition(route).await.unwrap();
-    }
+    h.add_yaml(yaml).await.unwrap();
     h.ctx.start().await.unwrap();
 
     for order in 1..=2 {

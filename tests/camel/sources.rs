@@ -294,11 +294,7 @@ routes:
           simple: "got ${{body}}"
 "#
     );
-    let threshold = camel_api::stream_cache::DEFAULT_STREAM_CACHE_THRESHOLD;
-    let routes = camel_dsl::parse_yaml_with_threshold_and_security(&yaml, threshold, Default::default()).unwrap();
-    for route in routes {
-        h.ctx.add_route_definition(route).await.unwrap();
-    }
+    h.add_yaml(&yaml).await.unwrap();
     h.ctx.start().await.unwrap();
 
     let response =
