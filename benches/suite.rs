@@ -424,20 +424,21 @@ fn endpoints(rt: &tokio::runtime::Runtime, _: &Runtime, r: &mut Report) {
     const DISTINCT: usize = 200;
     // Instance slots for every endpoint's warm instance (a Rust guest has a few core instances).
     let runtime = Runtime::builder().base_dir(DIST).max_instances(8192).memory_ceiling(16 << 20).build().unwrap();
+    let small = limits("max-memory=16777216");
     let ex = Exchange::new("x".repeat(1024));
     r.text(String::new());
-    r.text(format!("Endpoints: {SHARED} `wasm:upper.wasm` endpoints in one runtime, then {DISTINCT} endpoints of distinct components; 1 KiB text body:"));
+    r.text(format!("Endpoints (max-memory 16 MiB each): {SHARED} `wasm:upper.wasm` endpoints in one runtime, then {DISTINCT} endpoints of distinct components; 1 KiB text body:"));
     r.text(String::new());
     r.text("| scenario | median | p99 | p999 | samples | target |".into());
     r.text("|---|---|---|---|---|---|".into());
     rt.block_on(async {
-        let first = Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap();
+        let first = Plugin::load(&runtime, "upper.wasm", small.clone()).unwrap();
         let alone = latency(&Target::Plugin(first.clone()), &ex, 500, 20000).await.unwrap();
         r.row("upper, reused instance, 1 endpoint loaded", alone, None);
 
         let before = resident_bytes();
         let started = Instant::now();
-        let shared: Vec<Plugin> = (0..SHARED).map(|_| Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap()).collect();
+        let shared: Vec<Plugin> = (0..SHARED).map(|_| Plugin::load(&runtime, "upper.wasm", small.clone()).unwrap()).collect();
         let load = started.elapsed();
         let idle = resident_bytes();
         let first_calls = each_once(&shared, &ex).await;
@@ -471,7 +472,7 @@ fn endpoints(rt: &tokio::runtime::Runtime, _: &Runtime, r: &mut Report) {
         let before = resident_bytes();
         let started = Instant::now();
         let distinct: Vec<Plugin> =
-            (0..DISTINCT).map(|i| Plugin::load(&distinct_rt, &format!("upper-{i}.wasm"), Limits::default()).unwrap()).collect();
+            (0..DISTINCT).map(|i| Plugin::load(&distinct_rt, &format!("upper-{i}.wasm"), small.clone()).unwrap()).collect();
         let load = started.elapsed();
         let idle = resident_bytes();
         let first_calls = each_once(&distinct, &ex).await;
