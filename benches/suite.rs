@@ -4,6 +4,8 @@
 //! A plain harness (no criterion): each figure is the median (p99, p999) of
 //! many timed calls through the public API, on real guests from `guests/dist`.
 
+#[path = "suite/charts.rs"]
+mod charts;
 #[path = "../tests/support/edge.rs"]
 mod edge;
 #[path = "suite/edge.rs"]
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use camel_wasm::{Bean, Body, Exchange, Language, Limits, Plugin, Policy, Runtime, StreamBody};
 use futures::StreamExt;
-use measure::{Stats, latency, micros, resident_bytes, throughput_latency};
+use measure::{Stats, latency, latency_samples, micros, resident_bytes, throughput_latency};
 use target::Target;
 
 const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/dist");
@@ -163,27 +165,47 @@ fn main() {
     r.text("|---|---|---|---|---|---|".into());
 
     rt.block_on(async {
-        // Per-call latency through `upper`, reused instances.
+        // Per-call latency through `upper`, reused instances; the main scenarios' distributions are charted.
+        let mut distributions: Vec<(String, Vec<Duration>)> = Vec::new();
         let upper = Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap();
         let target = Target::Plugin(upper.clone());
         for (size, label, goal) in [(64, "64 B", None), (1024, "1 KiB", Some(2.5)), (64 * 1024, "64 KiB", None)] {
             let ex = Exchange::new("x".repeat(size));
             let calls = if size > 4096 { 3000 } else { 20000 };
-            let stats = latency(&target, &ex, 500, calls).await.unwrap();
-            r.row(&format!("upper, {label} body, reused instance"), stats, goal);
+            let mut samples = latency_samples(&target, &ex, 500, calls).await.unwrap();
+            r.row(&format!("upper, {label} body, reused instance"), Stats::of(&mut samples), goal);
+            if size == 1024 {
+                distributions.push(("upper, reused instance".into(), samples));
+            }
         }
         let per_call = Target::Plugin(Plugin::load(&runtime, "upper.wasm", limits("isolation=per-call")).unwrap());
         let ex = Exchange::new("x".repeat(1024));
-        let stats = latency(&per_call, &ex, 500, 20000).await.unwrap();
-        r.row_with_tail("upper, 1 KiB body, isolation=per-call", stats, Some(25.0), Some(3.0));
+        let mut samples = latency_samples(&per_call, &ex, 500, 20000).await.unwrap();
+        r.row_with_tail("upper, 1 KiB body, isolation=per-call", Stats::of(&mut samples), Some(25.0), Some(3.0));
+        distributions.push(("upper, isolation=per-call".into(), samples));
 
         let bean = Bean::load(&runtime, "text-utils.wasm", Limits::default(), vec![]).await.unwrap();
-        let stats = latency(&Target::Bean(bean, "reverse".into()), &ex, 500, 20000).await.unwrap();
-        r.row("bean text-utils.reverse, 1 KiB body", stats, None);
+        let mut samples = latency_samples(&Target::Bean(bean, "reverse".into()), &ex, 500, 20000).await.unwrap();
+        r.row("bean text-utils.reverse, 1 KiB body", Stats::of(&mut samples), None);
+        distributions.push(("bean text-utils.reverse".into(), samples));
         let policy = Policy::load(&runtime, "role-check.wasm", Limits::default(), vec![]).unwrap();
         let admin = Exchange::new("x").with_property("camel.auth.roles", serde_json::json!(["admin"]));
-        let stats = latency(&Target::Policy(policy), &admin, 500, 20000).await.unwrap();
-        r.row("policy role-check.evaluate", stats, None);
+        let mut samples = latency_samples(&Target::Policy(policy), &admin, 500, 20000).await.unwrap();
+        r.row("policy role-check.evaluate", Stats::of(&mut samples), None);
+        distributions.push(("policy role-check.evaluate".into(), samples));
+        let tiers = Language::load(&runtime, "tiers.wasm", Limits::default(), vec![]).await.unwrap();
+        let gold = ex.clone().with_header("tier", "gold");
+        let samples =
+            latency_samples(&Target::Language(tiers, target::Ask::Matches("is-gold".into())), &gold, 500, 20000).await.unwrap();
+        distributions.push(("language tiers#is-gold".into(), samples));
+        charts::draw(
+            "latency.svg",
+            charts::latency_distribution(
+                "latency.svg",
+                "Latency of each call, 1 KiB text body (20,000 calls each)",
+                &distributions,
+            ),
+        );
     });
 
     // Loads: cold (compile), warm (already compiled in this runtime), disk cache (fresh runtime).
@@ -311,6 +333,17 @@ fn main() {
 
     r.text(String::new());
     r.text("Where missed targets' time goes (perf profiles): see docs/performance.md.".into());
+    r.text(String::new());
+    r.text("Charts (drawn by this run; `versus.svg` only when the rust-camel comparison ran):".into());
+    r.text(String::new());
+    for (file, what) in [
+        ("latency.svg", "latency distribution of the main scenarios"),
+        ("language.svg", "the `wasm` language against rust-camel's `simple`"),
+        ("endpoints.svg", "a call and resident memory as endpoints are added"),
+        ("versus.svg", "camel-wasm against rust-camel 0.64 on its own guest"),
+    ] {
+        r.text(format!("![{what}]({file})"));
+    }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/results.md");
     let mut out = String::from("# Benchmark results (`just bench`)\n\n");
     for line in &r.lines {
@@ -462,6 +495,21 @@ fn endpoints(rt: &tokio::runtime::Runtime, _: &Runtime, r: &mut Report) {
         ));
         drop(shared);
 
+        // The curve: one endpoint's reused call and the process's memory as warm endpoints are added.
+        let mut curve = Vec::new();
+        let mut more: Vec<Plugin> = Vec::new();
+        for step in [0, 10, 100, 250, 500, 750, 1000] {
+            while more.len() < step {
+                let plugin = Plugin::load(&runtime, "upper.wasm", small.clone()).unwrap();
+                plugin.process(ex.clone()).await.unwrap();
+                more.push(plugin);
+            }
+            let stats = latency(&Target::Plugin(first.clone()), &ex, 200, 5000).await.unwrap();
+            curve.push((step, stats.median.as_secs_f64() * 1e6, resident_bytes() as f64 / 1048576.0));
+        }
+        drop(more);
+        charts::draw("endpoints.svg", charts::endpoint_scale("endpoints.svg", &curve));
+
         let dir = std::env::temp_dir().join(format!("camel-wasm-bench-endpoints-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let upper = std::fs::read(format!("{DIST}/upper.wasm")).unwrap();
@@ -571,18 +619,17 @@ async fn versus_simple(runtime: &Runtime, r: &mut Report) {
     let w = wasm.create_predicate("tiers.wasm#is-gold").unwrap();
     let s = simple.create_predicate("${header.tier} == 'gold'").unwrap();
     assert!(w.matches(&gold).await.unwrap() && s.matches(&gold).await.unwrap());
-    r.row("rust-camel: wasm predicate tiers.wasm#is-gold", timed(async || w.matches(&gold).await.unwrap()).await, None);
-    r.row("rust-camel: simple predicate ${header.tier} == 'gold'", timed(async || s.matches(&gold).await.unwrap()).await, None);
+    let (wasm_pred, simple_pred) =
+        (timed(async || w.matches(&gold).await.unwrap()).await, timed(async || s.matches(&gold).await.unwrap()).await);
+    r.row("rust-camel: wasm predicate tiers.wasm#is-gold", wasm_pred, None);
+    r.row("rust-camel: simple predicate ${header.tier} == 'gold'", simple_pred, None);
 
     let scripts: Vec<String> = EIGHT.iter().map(|e| format!("tiers.wasm#{e}")).collect();
     let scripts: Vec<&str> = scripts.iter().map(String::as_str).collect();
     let group = wasm.create_predicate_group(&scripts).unwrap().expect("one endpoint: one group");
     assert_eq!(group.first_match(&untiered).await.unwrap(), Some(7));
-    r.row(
-        "rust-camel: wasm choice of 8, the last matches (one call)",
-        timed(async || group.first_match(&untiered).await.unwrap().is_some()).await,
-        None,
-    );
+    let wasm_group = timed(async || group.first_match(&untiered).await.unwrap().is_some()).await;
+    r.row("rust-camel: wasm choice of 8, the last matches (one call)", wasm_group, None);
     // `simple` has no group: rust-camel evaluates its clauses one by one, as here.
     let clauses: Vec<_> = SIMPLE_EIGHT.iter().map(|c| simple.create_predicate(c).unwrap()).collect();
     let first = async || {
@@ -594,21 +641,24 @@ async fn versus_simple(runtime: &Runtime, r: &mut Report) {
         None
     };
     assert_eq!(first().await, Some(7));
-    r.row(
-        "rust-camel: simple choice of 8, the last matches (clause by clause)",
-        timed(async || first().await.is_some()).await,
-        None,
-    );
+    let simple_group = timed(async || first().await.is_some()).await;
+    r.row("rust-camel: simple choice of 8, the last matches (clause by clause)", simple_group, None);
 
     let w = wasm.create_expression("tiers.wasm#tier").unwrap();
     let s = simple.create_expression("${header.tier}").unwrap();
     assert_eq!(w.evaluate(&gold).await.unwrap(), s.evaluate(&gold).await.unwrap());
-    r.row("rust-camel: wasm expression tiers.wasm#tier", timed(async || !w.evaluate(&gold).await.unwrap().is_null()).await, None);
-    r.row(
-        "rust-camel: simple expression ${header.tier}",
-        timed(async || !s.evaluate(&gold).await.unwrap().is_null()).await,
-        None,
-    );
+    let wasm_expr = timed(async || !w.evaluate(&gold).await.unwrap().is_null()).await;
+    let simple_expr = timed(async || !s.evaluate(&gold).await.unwrap().is_null()).await;
+    r.row("rust-camel: wasm expression tiers.wasm#tier", wasm_expr, None);
+    r.row("rust-camel: simple expression ${header.tier}", simple_expr, None);
+    let us = |s: Stats| s.median.as_secs_f64() * 1e6;
+    let bars = [
+        ("predicate".to_string(), us(wasm_pred), us(simple_pred)),
+        ("choice of 8, the last matches".to_string(), us(wasm_group), us(simple_group)),
+        ("expression".to_string(), us(wasm_expr), us(simple_expr)),
+    ];
+    let title = "rust-camel languages, median per evaluation (1 KiB exchange)";
+    charts::draw("language.svg", charts::versus("language.svg", title, "µs", &bars, ("wasm (tiers)", "simple")));
 }
 
 fn stream_of(total: usize, chunk: usize) -> Body {
@@ -856,6 +906,7 @@ fn versus_rust_camel(r: &mut Report) {
     let guest = concat!(env!("CARGO_MANIFEST_DIR"), "/target/rust-camel-bench/dist/rc-count-stream.wasm");
     r.text("| scenario | rust-camel 0.64 | camel-wasm | camel-wasm vs rust-camel |".into());
     r.text("|---|---|---|---|".into());
+    let mut bars = Vec::new();
     for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 stream-in:")) {
         let f = fields(line);
         let (Some(chunk), Some(theirs_ms), Some(theirs_rss)) = (
@@ -870,6 +921,7 @@ fn versus_rust_camel(r: &mut Report) {
             continue;
         };
         let rate = |ms: f64| STREAM_BYTES as f64 / (ms / 1e3) / (1u64 << 30) as f64;
+        bars.push((format!("stream in, {} KiB chunks", chunk / 1024), ours_ms, theirs_ms));
         r.text(format!(
             "| stream in, {} KiB chunks: median time, peak resident | {theirs_ms:.1} ms ({:.1} GiB/s), {theirs_rss:.1} MiB | {ours_ms:.1} ms ({:.1} GiB/s), {ours_rss:.1} MiB | {:.2}× the speed |",
             chunk / 1024,
@@ -881,5 +933,9 @@ fn versus_rust_camel(r: &mut Report) {
     for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 call:") || l.starts_with("rust-camel 0.64 return-stream:"))
     {
         r.text(format!("| {} | | | |", line.trim_start_matches("rust-camel 0.64 ")));
+    }
+    if !bars.is_empty() {
+        let title = format!("{} MiB through rust-camel's count-a-stream guest, median time", STREAM_BYTES >> 20);
+        charts::draw("versus.svg", charts::versus("versus.svg", &title, "ms", &bars, ("camel-wasm", "rust-camel 0.64")));
     }
 }

@@ -101,6 +101,16 @@ impl Histogram {
 
 /// Per-call latency over `calls` sequential calls after `warmup` untimed ones.
 pub async fn latency(target: &Target, exchange: &Exchange, warmup: usize, calls: usize) -> Result<Stats, WasmError> {
+    Ok(Stats::of(&mut latency_samples(target, exchange, warmup, calls).await?))
+}
+
+/// Like [`latency`], every call's time (sorted): for a latency distribution.
+pub async fn latency_samples(
+    target: &Target,
+    exchange: &Exchange,
+    warmup: usize,
+    calls: usize,
+) -> Result<Vec<Duration>, WasmError> {
     for _ in 0..warmup {
         target.run(exchange.clone()).await?;
     }
@@ -111,7 +121,8 @@ pub async fn latency(target: &Target, exchange: &Exchange, warmup: usize, calls:
         target.run(input).await?;
         samples.push(started.elapsed());
     }
-    Ok(Stats::of(&mut samples))
+    samples.sort_unstable();
+    Ok(samples)
 }
 
 /// Calls per second with `concurrency` callers making `calls` calls in all,
