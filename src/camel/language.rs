@@ -121,11 +121,21 @@ impl WasmLanguage {
 
     /// The endpoint `script` names, loaded once, and its entry checked to be of `kind`.
     fn resolve(&self, script: &str, kind: EntryKind) -> Result<(Language, String), LanguageError> {
-        let parse_error = |reason: String| LanguageError::ParseError { expr: script.to_string(), reason };
-        let parsed = Script::parse(script, &self.defaults).map_err(parse_error)?;
-        let language = self.endpoint(&parsed).map_err(|e| parse_error(e.to_string()))?;
-        language.check(&parsed.entry, kind).map_err(|e| parse_error(e.to_string()))?;
+        let parsed = self.parse(script)?;
+        let language = self.resolve_parsed(script, &parsed, kind)?;
         Ok((language, parsed.entry))
+    }
+
+    fn parse(&self, script: &str) -> Result<Script, LanguageError> {
+        Script::parse(script, &self.defaults).map_err(|reason| LanguageError::ParseError { expr: script.to_string(), reason })
+    }
+
+    /// `parsed`'s endpoint (of `script`), its entry checked to be of `kind`.
+    fn resolve_parsed(&self, script: &str, parsed: &Script, kind: EntryKind) -> Result<Language, LanguageError> {
+        let parse_error = |e: WasmError| LanguageError::ParseError { expr: script.to_string(), reason: e.to_string() };
+        let language = self.endpoint(parsed).map_err(parse_error)?;
+        language.check(&parsed.entry, kind).map_err(parse_error)?;
+        Ok(language)
     }
 
     fn endpoint(&self, script: &Script) -> Result<Language, WasmError> {
@@ -173,17 +183,14 @@ impl camel_language_api::Language for WasmLanguage {
     /// One guest call for the whole group when every clause names the same
     /// endpoint; otherwise `None`, and rust-camel evaluates the clauses one by one.
     fn create_predicate_group(&self, scripts: &[&str]) -> Result<Option<Box<dyn PredicateGroup>>, LanguageError> {
-        let parsed: Vec<Script> = scripts
-            .iter()
-            .map(|s| Script::parse(s, &self.defaults).map_err(|reason| LanguageError::ParseError { expr: s.to_string(), reason }))
-            .collect::<Result<_, _>>()?;
+        let parsed: Vec<Script> = scripts.iter().map(|s| self.parse(s)).collect::<Result<_, _>>()?;
         let Some(first) = parsed.first() else { return Ok(None) };
         if parsed.iter().any(|p| p.key != first.key) {
             return Ok(None);
         }
         let mut language = None;
-        for script in scripts {
-            language = Some(self.resolve(script, EntryKind::Predicate)?.0);
+        for (script, parsed) in scripts.iter().zip(&parsed) {
+            language = Some(self.resolve_parsed(script, parsed, EntryKind::Predicate)?);
         }
         let Some(language) = language else { return Ok(None) };
         let names: Vec<&str> = parsed.iter().map(|p| p.entry.as_str()).collect();

@@ -80,31 +80,12 @@ impl ExchangeMapping {
     /// stays as it was; a stream body reaches the guest as `Body::Empty`, unread.
     pub fn to_wasm_read_only(&self, exchange: &CamelExchange) -> Result<Exchange, CamelWasmError> {
         let message = |message: &CamelMessage, what| -> Result<Message, CamelWasmError> {
-            let body = match &message.body {
-                CamelBody::Empty | CamelBody::Stream(_) => Body::Empty,
-                CamelBody::Text(s) => Body::Text(s.clone()),
-                CamelBody::Bytes(b) => Body::Bytes(b.to_vec()),
-                CamelBody::Json(v) => Body::Json(v.clone()),
-                CamelBody::Xml(s) => Body::Xml(s.clone()),
-                other => {
-                    let reason = format!("unsupported body kind {}", camel_api::body_type_name(other));
-                    return Err(CamelWasmError::StreamRead { what, reason });
-                }
-            };
-            Ok(Message { headers: message.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), body })
+            let body = plain_body(&message.body, what)?.unwrap_or(Body::Empty);
+            Ok(Message { headers: copy_headers(message), body })
         };
-        Ok(Exchange {
-            input: message(&exchange.input, "input")?,
-            output: exchange.output.as_ref().map(|m| message(m, "output")).transpose()?,
-            properties: exchange.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            pattern: match exchange.pattern {
-                ExchangePattern::InOnly => Pattern::InOnly,
-                ExchangePattern::InOut => Pattern::InOut,
-            },
-            correlation_id: exchange.correlation_id.clone(),
-            route_id: None,
-            message_id: None,
-        })
+        let input = message(&exchange.input, "input")?;
+        let output = exchange.output.as_ref().map(|m| message(m, "output")).transpose()?;
+        Ok(exchange_with(exchange, input, output, None))
     }
 
     async fn exchange_to_wasm(
@@ -118,18 +99,7 @@ impl ExchangeMapping {
             Some(message) => Some(message_to_wasm(message, "output", streams).await?),
             None => None,
         };
-        Ok(Exchange {
-            input,
-            output,
-            properties: exchange.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            pattern: match exchange.pattern {
-                ExchangePattern::InOnly => Pattern::InOnly,
-                ExchangePattern::InOut => Pattern::InOut,
-            },
-            correlation_id: exchange.correlation_id.clone(),
-            route_id: route_id.map(str::to_owned),
-            message_id: None,
-        })
+        Ok(exchange_with(exchange, input, output, route_id))
     }
 
     /// Writes the exchange a guest returned into `target`: messages,
@@ -162,19 +132,53 @@ enum Streams {
     Leave,
 }
 
-async fn message_to_wasm(message: &mut CamelMessage, what: &'static str, streams: Streams) -> Result<Message, CamelWasmError> {
-    let body = body_to_wasm(&mut message.body, what, streams).await?;
-    let headers: BTreeMap<_, _> = message.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    Ok(Message { headers, body })
+/// The camel-wasm exchange of `exchange`'s properties, pattern and correlation id, with these messages.
+fn exchange_with(exchange: &CamelExchange, input: Message, output: Option<Message>, route_id: Option<&str>) -> Exchange {
+    Exchange {
+        input,
+        output,
+        properties: exchange.properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        pattern: match exchange.pattern {
+            ExchangePattern::InOnly => Pattern::InOnly,
+            ExchangePattern::InOut => Pattern::InOut,
+        },
+        correlation_id: exchange.correlation_id.clone(),
+        route_id: route_id.map(str::to_owned),
+        message_id: None,
+    }
 }
 
-async fn body_to_wasm(body: &mut CamelBody, what: &'static str, streams: Streams) -> Result<Body, CamelWasmError> {
-    Ok(match body {
+fn copy_headers(message: &CamelMessage) -> BTreeMap<String, serde_json::Value> {
+    message.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A body that is not a stream, copied (`None` for a stream); an unsupported kind is an error.
+fn plain_body(body: &CamelBody, what: &'static str) -> Result<Option<Body>, CamelWasmError> {
+    Ok(Some(match body {
         CamelBody::Empty => Body::Empty,
         CamelBody::Text(s) => Body::Text(s.clone()),
         CamelBody::Bytes(b) => Body::Bytes(b.to_vec()),
         CamelBody::Json(v) => Body::Json(v.clone()),
         CamelBody::Xml(s) => Body::Xml(s.clone()),
+        CamelBody::Stream(_) => return Ok(None),
+        other => return Err(unsupported(other, what)),
+    }))
+}
+
+fn unsupported(body: &CamelBody, what: &'static str) -> CamelWasmError {
+    CamelWasmError::StreamRead { what, reason: format!("unsupported body kind {}", camel_api::body_type_name(body)) }
+}
+
+async fn message_to_wasm(message: &mut CamelMessage, what: &'static str, streams: Streams) -> Result<Message, CamelWasmError> {
+    let body = body_to_wasm(&mut message.body, what, streams).await?;
+    Ok(Message { headers: copy_headers(message), body })
+}
+
+async fn body_to_wasm(body: &mut CamelBody, what: &'static str, streams: Streams) -> Result<Body, CamelWasmError> {
+    if let Some(plain) = plain_body(body, what)? {
+        return Ok(plain);
+    }
+    Ok(match body {
         CamelBody::Stream(_) if streams == Streams::Leave => Body::Empty,
         CamelBody::Stream(camel) => {
             let chunks = camel
@@ -191,12 +195,8 @@ async fn body_to_wasm(body: &mut CamelBody, what: &'static str, streams: Streams
             stream.origin = meta.origin.clone();
             Body::Stream(stream)
         }
-        other => {
-            return Err(CamelWasmError::StreamRead {
-                what,
-                reason: format!("unsupported body kind {}", camel_api::body_type_name(other)),
-            });
-        }
+        // `plain_body` took every other kind.
+        other => return Err(unsupported(other, what)),
     })
 }
 
