@@ -191,7 +191,7 @@ fn main() {
         let policy = Policy::load(&runtime, "role-check.wasm", Limits::default(), vec![]).unwrap();
         let admin = Exchange::new("x").with_property("camel.auth.roles", serde_json::json!(["admin"]));
         let mut samples = latency_samples(&Target::Policy(policy), &admin, 500, 20000).await.unwrap();
-        r.row("policy role-check.evaluate", Stats::of(&mut samples), None);
+        r.row("policy role-check.evaluate", Stats::of(&mut samples), Some(1.2));
         distributions.push(("policy role-check.evaluate".into(), samples));
         let tiers = Language::load(&runtime, "tiers.wasm", Limits::default(), vec![]).await.unwrap();
         let gold = ex.clone().with_header("tier", "gold");
@@ -334,13 +334,14 @@ fn main() {
     r.text(String::new());
     r.text("Where missed targets' time goes (perf profiles): see docs/performance.md.".into());
     r.text(String::new());
-    r.text("Charts (drawn by this run; `versus.svg` only when the rust-camel comparison ran):".into());
+    r.text("Charts (drawn by this run; `versus.svg` and `versus-call.svg` only when the rust-camel comparison ran):".into());
     r.text(String::new());
     for (file, what) in [
         ("latency.svg", "latency distribution of the main scenarios"),
         ("language.svg", "the `wasm` language against rust-camel's `simple`"),
         ("endpoints.svg", "a call and resident memory as endpoints are added"),
         ("versus.svg", "camel-wasm against rust-camel 0.64 on its own guest"),
+        ("versus-call.svg", "one call, camel-wasm against rust-camel 0.64, same file"),
     ] {
         r.text(format!("![{what}]({file})"));
     }
@@ -930,12 +931,55 @@ fn versus_rust_camel(r: &mut Report) {
             theirs_ms / ours_ms
         ));
     }
-    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 call:") || l.starts_with("rust-camel 0.64 return-stream:"))
-    {
+    // One call of `upper` (1 KiB): rust-camel makes a fresh store and instance per exchange (its design);
+    // this host on the very same file, reused and with `isolation=per-call`, each in its own process.
+    let upper = concat!(env!("CARGO_MANIFEST_DIR"), "/target/rust-camel-bench/dist/upper.wasm");
+    let mut call_bars = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 call:")) {
+        let f = fields(line);
+        let (Some(theirs), Some(theirs_p99)) =
+            (f.get("median_us").and_then(|m| m.parse::<f64>().ok()), f.get("p99_us").and_then(|m| m.parse::<f64>().ok()))
+        else {
+            continue;
+        };
+        for isolation in ["reuse", "per-call"] {
+            let label = format!("one call, upper 1 KiB, isolation={isolation}: median / p99");
+            let Some((ours, ours_p99)) = ours_call(upper, isolation) else {
+                r.text(format!("| {label} | {theirs:.1} µs / {theirs_p99:.1} µs | not measured | |"));
+                continue;
+            };
+            call_bars.push((format!("upper 1 KiB, isolation={isolation}"), ours, theirs));
+            r.text(format!(
+                "| {label} | {theirs:.1} µs / {theirs_p99:.1} µs (fresh instance per call) | {ours:.2} µs / {ours_p99:.2} µs | {:.1}× faster |",
+                theirs / ours
+            ));
+        }
+    }
+    for line in text.lines().filter(|l| l.starts_with("rust-camel 0.64 return-stream:")) {
         r.text(format!("| {} | | | |", line.trim_start_matches("rust-camel 0.64 ")));
     }
     if !bars.is_empty() {
         let title = format!("{} MiB through rust-camel's count-a-stream guest, median time", STREAM_BYTES >> 20);
         charts::draw("versus.svg", charts::versus("versus.svg", &title, "ms", &bars, ("camel-wasm", "rust-camel 0.64")));
     }
+    if !call_bars.is_empty() {
+        let title = "one call of rust-camel's build of upper.wasm, 1 KiB text, median";
+        charts::draw(
+            "versus-call.svg",
+            charts::versus("versus-call.svg", title, "µs", &call_bars, ("camel-wasm", "rust-camel 0.64")),
+        );
+    }
+}
+
+/// One `camel-wasm bench` run of our CLI on `guest` (1 KiB text body) in its own process: (median µs, p99 µs).
+fn ours_call(guest: &str, isolation: &str) -> Option<(f64, f64)> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
+        .env("CAMEL_WASM_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+        .args(["bench", guest, "--body-size", "1024", "--calls", "20000", "--isolation", isolation])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("latency over"))?;
+    let value = |key: &str| line.split(key).nth(1)?.split(" µs").next()?.trim().parse().ok();
+    Some((value("median ")?, value("p99 ")?))
 }

@@ -41,7 +41,10 @@ impl<W: World> Pool<W> {
             correlation_id = %call.exchange.correlation_id,
             route_id = call.exchange.route_id.as_deref().unwrap_or_default(),
         );
-        let outcome = tracing::Instrument::instrument(self.run_call(started, call), span).await;
+        // Boxed: the call's future is kilobytes (wasmtime's concurrent call inside), and each
+        // async layer above would otherwise copy all of it when it starts.
+        let run: std::pin::Pin<Box<dyn Future<Output = _> + Send + '_>> = Box::pin(self.run_call(started, call));
+        let outcome = tracing::Instrument::instrument(run, span).await;
         let kind = match &outcome {
             Err(error) => {
                 self.health.record(Some(error));
@@ -111,9 +114,7 @@ impl<W: World> Pool<W> {
             discard(instance);
             return Err(err);
         }
-        // Boxed: the call future is large, and moving it through the timeout
-        // and task-local wrappers would otherwise copy it on every poll setup.
-        let run = Box::pin(W::call(&instance.bindings, &mut instance.store, &request, exchange));
+        let run = guest_call::<W>(&instance.bindings, &mut instance.store, &request, exchange);
         let outcome = guest_scope(until_deadline(deadline, run)).await;
         let mut output = match self.settle(outcome, instance.store.data()) {
             Ok(output) => output,
@@ -247,6 +248,22 @@ impl<W: World> Pool<W> {
         let outcome = tokio::time::timeout_at(deadline.into(), run).await;
         self.settle(outcome, store.data())
     }
+}
+
+/// A guest call in flight: the guest's answer or its error, or a trap.
+type GuestCall<'a, A> =
+    std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<Result<A, crate::bindings::WasmError>>> + Send + 'a>>;
+
+/// The guest call, boxed where it is made: it is large, and made in an `async fn` it would
+/// also take room in that function's future and be copied out of it.
+#[inline(never)]
+fn guest_call<'a, W: World>(
+    bindings: &'a W::Bindings,
+    store: &'a mut Store<StoreState>,
+    request: &'a W::Request,
+    exchange: WasmExchange,
+) -> GuestCall<'a, W::Answer> {
+    Box::pin(W::call(bindings, store, request, exchange))
 }
 
 /// Runs `work` until `deadline`: an elapsed deadline is `Err(Elapsed)`.

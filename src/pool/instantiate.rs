@@ -87,7 +87,17 @@ impl<W: World> Pool<W> {
                 self.metrics.instantiated();
                 let _live = LiveInstance(self.metrics.live.clone());
                 let idle_since = Instant::now();
-                Ok(Instance { store, bindings, calls: 0, idle_since, settled_tasks, settled_handles, generation, _live })
+                Ok(Instance {
+                    store,
+                    bindings,
+                    calls: 0,
+                    idle_since,
+                    settled_tasks,
+                    settled_handles,
+                    generation,
+                    thread: 0,
+                    _live,
+                })
             }
             (_, Err(message)) => Err(WasmError::InitFailed { plugin: self.plugin.to_string(), message }),
         }

@@ -13,6 +13,7 @@ mod call;
 mod idle;
 mod instantiate;
 
+use crossbeam_utils::CachePadded;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -153,6 +154,8 @@ struct Instance<W: World> {
     settled_handles: usize,
     /// The version of the component it runs ([`Pool::swap`] bumps it); a stale one is never reused.
     generation: u64,
+    /// The thread that gave it back last ([`idle::thread_tag`]; 0 when none has).
+    thread: u32,
     /// Counts it in `camel_wasm_instances_live` while it exists.
     _live: LiveInstance,
 }
@@ -188,7 +191,8 @@ pub(crate) struct Pool<W: World> {
     state: SharedState,
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
     /// With `isolation=per-call`, these are spares: made and `init`ed, never called.
-    idle: Mutex<VecDeque<Instance<W>>>,
+    /// On its own cache line: every call locks it twice, and it must not share one with what calls only read.
+    idle: CachePadded<Mutex<VecDeque<Instance<W>>>>,
     /// Whether a refill of the spares is queued or running (per-call isolation).
     refilling: std::sync::atomic::AtomicBool,
     /// Until when no spares are made, after one ran past its deadline.
@@ -273,7 +277,7 @@ impl<W: World> Pool<W> {
             allowlist,
             config,
             state,
-            idle: Mutex::default(),
+            idle: CachePadded::default(),
             refilling,
             permits,
             draining,

@@ -99,6 +99,32 @@ async fn a_waiting_caller_is_served_when_a_slot_frees() {
 }
 
 #[tokio::test]
+async fn a_thread_gets_back_the_instance_it_gave_back() {
+    // Two instances: one held on another thread while this one makes and uses a second.
+    let plugin =
+        Plugin::from_uri(runtime(), &format!("wasm:{}?max-concurrent=2&allow-call=hold,echo", guest("slow-call"))).unwrap();
+    let call = |plugin: &Plugin, uri: &'static str| {
+        let plugin = plugin.clone();
+        async move {
+            plugin.process(Exchange::new("x").with_header("call-uri", uri)).await.unwrap().header("x-instance-calls").cloned()
+        }
+    };
+    let held = {
+        let call = call(&plugin, "hold:x");
+        std::thread::spawn(move || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(call))
+    };
+    assert!(
+        crate::fixture::eventually(Duration::from_secs(10), || plugin.available_slots() == 1).await,
+        "the held call took a slot"
+    );
+    assert_eq!(call(&plugin, "echo:x").await, Some(json!(1)), "a second instance, made on this thread");
+    assert_eq!(call(&plugin, "echo:x").await, Some(json!(2)));
+    assert_eq!(held.join().unwrap(), Some(json!(1)), "the other thread's instance, given back last");
+    // The newest idle instance is the other thread's; this thread gets its own.
+    assert_eq!(call(&plugin, "echo:x").await, Some(json!(3)));
+}
+
+#[tokio::test]
 async fn the_pooling_allocator_falls_back_when_it_cannot_reserve_and_limits_follow_the_config() {
     assert!(runtime().uses_pooling(), "the default runtime pools instances");
     let huge = Runtime::builder().base_dir(guests_dir()).max_instances(50_000_000).build().unwrap();
