@@ -4,6 +4,8 @@ use crate::error::WasmError;
 use crate::host::guest_scope;
 use crate::limits::Isolation;
 use crate::store::background::{self, Refill};
+use ::metrics::Gauge;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -31,14 +33,13 @@ impl<W: World> Pool<W> {
         let mut idle = self.idle.lock().unwrap();
         let generation = self.generation();
         let me = thread_tag();
-        let newest_own = idle.iter().rev().take(AFFINITY_SCAN).position(|i| i.thread == me);
+        let newest_own = idle.instances.iter().rev().take(AFFINITY_SCAN).position(|i| i.thread == me);
         let len = idle.len();
         let mut own = newest_own.and_then(|back| idle.remove(len - 1 - back));
         while let Some(instance) = own.take().or_else(|| idle.pop_back()) {
             // A per-call endpoint's idle instances are spares no exchange has used.
             let fresh_enough = self.limits.isolation == Isolation::Reuse || instance.calls == 0;
             if instance.generation == generation && fresh_enough {
-                self.metrics.idle.set(idle.len() as f64);
                 return Some(instance);
             }
             discard(instance);
@@ -56,7 +57,6 @@ impl<W: World> Pool<W> {
                 instance.idle_since = Instant::now();
                 instance.thread = thread_tag();
                 idle.push_back(instance);
-                self.metrics.idle.set(idle.len() as f64);
                 return;
             }
         }
@@ -100,7 +100,6 @@ impl<W: World> Pool<W> {
             return false;
         }
         idle.push_back(instance);
-        self.metrics.idle.set(idle.len() as f64);
         true
     }
 }
@@ -132,16 +131,11 @@ impl<W: World> Refill for Pool<W> {
 
 impl<W: World> IdleInstances for Pool<W> {
     fn oldest_idle(&self) -> Option<Instant> {
-        self.idle.lock().unwrap().front().map(|i| i.idle_since)
+        self.idle.lock().unwrap().instances.front().map(|i| i.idle_since)
     }
 
     fn evict_oldest(&self) -> bool {
-        let oldest = {
-            let mut idle = self.idle.lock().unwrap();
-            let oldest = idle.pop_front();
-            self.metrics.idle.set(idle.len() as f64);
-            oldest
-        };
+        let oldest = self.idle.lock().unwrap().pop_front();
         // Dropped here, not off the path: the caller needs the slot back now.
         oldest.is_some()
     }
@@ -153,14 +147,69 @@ impl<W: World> IdleInstances for Pool<W> {
     fn evict_idle_before(&self, cutoff: Instant) {
         let expired: Vec<Instance<W>> = {
             let mut idle = self.idle.lock().unwrap();
-            let keep_from = idle.iter().position(|i| i.idle_since >= cutoff).unwrap_or(idle.len());
-            let expired = idle.drain(..keep_from).collect();
-            self.metrics.idle.set(idle.len() as f64);
-            expired
+            let keep_from = idle.instances.iter().position(|i| i.idle_since >= cutoff).unwrap_or(idle.len());
+            idle.drain_front(keep_from)
         };
         for instance in expired {
             discard(instance);
         }
+    }
+}
+
+/// Idle instances, oldest first, each counted in `camel_wasm_instances_idle` while it is here
+/// (by increments, so the endpoints of one file add up, and a dropped endpoint takes its share away).
+pub(super) struct IdleQueue<W: World> {
+    instances: VecDeque<Instance<W>>,
+    gauge: Gauge,
+}
+
+impl<W: World> IdleQueue<W> {
+    pub(super) fn new(gauge: Gauge) -> Self {
+        Self { instances: VecDeque::new(), gauge }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    pub(super) fn push_back(&mut self, instance: Instance<W>) {
+        self.gauge.increment(1.0);
+        self.instances.push_back(instance);
+    }
+
+    pub(super) fn pop_back(&mut self) -> Option<Instance<W>> {
+        let taken = self.instances.pop_back();
+        self.left(taken)
+    }
+
+    pub(super) fn pop_front(&mut self) -> Option<Instance<W>> {
+        let taken = self.instances.pop_front();
+        self.left(taken)
+    }
+
+    pub(super) fn remove(&mut self, at: usize) -> Option<Instance<W>> {
+        let taken = self.instances.remove(at);
+        self.left(taken)
+    }
+
+    /// The `n` oldest (all of them with `usize::MAX`).
+    pub(super) fn drain_front(&mut self, n: usize) -> Vec<Instance<W>> {
+        let taken: Vec<_> = self.instances.drain(..n.min(self.instances.len())).collect();
+        self.gauge.decrement(taken.len() as f64);
+        taken
+    }
+
+    fn left(&self, taken: Option<Instance<W>>) -> Option<Instance<W>> {
+        if taken.is_some() {
+            self.gauge.decrement(1.0);
+        }
+        taken
+    }
+}
+
+impl<W: World> Drop for IdleQueue<W> {
+    fn drop(&mut self) {
+        self.gauge.decrement(self.instances.len() as f64);
     }
 }
 

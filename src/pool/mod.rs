@@ -14,7 +14,6 @@ mod idle;
 mod instantiate;
 
 use crossbeam_utils::CachePadded;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,7 +36,7 @@ use crate::state::SharedState;
 use crate::store::StoreState;
 use crate::store::slots::EndpointShare;
 use crate::stream::{Returned, Streams};
-use idle::discard;
+use idle::{IdleQueue, discard};
 
 /// What a world contributes to the pool: how to instantiate, init and call it.
 pub(crate) trait World: Send + Sync + 'static {
@@ -192,7 +191,7 @@ pub(crate) struct Pool<W: World> {
     /// Idle instances, oldest first: calls take the newest, eviction the oldest.
     /// With `isolation=per-call`, these are spares: made and `init`ed, never called.
     /// On its own cache line: every call locks it twice, and it must not share one with what calls only read.
-    idle: CachePadded<Mutex<VecDeque<Instance<W>>>>,
+    idle: CachePadded<Mutex<IdleQueue<W>>>,
     /// Whether a refill of the spares is queued or running (per-call isolation).
     refilling: std::sync::atomic::AtomicBool,
     /// Until when no spares are made, after one ran past its deadline.
@@ -277,7 +276,7 @@ impl<W: World> Pool<W> {
             allowlist,
             config,
             state,
-            idle: CachePadded::default(),
+            idle: CachePadded::new(Mutex::new(IdleQueue::new(metrics.idle.clone()))),
             refilling,
             permits,
             draining,
@@ -373,7 +372,7 @@ impl<W: World> Pool<W> {
             current.pre = pre;
             current.generation += 1;
             self.generation.store(current.generation, Ordering::Release);
-            idle.drain(..).collect()
+            idle.drain_front(usize::MAX)
         };
         for instance in stale {
             discard(instance);

@@ -70,6 +70,40 @@ async fn calls_and_each_error_kind_are_counted() {
     assert_eq!(counter(&metrics, "camel_wasm_errors_total", Some("denied")), 1, "a call out allow-call refused");
 }
 
+/// The value of gauge `name` since the last snapshot (the endpoints of one file share its series).
+fn gauge(recorded: &Recorded, name: &str) -> f64 {
+    recorded
+        .iter()
+        .filter(|(key, ..)| key.key().name() == name)
+        .map(|(.., value)| match value {
+            DebugValue::Gauge(v) => v.into_inner(),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn idle_instances_of_endpoints_of_one_file_add_up_and_leave_with_them() {
+    let recorder = DebuggingRecorder::new();
+    let metrics = recorder.snapshotter();
+    let uri = format!("wasm:{}", guest("upper"));
+    let [a, b] = metrics::with_local_recorder(&recorder, || [(); 2].map(|_| Plugin::from_uri(runtime(), &uri).unwrap()));
+    for plugin in [&a, &b] {
+        plugin.process(Exchange::new("x")).await.unwrap();
+    }
+    // A snapshot swaps a gauge to 0: add up what each one read.
+    let mut level = 0.0;
+    let mut idle = || {
+        level += gauge(&metrics.snapshot().into_vec(), "camel_wasm_instances_idle");
+        level
+    };
+    assert_eq!(idle(), 2.0, "one warm instance per endpoint, one series for the file");
+    drop(a);
+    assert_eq!(idle(), 1.0, "a dropped endpoint takes its idle instances away");
+    drop(b);
+    assert_eq!(idle(), 0.0);
+}
+
 #[tokio::test]
 async fn stream_bytes_are_counted_both_ways() {
     let (upper, metrics) = observed("stream-upper", "");
