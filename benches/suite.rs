@@ -856,10 +856,16 @@ fn fields(line: &str) -> std::collections::HashMap<&str, &str> {
     line.split_whitespace().filter_map(|f| f.split_once('=')).collect()
 }
 
+/// Our CLI as a command, its compile cache in the bench's own directory.
+fn our_cli() -> std::process::Command {
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"));
+    cli.env("CAMEL_WASM_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"));
+    cli
+}
+
 /// One `camel-wasm bench --stream-bytes` run of our CLI in its own process: (median ms, peak resident MiB).
 fn ours_streaming(guest: &str, chunk: usize) -> Option<(f64, f64)> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
-        .env("CAMEL_WASM_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+    let out = our_cli()
         .args(["bench", guest, "--stream-bytes", &STREAM_BYTES.to_string(), "--chunk-bytes", &chunk.to_string()])
         .args(["--max-memory", "16777216", "--calls", "7"])
         .output()
@@ -973,11 +979,8 @@ fn versus_rust_camel(r: &mut Report) {
 
 /// One `camel-wasm bench` run of our CLI on `guest` (1 KiB text body) in its own process: (median µs, p99 µs).
 fn ours_call(guest: &str, isolation: &str) -> Option<(f64, f64)> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camel-wasm"))
-        .env("CAMEL_WASM_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
-        .args(["bench", guest, "--body-size", "1024", "--calls", "20000", "--isolation", isolation])
-        .output()
-        .ok()?;
+    let out =
+        our_cli().args(["bench", guest, "--body-size", "1024", "--calls", "20000", "--isolation", isolation]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.starts_with("latency over"))?;
     let value = |key: &str| line.split(key).nth(1)?.split(" µs").next()?.trim().parse().ok();

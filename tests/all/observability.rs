@@ -20,13 +20,16 @@ fn observed(name: &str, knobs: &str) -> (Plugin, Snapshotter) {
 /// Everything recorded so far (a snapshot drains histograms: take one per check).
 type Recorded = Vec<(metrics_util::CompositeKey, Option<metrics::Unit>, Option<metrics::SharedString>, DebugValue)>;
 
+/// The recorded series named `name`, with their values.
+fn series<'a>(recorded: &'a Recorded, name: &'a str) -> impl Iterator<Item = (&'a metrics_util::CompositeKey, &'a DebugValue)> {
+    recorded.iter().filter(move |(key, ..)| key.key().name() == name).map(|(key, .., value)| (key, value))
+}
+
 /// The value of counter `name` with label `kind` (when given).
 fn counter(recorded: &Recorded, name: &str, kind: Option<&str>) -> u64 {
-    recorded
-        .iter()
-        .filter(|(key, ..)| key.key().name() == name)
-        .filter(|(key, ..)| kind.is_none_or(|k| key.key().labels().any(|l| l.key() == "kind" && l.value() == k)))
-        .map(|(.., value)| match value {
+    series(recorded, name)
+        .filter(|(key, _)| kind.is_none_or(|k| key.key().labels().any(|l| l.key() == "kind" && l.value() == k)))
+        .map(|(_, value)| match value {
             DebugValue::Counter(n) => *n,
             _ => 0,
         })
@@ -34,12 +37,20 @@ fn counter(recorded: &Recorded, name: &str, kind: Option<&str>) -> u64 {
 }
 
 fn histogram_samples(recorded: &Recorded, name: &str) -> usize {
-    recorded
-        .iter()
-        .filter(|(key, ..)| key.key().name() == name)
-        .map(|(.., value)| match value {
+    series(recorded, name)
+        .map(|(_, value)| match value {
             DebugValue::Histogram(samples) => samples.len(),
             _ => 0,
+        })
+        .sum()
+}
+
+/// The value of gauge `name` since the last snapshot (the endpoints of one file share its series).
+fn gauge(recorded: &Recorded, name: &str) -> f64 {
+    series(recorded, name)
+        .map(|(_, value)| match value {
+            DebugValue::Gauge(v) => v.into_inner(),
+            _ => 0.0,
         })
         .sum()
 }
@@ -68,18 +79,6 @@ async fn calls_and_each_error_kind_are_counted() {
     let _ = forward.process(Exchange::new("x").with_header("forward-to", "log:x")).await;
     let metrics = metrics.snapshot().into_vec();
     assert_eq!(counter(&metrics, "camel_wasm_errors_total", Some("denied")), 1, "a call out allow-call refused");
-}
-
-/// The value of gauge `name` since the last snapshot (the endpoints of one file share its series).
-fn gauge(recorded: &Recorded, name: &str) -> f64 {
-    recorded
-        .iter()
-        .filter(|(key, ..)| key.key().name() == name)
-        .map(|(.., value)| match value {
-            DebugValue::Gauge(v) => v.into_inner(),
-            _ => 0.0,
-        })
-        .sum()
 }
 
 #[tokio::test]
