@@ -97,9 +97,12 @@ impl<W: World> Pool<W> {
         // tasks of its worker now and then (tokio's cooperative budget).
         tokio::task::consume_budget().await;
         let deadline = self.limits.deadline_from(slotted);
-        let checked_out = self.checkout();
+        let mut checked_out = self.checkout();
         if self.limits.isolation == Isolation::PerCall {
             self.want_spares();
+            if checked_out.is_none() {
+                checked_out = self.await_spare();
+            }
         }
         let mut instance = match checked_out {
             Some(instance) => instance,

@@ -19,6 +19,9 @@ const SPARES: usize = 2;
 /// (within the call `timeout`), so that one slow endpoint delays others' spares at most this.
 const SPARE_DEADLINE: Duration = Duration::from_secs(1);
 
+/// Longest a caller that found no spare waits for one the background thread is making.
+const SPARE_WAIT: Duration = Duration::from_micros(25);
+
 /// How long an endpoint whose spare ran past [`SPARE_DEADLINE`] makes no spares (its callers instantiate their own).
 const SPARE_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -94,29 +97,68 @@ impl<W: World> Pool<W> {
     /// Keeps a new spare, unless the version changed while it was made.
     pub(super) fn keep_spare(&self, instance: Instance<W>) -> bool {
         let mut idle = self.idle.lock().unwrap();
+        self.making_spare.store(false, Ordering::Release);
         if instance.generation != self.generation() || idle.len() >= self.spares_wanted() {
             drop(idle);
             discard(instance);
             return false;
         }
         idle.push_back(instance);
+        drop(idle);
+        self.spares_kept.fetch_add(1, Ordering::AcqRel);
         true
+    }
+
+    /// A spare the background thread is about to finish, waited for (spinning) at most [`SPARE_WAIT`]:
+    /// cheaper than a second instantiation on this core, next to the one on the other.
+    ///
+    /// While it waits it takes one drop off the background thread's queue, so that
+    /// thread gets to the spare sooner and the two cores share an exchange's work.
+    pub(super) fn await_spare(&self) -> Option<Instance<W>> {
+        let start = Instant::now();
+        let mut stolen = false;
+        loop {
+            let seen = self.spares_kept.load(Ordering::Acquire);
+            loop {
+                let pending = self.making_spare.load(Ordering::Acquire) || self.refilling.load(Ordering::Acquire);
+                if !pending || start.elapsed() > SPARE_WAIT {
+                    // One kept just now may have cleared the flags.
+                    return self.checkout();
+                }
+                if self.spares_kept.load(Ordering::Acquire) != seen {
+                    break;
+                }
+                if !stolen && background::drop_one_pending() {
+                    stolen = true;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            if let Some(instance) = self.checkout() {
+                return Some(instance);
+            }
+        }
     }
 }
 
 impl<W: World> Refill for Pool<W> {
     fn refill_one(&self, handle: &tokio::runtime::Handle) -> bool {
         // Cleared first: a call that takes a spare meanwhile queues another refill.
+        // (Making is set before, so that a waiting caller sees one or the other.)
+        self.making_spare.store(true, Ordering::Release);
         self.refilling.store(false, Ordering::Release);
         if !self.needs_spare() {
+            self.making_spare.store(false, Ordering::Release);
             return false;
         }
         let now = Instant::now();
         let deadline = self.limits.deadline_from(now).min(now + SPARE_DEADLINE);
         // A failing `init` fails the next call instead, on the caller's path.
-        let instance = match handle.block_on(guest_scope(self.instantiate(deadline, false))) {
+        let made = handle.block_on(guest_scope(self.instantiate(deadline, false)));
+        let instance = match made {
             Ok(instance) => instance,
             Err(error) => {
+                self.making_spare.store(false, Ordering::Release);
                 if matches!(error, WasmError::Timeout { .. }) {
                     tracing::warn!(plugin = %self.plugin, "a spare instance took over {SPARE_DEADLINE:?} to start; no spares for {SPARE_BACKOFF:?}");
                     *self.spares_paused_until.lock().unwrap() = Some(Instant::now() + SPARE_BACKOFF);

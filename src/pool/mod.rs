@@ -194,6 +194,10 @@ pub(crate) struct Pool<W: World> {
     idle: CachePadded<Mutex<IdleQueue<W>>>,
     /// Whether a refill of the spares is queued or running (per-call isolation).
     refilling: std::sync::atomic::AtomicBool,
+    /// Whether the background thread is making a spare of this endpoint now.
+    making_spare: std::sync::atomic::AtomicBool,
+    /// Spares kept so far (a caller waiting for one watches it change).
+    spares_kept: AtomicU64,
     /// Until when no spares are made, after one ran past its deadline.
     spares_paused_until: Mutex<Option<Instant>>,
     permits: Arc<Semaphore>,
@@ -278,6 +282,8 @@ impl<W: World> Pool<W> {
             state,
             idle: CachePadded::new(Mutex::new(IdleQueue::new(metrics.idle.clone()))),
             refilling,
+            making_spare: Default::default(),
+            spares_kept: AtomicU64::new(0),
             permits,
             draining,
             metrics,

@@ -139,6 +139,16 @@ pub(crate) fn drop_pending_now_count() -> usize {
     n
 }
 
+/// Drops one value waiting to be dropped, on the calling thread (outside the queue's lock); false when none waits.
+pub(crate) fn drop_one_pending() -> bool {
+    worker().is_some_and(take_one)
+}
+
+fn take_one(worker: &Worker) -> bool {
+    let value = worker.lock().drops.pop();
+    value.is_some()
+}
+
 /// Asks the background thread to refill `endpoint`, driving guest code on `handle`'s runtime.
 ///
 /// The caller makes sure an endpoint is queued at most once at a time.
@@ -247,6 +257,18 @@ mod tests {
         fn refill_one(&self, _handle: &tokio::runtime::Handle) -> bool {
             self.0.fetch_add(1, Ordering::SeqCst) + 1 < 3
         }
+    }
+
+    #[test]
+    fn a_caller_takes_one_pending_drop_at_a_time() {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let worker = Worker { pending: Mutex::default(), wake: Condvar::new() };
+        worker.lock().drops.extend((0..2).map(|_| Box::new(Counted(dropped.clone())) as Droppable));
+        assert!(take_one(&worker));
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "one dropped here, one left");
+        assert!(take_one(&worker));
+        assert!(!take_one(&worker), "none left");
+        assert_eq!(dropped.load(Ordering::SeqCst), 2);
     }
 
     #[test]

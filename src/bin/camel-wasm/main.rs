@@ -22,6 +22,11 @@ use clap::Parser;
 use args::{Cli, Command};
 use camel_wasm::escape_control;
 
+/// mimalloc frees another thread's memory without a lock: with `isolation=per-call` an instance
+/// made on the background thread is dropped on a caller's, where glibc's malloc waits on its arena lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
