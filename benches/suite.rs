@@ -33,6 +33,9 @@ use target::Target;
 
 const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/dist");
 
+/// Each throughput row takes at least this long, as `camel-wasm bench` does by default.
+const WINDOW: Duration = Duration::from_secs(1);
+
 struct Report {
     lines: Vec<String>,
 }
@@ -225,7 +228,7 @@ fn main() {
         // Throughput with 1, 2 and 16 callers on one endpoint (max-concurrent 16).
         let upper = Target::Plugin(Plugin::load(&runtime, "upper.wasm", Limits::default()).unwrap());
         let ex = Exchange::new("x".repeat(1024));
-        throughput_latency(&upper, &ex, 2, 20000).await.unwrap();
+        throughput_latency(&upper, &ex, 2, 20000, Duration::ZERO).await.unwrap();
         r.text(String::new());
         r.text("| callers | calls/s (upper, 1 KiB) | vs 1 caller | per-call median | p99 | p999 |".into());
         r.text("|---|---|---|---|---|---|".into());
@@ -233,7 +236,7 @@ fn main() {
         for callers in [1, 2, 16] {
             let mut runs: Vec<(f64, Stats)> = Vec::new();
             for _ in 0..3 {
-                runs.push(throughput_latency(&upper, &ex, callers, 60000).await.unwrap());
+                runs.push(throughput_latency(&upper, &ex, callers, 60000, WINDOW).await.unwrap());
             }
             runs.sort_by(|a, b| a.0.total_cmp(&b.0));
             let (rate, stats) = runs[1];
@@ -262,7 +265,7 @@ fn main() {
         r.text("|---|---|---|---|---|---|".into());
         let mut base = 0.0;
         for callers in [1, 2] {
-            let (rate, stats) = throughput_latency(&per_call, &ex, callers, 20000).await.unwrap();
+            let (rate, stats) = throughput_latency(&per_call, &ex, callers, 20000, WINDOW).await.unwrap();
             if callers == 1 {
                 base = rate;
             }
@@ -406,7 +409,7 @@ fn python(rt: &tokio::runtime::Runtime, runtime: &Runtime, r: &mut Report) {
         let target = Target::Plugin(plugin.clone());
         latency(&target, &ex, 0, 100).await.unwrap();
         let one = resident_bytes();
-        throughput_latency(&target, &ex, 4, 2000).await.unwrap();
+        throughput_latency(&target, &ex, 4, 2000, Duration::ZERO).await.unwrap();
         let many = resident_bytes();
         let extra = plugin.idle_instances().saturating_sub(1).max(1);
         r.text(String::new());

@@ -360,6 +360,27 @@ fn bench_streams_bytes_through_a_guest() {
     assert!(stderr(&out).contains("upper expects a text body"), "{}", stderr(&out));
 }
 
+#[test]
+fn bench_throughput_lasts_the_window_and_at_least_the_calls() {
+    let started = std::time::Instant::now();
+    let out = camel_wasm(&["bench", &path("upper"), "--calls", "100", "--concurrency", "2", "--window", "0.4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400), "the throughput figure took under its window");
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.starts_with("throughput, 2 caller(s): ")).unwrap_or_else(|| panic!("{text}"));
+    let counted = |unit: &str| -> f64 {
+        let at = line.find(unit).unwrap_or_else(|| panic!("no '{unit}' in {line}"));
+        line[..at].rsplit([' ', '(']).next().unwrap().parse().unwrap()
+    };
+    let (rate, calls) = (counted(" calls/s"), counted(" calls)"));
+    // Calls keep coming for the whole window, far beyond --calls at any plausible rate.
+    assert!(calls >= 100.0 && calls >= rate * 0.3, "{line}");
+
+    let out = camel_wasm(&["bench", &path("upper"), "--window=-1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--window -1: not a number of seconds"), "{}", stderr(&out));
+}
+
 /// A running `camel-wasm serve`: its output line by line, and its address.
 /// Killed and reaped when dropped, so a failing test leaves no process behind.
 struct Served {

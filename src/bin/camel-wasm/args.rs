@@ -138,6 +138,9 @@ pub struct BenchArgs {
     /// Concurrent callers for the throughput figure.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
+    /// The throughput figure takes at least SECS seconds (and at least --calls calls).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, conflicts_with = "stream_bytes")]
+    pub window: f64,
     /// Input header K=V (V is JSON when it parses, else a string); repeatable.
     #[arg(long = "header", value_name = "K=V")]
     pub headers: Vec<String>,

@@ -15,6 +15,8 @@ pub async fn bench(args: BenchArgs) -> Result<(), String> {
     if calls == 0 || args.concurrency == 0 || args.chunk_bytes == 0 {
         return Err("--calls, --concurrency and --chunk-bytes must be greater than zero".into());
     }
+    let window = std::time::Duration::try_from_secs_f64(args.window)
+        .map_err(|_| format!("--window {}: not a number of seconds", args.window))?;
     let mut headers = std::collections::BTreeMap::new();
     for pair in &args.headers {
         let (k, v) = key_value(pair, "--header")?;
@@ -35,11 +37,11 @@ pub async fn bench(args: BenchArgs) -> Result<(), String> {
     let warmup = (calls / 10).clamp(1, 500);
     let text = |e: WasmError| e.to_string();
     let stats = latency(&target, &exchange, warmup, calls).await.map_err(text)?;
-    let (rate, loaded) = throughput_latency(&target, &exchange, args.concurrency, calls).await.map_err(text)?;
+    let (rate, loaded) = throughput_latency(&target, &exchange, args.concurrency, calls, window).await.map_err(text)?;
     println!("{name}: world {}, isolation {isolation}, body {} B", target.world(), args.body_size);
     println!("load (compile + checks):  {:.2} ms", load.as_secs_f64() * 1e3);
     println!("latency over {} calls:   {}", stats.count, stats.summary());
-    println!("throughput, {} caller(s): {rate:.0} calls/s", args.concurrency);
+    println!("throughput, {} caller(s): {rate:.0} calls/s ({} calls)", args.concurrency, loaded.count);
     println!("latency under that load:  {}", loaded.summary());
     println!("resident memory:          {:.1} MiB", resident_bytes() as f64 / 1048576.0);
     Ok(())

@@ -2,7 +2,7 @@
 //! and the `just bench` suite.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -125,39 +125,55 @@ pub async fn latency_samples(
     Ok(samples)
 }
 
-/// Calls per second with `concurrency` callers making `calls` calls in all,
-/// and the latency of each call under that load.
+/// Calls per second with `concurrency` callers making at least `calls` calls
+/// in all, for at least `window`, and the latency of each call under that load.
+///
+/// The callers take calls from one counter, [`SHARE`] at a time, so they end
+/// within a few calls of each other: with a fixed share each, a caller that
+/// fell behind would finish alone, on one core, and the rate would measure that.
+/// The window keeps a fast guest from being timed over a few milliseconds,
+/// where one preemption moves the rate by a tenth.
 pub async fn throughput_latency(
     target: &Target,
     exchange: &Exchange,
     concurrency: usize,
     calls: usize,
+    window: Duration,
 ) -> Result<(f64, Stats), WasmError> {
-    let per_caller = calls.div_ceil(concurrency);
+    let (taken, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
     let started = Instant::now();
     let callers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let target = target.clone();
-            let exchange = exchange.clone();
+            let (target, exchange) = (target.clone(), exchange.clone());
+            let (taken, done) = (taken.clone(), done.clone());
             tokio::spawn(async move {
-                let mut samples = Vec::with_capacity(per_caller);
-                for _ in 0..per_caller {
-                    let input = exchange.clone();
-                    let call_started = Instant::now();
-                    target.run(input).await?;
-                    samples.push(call_started.elapsed());
+                let mut samples = Vec::with_capacity(calls.div_ceil(concurrency) + SHARE);
+                loop {
+                    let first = taken.fetch_add(SHARE, Ordering::Relaxed);
+                    if first >= calls && (done.load(Ordering::Relaxed) || started.elapsed() >= window) {
+                        done.store(true, Ordering::Relaxed);
+                        return Ok::<_, WasmError>(samples);
+                    }
+                    for _ in 0..SHARE {
+                        let input = exchange.clone();
+                        let call_started = Instant::now();
+                        target.run(input).await?;
+                        samples.push(call_started.elapsed());
+                    }
                 }
-                Ok::<_, WasmError>(samples)
             })
         })
         .collect();
-    let mut samples = Vec::with_capacity(per_caller * concurrency);
+    let mut samples = Vec::with_capacity(calls);
     for caller in callers {
         samples.append(&mut caller.await.expect("caller task")?);
     }
-    let rate = (per_caller * concurrency) as f64 / started.elapsed().as_secs_f64();
+    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
     Ok((rate, Stats::of(&mut samples)))
 }
+
+/// Calls a throughput caller takes from the shared count at a time.
+const SHARE: usize = 64;
 
 /// Resident set size of this process, in bytes (Linux; 0 elsewhere).
 pub fn resident_bytes() -> u64 {
