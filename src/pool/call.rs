@@ -98,6 +98,7 @@ impl<W: World> Pool<W> {
         tokio::task::consume_budget().await;
         let deadline = self.limits.deadline_from(slotted);
         let mut checked_out = self.checkout();
+        let _active = (self.limits.isolation == Isolation::PerCall).then(super::idle::PerCallActive::enter);
         if self.limits.isolation == Isolation::PerCall {
             self.want_spares();
             if checked_out.is_none() {

@@ -6,7 +6,7 @@ use crate::limits::Isolation;
 use crate::store::background::{self, Refill};
 use ::metrics::Gauge;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,39 @@ const SPARE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Longest a caller that found no spare waits for one the background thread is making.
 const SPARE_WAIT: Duration = Duration::from_micros(25);
+
+/// `isolation=per-call` calls under way in this process, of every endpoint.
+static PER_CALL_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// One `isolation=per-call` call under way, counted in [`PER_CALL_ACTIVE`] until dropped.
+pub(super) struct PerCallActive(());
+
+impl PerCallActive {
+    pub(super) fn enter() -> Self {
+        PER_CALL_ACTIVE.fetch_add(1, Ordering::Relaxed);
+        Self(())
+    }
+}
+
+impl Drop for PerCallActive {
+    fn drop(&mut self) {
+        PER_CALL_ACTIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether a caller should wait for a spare: only while a core is left for the
+/// background thread making it. With every core running a per-call caller, the
+/// low-priority thread gets next to no time, and a waiting caller would spin its
+/// whole [`SPARE_WAIT`] and then instantiate anyway.
+fn spare_worth_waiting_for(active: usize, cores: usize) -> bool {
+    active < cores
+}
+
+/// Cores this process may run on (read once).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
 
 /// How long an endpoint whose spare ran past [`SPARE_DEADLINE`] makes no spares (its callers instantiate their own).
 const SPARE_BACKOFF: Duration = Duration::from_secs(30);
@@ -115,6 +148,9 @@ impl<W: World> Pool<W> {
     /// While it waits it takes one drop off the background thread's queue, so that
     /// thread gets to the spare sooner and the two cores share an exchange's work.
     pub(super) fn await_spare(&self) -> Option<Instance<W>> {
+        if !spare_worth_waiting_for(PER_CALL_ACTIVE.load(Ordering::Relaxed), cores()) {
+            return None;
+        }
         let start = Instant::now();
         let mut stolen = false;
         loop {
@@ -272,4 +308,17 @@ pub(super) fn discard<W: World>(instance: Instance<W>) {
 
 fn drop_off_path<T: Send + 'static>(value: T) {
     background::drop_later(value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spare_worth_waiting_for;
+
+    #[test]
+    fn callers_wait_for_a_spare_only_while_a_core_is_left_to_make_it() {
+        assert!(spare_worth_waiting_for(1, 2));
+        assert!(!spare_worth_waiting_for(2, 2), "both cores run callers: the background thread gets next to no time");
+        assert!(!spare_worth_waiting_for(1, 1));
+        assert!(spare_worth_waiting_for(3, 4));
+    }
 }
