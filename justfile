@@ -44,7 +44,7 @@ bench: guests
     bash scripts/ensure-wrk.sh
     cargo bench {{features}} --bench suite
 
-# One section of the benchmarks alone: just bench-only language|endpoints|python|streams|sources|state|versus (not written to results.md).
+# One section of the benchmarks alone: just bench-only language|endpoints|python|streams|sources|state|versus (not written to results.md; its charts go to target/bench-only).
 bench-only section: guests
     bash scripts/ensure-redis.sh
     cargo bench {{features}} --bench suite -- --bench {{section}}

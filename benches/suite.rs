@@ -10,6 +10,8 @@ mod charts;
 mod edge;
 #[path = "suite/edge.rs"]
 mod edge_bench;
+#[path = "suite/heap.rs"]
+mod heap;
 #[path = "../src/bin/camel-wasm/measure.rs"]
 #[allow(dead_code)]
 mod measure;
@@ -124,10 +126,8 @@ fn time_n(n: usize, mut f: impl FnMut()) -> Stats {
     Stats::of(&mut samples)
 }
 
-/// mimalloc frees another thread's memory without a lock: with `isolation=per-call` an instance
-/// made on the background thread is dropped on a caller's, where glibc's malloc waits on its arena lock.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: do nothing then.
@@ -135,29 +135,24 @@ fn main() {
         println!("benchmarks run with `just bench` (cargo bench)");
         return;
     }
-    // `cargo bench --bench suite -- --bench language|endpoints|python|streams|sources|state|versus`: one section alone (not written to results.md).
-    if std::env::args().any(|a| a == "state") {
-        state_section(&mut Report { lines: Vec::new() });
-        return;
-    }
-    if std::env::args().any(|a| a == "versus") {
-        versus_rust_camel(&mut Report { lines: Vec::new() });
-        return;
-    }
-    let sections = [
-        ("streams", streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report)),
-        ("sources", sources),
-        ("python", python),
-        ("language", language),
-        ("endpoints", endpoints),
-    ];
-    for (name, section) in sections {
-        if std::env::args().any(|a| a == name) {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
-            section(&rt, &runtime, &mut Report { lines: Vec::new() });
-            return;
-        }
+    // `cargo bench --bench suite -- --bench language|endpoints|python|streams|sources|state|versus`: one section alone
+    // (not written to results.md; its charts go to target/bench-only, so benches/ keeps one run's).
+    let alone = ["state", "versus", "streams", "sources", "python", "language", "endpoints"];
+    if let Some(name) = std::env::args().find(|a| alone.contains(&a.as_str())) {
+        charts::draw_into(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-only"));
+        let r = &mut Report { lines: Vec::new() };
+        let section = match name.as_str() {
+            "state" => return state_section(r),
+            "versus" => return versus_rust_camel(r),
+            "streams" => streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report),
+            "sources" => sources,
+            "python" => python,
+            "language" => language,
+            _ => endpoints,
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
+        return section(&rt, &runtime, r);
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut r = Report { lines: Vec::new() };
@@ -292,7 +287,7 @@ fn main() {
         let uri = "wasm:slow-call.wasm?allow-call=hold";
         let _compiled = Plugin::from_uri(&runtime, uri).unwrap();
         let before_load = resident_bytes();
-        let more: Vec<_> = (0..LOADED).map(|_| Plugin::from_uri(&runtime, uri).unwrap()).collect();
+        let (more, heap_grew) = heap::growth(|| (0..LOADED).map(|_| Plugin::from_uri(&runtime, uri).unwrap()).collect::<Vec<_>>());
         let loaded = resident_bytes();
         let slow = more[0].clone();
         runtime.endpoints().register_fn("hold", |_req: camel_wasm::CallRequest| async move {
@@ -312,10 +307,12 @@ fn main() {
         r.text(String::new());
         r.text(format!(
             "Resident memory: process at start {:.1} MiB; runtime and guests loaded {:.1} MiB; \
-             each further endpoint of an already compiled component +{:.1} KiB ({LOADED} loaded); each warm instance +{:.1} KiB ({} idle instances)",
+             each further endpoint of an already compiled component +{:.1} KiB resident, {} B of heap ({LOADED} loaded); \
+             each warm instance +{:.1} KiB ({} idle instances)",
             rss_start as f64 / 1048576.0,
             before_load as f64 / 1048576.0,
             loaded.saturating_sub(before_load) as f64 / 1024.0 / LOADED as f64,
+            heap_grew / LOADED as isize,
             warm.saturating_sub(loaded) as f64 / 1024.0 / slow.idle_instances().max(1) as f64,
             slow.idle_instances(),
         ));
@@ -493,7 +490,8 @@ fn endpoints(rt: &tokio::runtime::Runtime, _: &Runtime, r: &mut Report) {
 
         let before = resident_bytes();
         let started = Instant::now();
-        let shared: Vec<Plugin> = (0..SHARED).map(|_| Plugin::load(&runtime, "upper.wasm", small.clone()).unwrap()).collect();
+        let (shared, heap_grew) =
+            heap::growth(|| (0..SHARED).map(|_| Plugin::load(&runtime, "upper.wasm", small.clone()).unwrap()).collect::<Vec<_>>());
         let load = started.elapsed();
         let idle = resident_bytes();
         let first_calls = each_once(&shared, &ex).await;
@@ -504,12 +502,14 @@ fn endpoints(rt: &tokio::runtime::Runtime, _: &Runtime, r: &mut Report) {
         r.row(&format!("first call of each of {SHARED} endpoints (makes its instance)"), first_calls, None);
         r.row(&format!("second call of each of {SHARED} endpoints, in turn"), reused_calls, None);
         let per_idle = idle.saturating_sub(before) as f64 / 1024.0 / SHARED as f64;
+        let heap_per_idle = heap_grew / SHARED as isize;
         let per_warm = warm.saturating_sub(idle) as f64 / 1024.0 / SHARED as f64;
-        let verdict = if per_idle <= 64.0 { "≤ 64 KiB: met" } else { "≤ 64 KiB: MISSED" };
+        // Resident memory moves in pages and allocator segments: judge by the larger of it and the heap's growth.
+        let verdict = if per_idle.max(heap_per_idle as f64 / 1024.0) <= 64.0 { "≤ 64 KiB: met" } else { "≤ 64 KiB: MISSED" };
         r.text(String::new());
         r.text(format!(
-            "{SHARED} endpoints of one component: loaded in {:.1} ms ({:.1} µs each); resident memory +{per_idle:.1} KiB per idle endpoint \
-             ({verdict}), +{per_warm:.1} KiB per warm instance; call median with all loaded {} against {} alone",
+            "{SHARED} endpoints of one component: loaded in {:.1} ms ({:.1} µs each); resident memory +{per_idle:.1} KiB per idle endpoint, \
+             {heap_per_idle} B of heap ({verdict}), +{per_warm:.1} KiB per warm instance; call median with all loaded {} against {} alone",
             load.as_secs_f64() * 1e3,
             load.as_secs_f64() * 1e6 / SHARED as f64,
             micros(loaded.median),

@@ -18,9 +18,18 @@ const COLORS: [RGBColor; 8] = [
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// `file` in `benches/`.
+/// Where charts go: `benches/`, beside the `results.md` they illustrate, unless set first.
+static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Draws the charts into `dir` instead (a section run alone, so `benches/` stays in step with `results.md`).
+pub fn draw_into(dir: &str) {
+    let _ = std::fs::create_dir_all(dir);
+    let _ = DIR.set(dir.to_string());
+}
+
+/// `file` in the charts' folder.
 fn path(file: &str) -> String {
-    format!("{}/benches/{file}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/{file}", DIR.get_or_init(|| concat!(env!("CARGO_MANIFEST_DIR"), "/benches").to_string()))
 }
 
 /// The latency distribution of each scenario: its share of calls (y) done within a time (x, µs, log scale).
@@ -132,7 +141,7 @@ pub fn endpoint_scale(file: &str, points: &[(usize, f64, f64)]) -> Result {
 /// Draws a chart, or says why not (a missing chart never fails the benchmarks).
 pub fn draw(file: &str, what: Result) {
     match what {
-        Ok(()) => println!("chart: benches/{file}"),
-        Err(e) => println!("chart benches/{file} not drawn: {e}"),
+        Ok(()) => println!("chart: {}", path(file)),
+        Err(e) => println!("chart {} not drawn: {e}", path(file)),
     }
 }
