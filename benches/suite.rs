@@ -129,6 +129,12 @@ fn time_n(n: usize, mut f: impl FnMut()) -> Stats {
 #[global_allocator]
 static ALLOCATOR: heap::Counting = heap::Counting;
 
+/// A section run alone: one that needs no runtime from `main`, or one run on a tokio runtime and a `Runtime` made for it.
+enum Alone {
+    Own(fn(&mut Report)),
+    Shared(fn(&tokio::runtime::Runtime, &Runtime, &mut Report)),
+}
+
 fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -137,22 +143,28 @@ fn main() {
     }
     // `cargo bench --bench suite -- --bench language|endpoints|python|streams|sources|state|versus`: one section alone
     // (not written to results.md; its charts go to target/bench-only, so benches/ keeps one run's).
-    let alone = ["state", "versus", "streams", "sources", "python", "language", "endpoints"];
-    if let Some(name) = std::env::args().find(|a| alone.contains(&a.as_str())) {
+    let alone = std::env::args().find_map(|a| {
+        Some(match a.as_str() {
+            "state" => Alone::Own(state_section),
+            "versus" => Alone::Own(versus_rust_camel),
+            "streams" => Alone::Shared(streams),
+            "sources" => Alone::Shared(sources),
+            "python" => Alone::Shared(python),
+            "language" => Alone::Shared(language),
+            "endpoints" => Alone::Shared(endpoints),
+            _ => return None,
+        })
+    });
+    if let Some(section) = alone {
         charts::draw_into(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-only"));
         let r = &mut Report { lines: Vec::new() };
-        let section = match name.as_str() {
-            "state" => return state_section(r),
-            "versus" => return versus_rust_camel(r),
-            "streams" => streams as fn(&tokio::runtime::Runtime, &Runtime, &mut Report),
-            "sources" => sources,
-            "python" => python,
-            "language" => language,
-            _ => endpoints,
+        return match section {
+            Alone::Own(section) => section(r),
+            Alone::Shared(section) => {
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                section(&rt, &Runtime::builder().base_dir(DIST).build().unwrap(), r)
+            }
         };
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let runtime = Runtime::builder().base_dir(DIST).build().unwrap();
-        return section(&rt, &runtime, r);
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut r = Report { lines: Vec::new() };
